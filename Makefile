@@ -1,0 +1,52 @@
+# cgroupmem — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+TOOLS := $(GO) tool -modfile=$(CURDIR)/tools/go.mod
+BUILD_DIR := _build
+COLLECTOR := $(BUILD_DIR)/otelcol-cgroupmem
+RUN_CONFIG ?= testdata/config/run.yaml
+FUZZTIME ?= 5s
+
+.PHONY: all run build test unit-test fuzz generate bench lint tools
+
+all: test
+
+tools:
+	$(TOOLS) mdatagen --version >/dev/null
+	$(TOOLS) builder version >/dev/null
+
+## generate: regenerate mdatagen code and documentation (commit the result).
+generate:
+	cd receiver/cgroupmemreceiver && $(TOOLS) mdatagen metadata.yaml
+	@if [ -f processor/memdivergenceprocessor/metadata.yaml ]; then cd processor/memdivergenceprocessor && $(TOOLS) mdatagen metadata.yaml; fi
+
+## build: build the collector with ocb from builder-config.yaml.
+build: $(COLLECTOR)
+
+$(COLLECTOR): builder-config.yaml go.mod $(shell git ls-files '*.go' 2>/dev/null)
+	$(TOOLS) builder --config=builder-config.yaml --skip-strict-versioning
+
+## run: build the collector and run it on this host with the default config.
+run: build
+	$(COLLECTOR) --config=$(RUN_CONFIG)
+
+## test: every test (unit, golden, live cgroup integration where permitted, brief fuzzing).
+test: unit-test fuzz
+
+unit-test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+## fuzz: run every fuzz target briefly (FUZZTIME each).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## bench: benchmarks (compare runs with benchstat).
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./... | tee $(BUILD_DIR)/bench.txt
