@@ -1,0 +1,100 @@
+package cgroupfs
+
+// readV2 reads a cgroup v2 memory cgroup:
+//
+//	memory.current                  Usage (includes kernel and sock)
+//	memory.max                      Limit ("max" = none)
+//	memory.stat                     anon, file, active_file, inactive_file, kernel (5.18+),
+//	                                slab_reclaimable, slab_unreclaimable, sock, anon_thp, ...
+//	memory.swap.current             Swap
+//	memory.events oom_kill          OOMKills
+//
+// Before 5.18 there is no "kernel" key; Kmem is then the sum of kernel_stack, pagetables,
+// percpu, slab and vmalloc, those of them the kernel prints.
+func (r *MemoryReader) readV2(dir string) (Memory, error) {
+	var m Memory
+	var c collect
+	b, err := r.file(dir, "memory.stat", true)
+	if vanished(err) {
+		return m, err
+	}
+	c.add("memory.stat", err)
+	if b != nil {
+		var parts kernelParts
+		c.add("memory.stat", parseKV(b, func(k []byte, v uint64) { m.setV2Stat(k, v, &parts) }))
+		if !m.Kmem.OK && parts.slab.OK {
+			m.Kmem = some(parts.sum())
+		}
+	}
+	b, err = r.file(dir, "memory.current", true)
+	if vanished(err) {
+		return m, err
+	}
+	c.add("memory.current", err)
+	if b != nil {
+		v, err := parseUint(b)
+		c.add("memory.current", err)
+		m.Usage = Value{V: v, OK: err == nil}
+	}
+	m.Limit = r.readLimit(dir, "memory.max", &c)
+	m.Swap = r.readUint(dir, "memory.swap.current", &c)
+	if b, err := r.file(dir, "memory.events", false); err != nil || b != nil {
+		c.add("memory.events", err)
+		c.add("memory.events", parseKV(b, func(k []byte, v uint64) {
+			if string(k) == "oom_kill" {
+				m.OOMKills = some(v)
+			}
+		}))
+	}
+	return m, c.err()
+}
+
+// kernelParts are the memory.stat fields whose sum is "kernel" on kernels before 5.18.
+type kernelParts struct {
+	stack, pagetables, percpu, slab, vmalloc Value
+}
+
+func (p kernelParts) sum() uint64 {
+	return p.stack.V + p.pagetables.V + p.percpu.V + p.slab.V + p.vmalloc.V
+}
+
+func (m *Memory) setV2Stat(key []byte, v uint64, parts *kernelParts) {
+	switch string(key) {
+	case "anon":
+		m.RSS = some(v)
+	case "file":
+		m.Cache = some(v)
+	case "active_file":
+		m.ActiveFile = some(v)
+	case "inactive_file":
+		m.InactiveFile = some(v)
+	case "kernel":
+		m.Kmem = some(v)
+	case "slab_reclaimable":
+		m.SlabReclaimable = some(v)
+	case "slab_unreclaimable":
+		m.SlabUnreclaimable = some(v)
+	case "sock":
+		m.Sock = some(v)
+	case "anon_thp":
+		m.RSSHuge = some(v)
+	case "file_mapped":
+		m.MappedFile = some(v)
+	case "shmem":
+		m.Shmem = some(v)
+	case "pgfault":
+		m.PageFaults = some(v)
+	case "pgmajfault":
+		m.MajorPageFaults = some(v)
+	case "kernel_stack":
+		parts.stack = some(v)
+	case "pagetables":
+		parts.pagetables = some(v)
+	case "percpu":
+		parts.percpu = some(v)
+	case "slab":
+		parts.slab = some(v)
+	case "vmalloc":
+		parts.vmalloc = some(v)
+	}
+}

@@ -1,0 +1,51 @@
+package cgroupmemreceiver // import "github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
+
+	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
+)
+
+const defaultCollectionInterval = 10 * time.Second
+
+// NewFactory returns the factory of the cgroupmem receiver.
+func NewFactory() receiver.Factory {
+	return receiver.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		receiver.WithMetrics(createMetricsReceiver, metadata.MetricsStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	cc := scraperhelper.NewDefaultControllerConfig()
+	cc.CollectionInterval = defaultCollectionInterval
+	return &Config{
+		ControllerConfig:     cc,
+		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),
+		RootPath:             "/",
+	}
+}
+
+func createMetricsReceiver(
+	_ context.Context,
+	set receiver.Settings,
+	baseCfg component.Config,
+	next consumer.Metrics,
+) (receiver.Metrics, error) {
+	cfg := baseCfg.(*Config)
+	s := newCgroupScraper(cfg, set)
+	sc, err := scraper.NewMetrics(s.scrape, scraper.WithStart(s.start), scraper.WithShutdown(s.shutdown))
+	if err != nil {
+		return nil, err
+	}
+	return scraperhelper.NewMetricsController(&cfg.ControllerConfig, set, next,
+		scraperhelper.AddMetricsScraper(metadata.Type, sc))
+}

@@ -1,0 +1,125 @@
+package cgroupmemreceiver // import "github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper/scrapererror"
+	"go.uber.org/zap"
+
+	"github.com/cgroupmem/cgroupmem/internal/cgroupfs"
+	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
+)
+
+// containerMetricsLen is how many metrics one container cgroup yields at most; a container
+// that cannot be read counts as that many failed metrics in a partial scrape error.
+const containerMetricsLen = 21
+
+// cgroupScraper composes discovery, the cgroup readers and the node readers into metrics.
+type cgroupScraper struct {
+	cfg    *Config
+	logger *zap.Logger
+	mb     *metadata.MetricsBuilder
+
+	hier     cgroupfs.Hierarchy
+	memory   *cgroupfs.MemoryReader
+	procRoot string
+}
+
+func newCgroupScraper(cfg *Config, set receiver.Settings) *cgroupScraper {
+	return &cgroupScraper{
+		cfg:      cfg,
+		logger:   set.Logger,
+		mb:       metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
+		procRoot: filepath.Join(cfg.RootPath, "proc"),
+	}
+}
+
+// start finds the memory hierarchy under root_path; a root path without one fails the start.
+func (s *cgroupScraper) start(context.Context, component.Host) error {
+	if fi, err := os.Stat(s.cfg.RootPath); err != nil || !fi.IsDir() {
+		return fmt.Errorf("root_path %q is not a readable directory: %w", s.cfg.RootPath, errors.Join(err, errNotDir(fi)))
+	}
+	hier, err := cgroupfs.DetectHierarchy(s.cfg.RootPath)
+	if err != nil {
+		return fmt.Errorf("root_path %q: %w (is the host's /sys/fs/cgroup mounted there?)", s.cfg.RootPath, err)
+	}
+	s.hier = hier
+	s.memory = cgroupfs.NewMemoryReader(hier.Mode, nil)
+	s.logger.Info("Reading container memory cgroups",
+		zap.String("mode", hier.Mode.String()), zap.String("hierarchy", hier.Dir))
+	return nil
+}
+
+func errNotDir(fi os.FileInfo) error {
+	if fi != nil && !fi.IsDir() {
+		return errors.New("not a directory")
+	}
+	return nil
+}
+
+func (s *cgroupScraper) shutdown(context.Context) error { return nil }
+
+// scrape discovers the container cgroups, reads each and records its metrics with one
+// timestamp. A container that vanished is skipped; one that fails is a partial error.
+func (s *cgroupScraper) scrape(context.Context) (pmetric.Metrics, error) {
+	now := pcommon.NewTimestampFromTime(time.Now())
+	var errs scrapererror.ScrapeErrors
+
+	tree, err := cgroupfs.Discover(s.hier)
+	if err != nil {
+		errs.AddPartial(containerMetricsLen, err)
+	}
+	for i := range tree.Pods {
+		pod := &tree.Pods[i]
+		for _, c := range pod.Containers {
+			s.scrapeContainer(now, c, &errs)
+		}
+		s.scrapePod(now, pod, &errs)
+	}
+	for _, c := range tree.Standalone {
+		s.scrapeContainer(now, c, &errs)
+	}
+	s.scrapeNode(now, &errs)
+	return s.mb.Emit(), errs.Combine()
+}
+
+func (s *cgroupScraper) scrapeContainer(now pcommon.Timestamp, c cgroupfs.Container, errs *scrapererror.ScrapeErrors) {
+	mem, ok := s.readCgroup(c.Path, errs)
+	if !ok {
+		return
+	}
+	s.recordContainer(now, mem)
+	s.mb.EmitForResource(metadata.WithResource(s.containerResource(c)))
+}
+
+func (s *cgroupScraper) scrapePod(now pcommon.Timestamp, pod *cgroupfs.Pod, errs *scrapererror.ScrapeErrors) {
+	mem, ok := s.readCgroup(pod.Path, errs)
+	if !ok {
+		return
+	}
+	s.recordPod(now, mem)
+	s.mb.EmitForResource(metadata.WithResource(s.podResource(pod)))
+}
+
+// readCgroup reads one cgroup. ok is false when there is nothing to record: the cgroup
+// vanished (quietly skipped) or none of its files could be read.
+func (s *cgroupScraper) readCgroup(rel string, errs *scrapererror.ScrapeErrors) (cgroupfs.Memory, bool) {
+	mem, err := s.memory.Read(filepath.Join(s.hier.Dir, rel))
+	switch {
+	case errors.Is(err, cgroupfs.ErrVanished):
+		s.logger.Debug("Cgroup vanished during the scrape", zap.String("cgroup", rel), zap.Error(err))
+		return mem, false
+	case err != nil:
+		errs.AddPartial(1, fmt.Errorf("cgroup %s: %w", rel, err))
+	}
+	return mem, mem.Usage.OK
+}

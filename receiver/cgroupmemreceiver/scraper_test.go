@@ -1,0 +1,159 @@
+package cgroupmemreceiver
+
+import (
+	"context"
+	"flag"
+	"path/filepath"
+	"testing"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files from the fixtures")
+
+// fixtureRoot is a capture from a real kernel laid out as a host root.
+func fixtureRoot(name string) string {
+	return filepath.Join("..", "..", "testdata", name)
+}
+
+// allEnabledConfig turns on every metric and resource attribute, so the golden files cover
+// everything the receiver can say about the fixtures.
+func allEnabledConfig(root string) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.RootPath = root
+	m := &cfg.Metrics
+	m.ContainerMemoryRssHuge.Enabled = true
+	m.ContainerMemoryMappedFile.Enabled = true
+	m.ContainerMemoryShmem.Enabled = true
+	m.ContainerMemoryPageFaults.Enabled = true
+	ra := &cfg.ResourceAttributes
+	ra.K8sPodQosClass.Enabled = true
+	ra.CgroupPath.Enabled = true
+	return cfg
+}
+
+func scrapeOnce(t *testing.T, cfg *Config) (pmetric.Metrics, error) {
+	t.Helper()
+	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	return s.scrape(context.Background())
+}
+
+func TestScrapeGolden(t *testing.T) {
+	tests := []struct {
+		name    string
+		fixture string
+		golden  string
+	}{
+		{name: "cgroup v1 hybrid, cgroupfs driver", fixture: "v1-hybrid-kernel-6.18", golden: "receiver-v1.yaml"},
+		{name: "cgroup v2, systemd driver, containerd", fixture: "v2-kernel-6.18", golden: "receiver-v2.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := scrapeOnce(t, allEnabledConfig(fixtureRoot(tt.fixture)))
+			require.NoError(t, err)
+			path := filepath.Join("..", "..", "testdata", "golden", tt.golden)
+			if *update {
+				golden.WriteMetrics(t, path, got)
+			}
+			want, err := golden.ReadMetrics(path)
+			require.NoError(t, err)
+			require.NoError(t, pmetrictest.CompareMetrics(want, got,
+				pmetrictest.IgnoreTimestamp(), pmetrictest.IgnoreStartTimestamp(),
+				pmetrictest.IgnoreResourceMetricsOrder(), pmetrictest.IgnoreMetricsOrder(),
+				pmetrictest.IgnoreMetricDataPointsOrder()))
+			assertOneTimestamp(t, got)
+		})
+	}
+}
+
+// assertOneTimestamp checks that every data point of a scrape carries the same time.
+func assertOneTimestamp(t *testing.T, md pmetric.Metrics) {
+	t.Helper()
+	var first pcommon.Timestamp
+	n := 0
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		sms := rms.At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				dps := ms.At(k).Sum().DataPoints()
+				for l := 0; l < dps.Len(); l++ {
+					ts := dps.At(l).Timestamp()
+					if n == 0 {
+						first = ts
+					}
+					require.Equal(t, first, ts, "metric %s", ms.At(k).Name())
+					n++
+				}
+			}
+		}
+	}
+	require.Positive(t, n, "the scrape recorded no data point")
+}
+
+// TestScrapeMatchesCaptureNotes checks the workload container against the numbers the capture's
+// notes (testdata/README.md) give, read there from the kernel files at capture time.
+func TestScrapeMatchesCaptureNotes(t *testing.T) {
+	const workload = "aaaaaaaa11111111111111111111111111111111111111111111111111111111"
+	tests := []struct {
+		fixture string
+		want    map[string]int64
+	}{
+		{fixture: "v1-hybrid-kernel-6.18", want: map[string]int64{
+			"container.memory.usage": 202100736, "container.memory.rss": 76804096,
+			"container.memory.cache": 102137856, "container.memory.kmem": 23040000,
+			// usage − total_inactive_file (1462272)
+			"container.memory.working_set": 202100736 - 1462272,
+		}},
+		{fixture: "v2-kernel-6.18", want: map[string]int64{
+			"container.memory.usage": 204660736, "container.memory.rss": 77873152,
+			"container.memory.cache": 101834752, "container.memory.kmem": 23142400,
+			"container.memory.sock": 1716224,
+			// memory.current − inactive_file (831488)
+			"container.memory.working_set": 204660736 - 831488,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			md, err := scrapeOnce(t, allEnabledConfig(fixtureRoot(tt.fixture)))
+			require.NoError(t, err)
+			got := containerValues(md, workload)
+			for name, want := range tt.want {
+				require.Equal(t, want, got[name], name)
+			}
+		})
+	}
+}
+
+// containerValues maps metric names to the single data point of one container's resource.
+func containerValues(md pmetric.Metrics, containerID string) map[string]int64 {
+	out := map[string]int64{}
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		id, ok := rms.At(i).Resource().Attributes().Get("container.id")
+		if !ok || id.Str() != containerID {
+			continue
+		}
+		sms := rms.At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				if dps := ms.At(k).Sum().DataPoints(); dps.Len() == 1 {
+					out[ms.At(k).Name()] = dps.At(0).IntValue()
+				}
+			}
+		}
+	}
+	return out
+}
