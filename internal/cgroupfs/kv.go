@@ -32,7 +32,7 @@ func parseKV(b []byte, fn func(key []byte, val uint64)) error {
 		}
 		v, err := parseUint(line[sp+1:])
 		if err != nil {
-			return fmt.Errorf("%w: line %q: %w", ErrMalformed, line, err)
+			return fmt.Errorf("line %q: %w", line, err)
 		}
 		fn(line[:sp], v)
 	}
@@ -74,5 +74,8 @@ func parseLimit(b []byte) (limit uint64, ok bool, err error) {
 	if err != nil {
 		return 0, false, err
 	}
-	return v, v < unlimitedV1, nil
+	if v >= unlimitedV1 {
+		return 0, false, nil
+	}
+	return v, true, nil
 }

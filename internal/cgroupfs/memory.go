@@ -102,16 +102,30 @@ func (r *MemoryReader) file(dir, name string, required bool) ([]byte, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
 	}
-	return nil, fmt.Errorf("reading %s: %w", p, err)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, err
+	}
+	return nil, &fs.PathError{Op: "read", Path: p, Err: err}
 }
 
-// collect keeps the first fatal (vanished) error separately from per-file errors.
-type collect struct{ errs []error }
+// collect gathers the errors of one cgroup's files, each naming its file.
+type collect struct {
+	dir  string
+	errs []error
+}
 
+// add records err of the file name, unless err already names it (read errors do).
 func (c *collect) add(name string, err error) {
-	if err != nil {
-		c.errs = append(c.errs, fmt.Errorf("%s: %w", name, err))
+	if err == nil {
+		return
 	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		c.errs = append(c.errs, err)
+		return
+	}
+	c.errs = append(c.errs, fmt.Errorf("%s: %w", filepath.Join(c.dir, name), err))
 }
 
 func (c *collect) err() error { return errors.Join(c.errs...) }

@@ -17,7 +17,7 @@ import (
 // The total_* fields count this cgroup and its children, like usage_in_bytes does.
 func (r *MemoryReader) readV1(dir string) (Memory, error) {
 	var m Memory
-	var c collect
+	c := collect{dir: dir}
 	b, err := r.file(dir, "memory.stat", true)
 	if vanished(err) {
 		return m, err

@@ -13,7 +13,7 @@ package cgroupfs
 // percpu, slab and vmalloc, those of them the kernel prints.
 func (r *MemoryReader) readV2(dir string) (Memory, error) {
 	var m Memory
-	var c collect
+	c := collect{dir: dir}
 	b, err := r.file(dir, "memory.stat", true)
 	if vanished(err) {
 		return m, err

@@ -119,7 +119,7 @@ func (s *cgroupScraper) readCgroup(rel string, errs *scrapererror.ScrapeErrors) 
 		s.logger.Debug("Cgroup vanished during the scrape", zap.String("cgroup", rel), zap.Error(err))
 		return mem, false
 	case err != nil:
-		errs.AddPartial(1, fmt.Errorf("cgroup %s: %w", rel, err))
+		errs.AddPartial(1, err)
 	}
 	return mem, mem.Usage.OK
 }

@@ -1,0 +1,158 @@
+package cgroupfs
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	fixtureV1 = "../../testdata/v1-hybrid-kernel-6.18"
+	fixtureV2 = "../../testdata/v2-kernel-6.18"
+	workload  = "aaaaaaaa11111111111111111111111111111111111111111111111111111111"
+	pause     = "bbbbbbbb22222222222222222222222222222222222222222222222222222222"
+	idle      = "cccccccc33333333333333333333333333333333333333333333333333333333"
+	uidApp    = "3f0a9d1e-7c55-4b8e-9a31-2d4be2f1c0aa"
+	uidIdle   = "8b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+)
+
+func TestDetectHierarchy(t *testing.T) {
+	tests := []struct {
+		name     string
+		root     string
+		wantMode Mode
+		wantDir  string
+		wantErr  error
+	}{
+		{name: "v1 hybrid capture", root: fixtureV1, wantMode: ModeHybrid, wantDir: fixtureV1 + "/sys/fs/cgroup/memory"},
+		{name: "v2 capture", root: fixtureV2, wantMode: ModeV2, wantDir: fixtureV2 + "/sys/fs/cgroup"},
+		{name: "empty root", root: t.TempDir(), wantErr: ErrNoMemoryController},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := DetectHierarchy(tt.root)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.wantMode, h.Mode)
+			require.Equal(t, filepath.Clean(tt.wantDir), filepath.Clean(h.Dir))
+		})
+	}
+}
+
+func TestDetectHierarchyV1WithoutUnified(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "sys/fs/cgroup/memory/memory.stat"), "cache 0\n")
+	h, err := DetectHierarchy(root)
+	require.NoError(t, err)
+	require.Equal(t, ModeV1, h.Mode)
+}
+
+func TestDetectHierarchyV2WithoutMemoryController(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "sys/fs/cgroup/cgroup.controllers"), "cpu io pids\n")
+	_, err := DetectHierarchy(root)
+	require.ErrorIs(t, err, ErrNoMemoryController)
+}
+
+func TestDiscoverFixtures(t *testing.T) {
+	tests := []struct {
+		name string
+		root string
+		want Tree
+	}{
+		{name: "v1 cgroupfs driver", root: fixtureV1, want: Tree{Pods: []Pod{
+			{UID: uidApp, QoS: QoSBurstable, Path: "/kubepods/burstable/pod" + uidApp, Containers: []Container{
+				{ID: workload, Path: "/kubepods/burstable/pod" + uidApp + "/" + workload, PodUID: uidApp, QoS: QoSBurstable},
+				{ID: pause, Path: "/kubepods/burstable/pod" + uidApp + "/" + pause, PodUID: uidApp, QoS: QoSBurstable},
+			}},
+			{UID: uidIdle, QoS: QoSGuaranteed, Path: "/kubepods/pod" + uidIdle, Containers: []Container{
+				{ID: idle, Path: "/kubepods/pod" + uidIdle + "/" + idle, PodUID: uidIdle, QoS: QoSGuaranteed},
+			}},
+		}}},
+		{name: "v2 systemd driver containerd", root: fixtureV2, want: Tree{Pods: []Pod{
+			{UID: uidApp, QoS: QoSBurstable, Path: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod3f0a9d1e_7c55_4b8e_9a31_2d4be2f1c0aa.slice", Containers: []Container{
+				{ID: workload, Runtime: RuntimeContainerd, Path: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod3f0a9d1e_7c55_4b8e_9a31_2d4be2f1c0aa.slice/cri-containerd-" + workload + ".scope", PodUID: uidApp, QoS: QoSBurstable},
+				{ID: pause, Runtime: RuntimeContainerd, Path: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod3f0a9d1e_7c55_4b8e_9a31_2d4be2f1c0aa.slice/cri-containerd-" + pause + ".scope", PodUID: uidApp, QoS: QoSBurstable},
+			}},
+			{UID: uidIdle, QoS: QoSGuaranteed, Path: "/kubepods.slice/kubepods-pod8b1c2d3e_4f50_4a6b_8c7d_9e0f1a2b3c4d.slice", Containers: []Container{
+				{ID: idle, Runtime: RuntimeContainerd, Path: "/kubepods.slice/kubepods-pod8b1c2d3e_4f50_4a6b_8c7d_9e0f1a2b3c4d.slice/cri-containerd-" + idle + ".scope", PodUID: uidIdle, QoS: QoSGuaranteed},
+			}},
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := DetectHierarchy(tt.root)
+			require.NoError(t, err)
+			got, err := Discover(h)
+			require.NoError(t, err)
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Fatalf("Discover (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestDiscoverLayouts builds each runtime's and driver's layout as empty directories.
+func TestDiscoverLayouts(t *testing.T) {
+	const uid = "11111111-2222-3333-4444-555555555555"
+	const uidU = "11111111_2222_3333_4444_555555555555"
+	dirs := []string{
+		"kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + uidU + ".slice/crio-" + id64 + ".scope/container",
+		"kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + uidU + ".slice/crio-conmon-" + id64 + ".scope",
+		"system.slice/docker-" + id64 + ".scope",
+		"docker/" + id64,
+		"machine.slice/libpod-" + id64 + ".scope/container",
+		"machine.slice/libpod-conmon-" + id64 + ".scope",
+		"system.slice/containerd.service",
+	}
+	root := t.TempDir()
+	for _, d := range dirs {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+	}
+	got, err := Discover(Hierarchy{Mode: ModeV2, Dir: root})
+	require.NoError(t, err)
+	pod := "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + uidU + ".slice"
+	want := Tree{
+		Pods: []Pod{{UID: uid, QoS: QoSBestEffort, Path: pod, Containers: []Container{
+			{ID: id64, Runtime: RuntimeCRIO, Path: pod + "/crio-" + id64 + ".scope", PodUID: uid, QoS: QoSBestEffort},
+		}}},
+		Standalone: []Container{
+			{ID: id64, Runtime: RuntimeDocker, Path: "/docker/" + id64},
+			{ID: id64, Runtime: RuntimePodman, Path: "/machine.slice/libpod-" + id64 + ".scope"},
+			{ID: id64, Runtime: RuntimeDocker, Path: "/system.slice/docker-" + id64 + ".scope"},
+		},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("Discover (-want +got):\n%s", d)
+	}
+}
+
+func TestDiscoverMissingHierarchyIsQuiet(t *testing.T) {
+	got, err := Discover(Hierarchy{Mode: ModeV2, Dir: filepath.Join(t.TempDir(), "gone")})
+	require.NoError(t, err)
+	require.Empty(t, got.Pods)
+}
+
+func TestDiscoverUnreadableDirectoryNamesIt(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads directories whatever their mode")
+	}
+	root := t.TempDir()
+	locked := filepath.Join(root, "locked")
+	require.NoError(t, os.Mkdir(locked, 0o000))
+	t.Cleanup(func() { _ = os.Chmod(locked, 0o755) })
+	_, err := Discover(Hierarchy{Mode: ModeV2, Dir: root})
+	require.ErrorContains(t, err, locked)
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+}

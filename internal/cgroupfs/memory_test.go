@@ -1,0 +1,215 @@
+package cgroupfs
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReadFixtures(t *testing.T) {
+	v1 := fixtureV1 + "/sys/fs/cgroup/memory/kubepods/burstable/pod" + uidApp + "/" + workload
+	v2 := fixtureV2 + "/sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod3f0a9d1e_7c55_4b8e_9a31_2d4be2f1c0aa.slice/cri-containerd-" + workload + ".scope"
+	tests := []struct {
+		name string
+		mode Mode
+		dir  string
+		want Memory
+	}{
+		{name: "v1 workload", mode: ModeHybrid, dir: v1, want: Memory{
+			Usage: some(202100736), RSS: some(76804096), Cache: some(102137856),
+			ActiveFile: some(100675584), InactiveFile: some(1462272), Kmem: some(23040000),
+			Swap: some(0), OOMKills: some(0), RSSHuge: some(0), MappedFile: some(176128),
+			Shmem: some(0), PageFaults: some(26724), MajorPageFaults: some(2),
+			// memory.limit_in_bytes is unlimited; memory.kmem.tcp was never activated;
+			// memory.kmem.slabinfo is empty on 6.18.
+		}},
+		{name: "v2 workload", mode: ModeV2, dir: v2, want: Memory{
+			Usage: some(204660736), RSS: some(77873152), Cache: some(101834752),
+			ActiveFile: some(101003264), InactiveFile: some(831488), Kmem: some(23142400),
+			SlabReclaimable: some(22884776), SlabUnreclaimable: some(32848), Sock: some(1716224),
+			Swap: some(0), OOMKills: some(0), RSSHuge: some(0), MappedFile: some(0), Shmem: some(0),
+			PageFaults: some(19585), MajorPageFaults: some(0),
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := NewMemoryReader(tt.mode, nil).Read(tt.dir)
+			require.NoError(t, err)
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Fatalf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestWorkingSet(t *testing.T) {
+	tests := []struct {
+		name string
+		m    Memory
+		want Value
+	}{
+		{name: "usage minus inactive file", m: Memory{Usage: some(100), InactiveFile: some(30)}, want: some(70)},
+		{name: "floored at zero", m: Memory{Usage: some(10), InactiveFile: some(30)}, want: some(0)},
+		{name: "no inactive file", m: Memory{Usage: some(10)}, want: some(10)},
+		{name: "no usage", m: Memory{InactiveFile: some(30)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.m.WorkingSet())
+		})
+	}
+}
+
+// cgroupDir writes a synthetic cgroup's files.
+func cgroupDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		writeFile(t, filepath.Join(dir, name), content)
+	}
+	return dir
+}
+
+func TestReadV2KernelBefore518(t *testing.T) {
+	dir := cgroupDir(t, map[string]string{
+		"memory.current": "1000\n",
+		"memory.stat":    "anon 10\nkernel_stack 4\npagetables 5\npercpu 6\nslab 7\nslab_reclaimable 5\nslab_unreclaimable 2\nvmalloc 8\n",
+	})
+	got, err := NewMemoryReader(ModeV2, nil).Read(dir)
+	require.NoError(t, err)
+	require.Equal(t, some(4+5+6+7+8), got.Kmem)
+	require.False(t, got.Limit.OK, "memory.max is missing")
+	require.False(t, got.Swap.OK, "memory.swap.current is missing")
+	require.False(t, got.OOMKills.OK, "memory.events is missing")
+}
+
+func TestReadV1SlabinfoAndTCP(t *testing.T) {
+	const header = "slabinfo - version: 2.1\n# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n"
+	base := map[string]string{"memory.stat": "total_rss 1\n", "memory.usage_in_bytes": "100\n"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name       string
+		files      map[string]string
+		wantDentry Value
+		wantSock   Value
+	}{
+		{name: "kernel 4.x slabinfo with dentry row", files: with(map[string]string{
+			"memory.kmem.slabinfo": header + "dentry            7900536 7900536    192   21    1 : tunables    0    0    0 : slabdata  376216 376216      0\n",
+		}), wantDentry: some(7900536 * 192)},
+		{name: "filled table without dentry row", files: with(map[string]string{
+			"memory.kmem.slabinfo": header + "inode_cache 10 10 600 13 2 : tunables 0 0 0 : slabdata 1 1 0\n",
+		}), wantDentry: some(0)},
+		{name: "empty since 5.9", files: with(map[string]string{"memory.kmem.slabinfo": ""})},
+		{name: "tcp accounting never activated", files: with(map[string]string{
+			"memory.kmem.tcp.usage_in_bytes": "0\n", "memory.kmem.tcp.max_usage_in_bytes": "0\n",
+			"memory.kmem.tcp.limit_in_bytes": "9223372036854771712\n",
+		})},
+		{name: "tcp accounting active by limit", files: with(map[string]string{
+			"memory.kmem.tcp.usage_in_bytes": "0\n", "memory.kmem.tcp.max_usage_in_bytes": "0\n",
+			"memory.kmem.tcp.limit_in_bytes": "1048576\n",
+		}), wantSock: some(0)},
+		{name: "tcp accounting active by usage", files: with(map[string]string{
+			"memory.kmem.tcp.usage_in_bytes": "4096\n", "memory.kmem.tcp.limit_in_bytes": "9223372036854771712\n",
+		}), wantSock: some(4096)},
+		{name: "tcp accounting active by peak", files: with(map[string]string{
+			"memory.kmem.tcp.usage_in_bytes": "0\n", "memory.kmem.tcp.max_usage_in_bytes": "8192\n",
+			"memory.kmem.tcp.limit_in_bytes": "9223372036854771712\n",
+		}), wantSock: some(0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := NewMemoryReader(ModeV1, nil).Read(cgroupDir(t, tt.files))
+			require.NoError(t, err)
+			require.Equal(t, tt.wantDentry, got.SlabDentry)
+			require.Equal(t, tt.wantSock, got.Sock)
+		})
+	}
+}
+
+func TestReadMalformedKeepsTheRest(t *testing.T) {
+	dir := cgroupDir(t, map[string]string{
+		"memory.current": "1000\n",
+		"memory.stat":    "anon 10\nfile lots\n",
+		"memory.max":     "2048\n",
+	})
+	got, err := NewMemoryReader(ModeV2, nil).Read(dir)
+	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorContains(t, err, "memory.stat")
+	require.ErrorContains(t, err, `"file lots"`)
+	require.Equal(t, some(1000), got.Usage)
+	require.Equal(t, some(2048), got.Limit)
+	require.Equal(t, some(10), got.RSS, "lines before the bad one are kept")
+}
+
+func TestReadVanished(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gone")
+	for _, mode := range []Mode{ModeV1, ModeV2} {
+		_, err := NewMemoryReader(mode, nil).Read(dir)
+		require.ErrorIs(t, err, ErrVanished, mode.String())
+	}
+}
+
+// failingFiles returns err for files whose name has the given suffix and reads the rest.
+type failingFiles struct {
+	suffix string
+	err    error
+}
+
+func (f failingFiles) ReadFile(path string, buf []byte) ([]byte, error) {
+	if strings.HasSuffix(path, f.suffix) {
+		return buf, &fs.PathError{Op: "read", Path: path, Err: f.err}
+	}
+	return OSFiles{}.ReadFile(path, buf)
+}
+
+func TestReadErrors(t *testing.T) {
+	dir := cgroupDir(t, map[string]string{
+		"memory.current": "1000\n",
+		"memory.stat":    "anon 10\n",
+		"memory.max":     "2048\n",
+	})
+	tests := []struct {
+		name        string
+		files       FileSource
+		wantErr     error
+		wantMessage string
+	}{
+		{name: "permission denied names the file", files: failingFiles{"memory.max", fs.ErrPermission}, wantErr: fs.ErrPermission, wantMessage: "memory.max"},
+		{name: "ENODEV from a removed cgroup", files: failingFiles{"memory.stat", syscall.ENODEV}, wantErr: ErrVanished},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := NewMemoryReader(ModeV2, tt.files).Read(dir)
+			require.ErrorIs(t, err, tt.wantErr)
+			require.ErrorContains(t, err, tt.wantMessage)
+			if !errors.Is(err, ErrVanished) {
+				require.Equal(t, some(1000), got.Usage)
+			}
+		})
+	}
+}
+
+func TestOSFilesGrowsBuffer(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "big")
+	content := strings.Repeat("x", 20000)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	got, err := OSFiles{}.ReadFile(p, make([]byte, 0, 16))
+	require.NoError(t, err)
+	require.Equal(t, content, string(got))
+}

@@ -1,0 +1,89 @@
+package cgroupfs
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const id64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestParseContainerDir(t *testing.T) {
+	tests := []struct {
+		name, dir, parent string
+		wantID, wantRT    string
+		wantOK            bool
+	}{
+		{name: "containerd systemd", dir: "cri-containerd-" + id64 + ".scope", wantID: id64, wantRT: RuntimeContainerd, wantOK: true},
+		{name: "cri-o systemd", dir: "crio-" + id64 + ".scope", wantID: id64, wantRT: RuntimeCRIO, wantOK: true},
+		{name: "cri-o cgroupfs", dir: "crio-" + id64, wantID: id64, wantRT: RuntimeCRIO, wantOK: true},
+		{name: "cri-o conmon skipped", dir: "crio-conmon-" + id64 + ".scope"},
+		{name: "docker systemd", dir: "docker-" + id64 + ".scope", wantID: id64, wantRT: RuntimeDocker, wantOK: true},
+		{name: "docker own hierarchy", dir: id64, parent: "docker", wantID: id64, wantRT: RuntimeDocker, wantOK: true},
+		{name: "podman", dir: "libpod-" + id64 + ".scope", wantID: id64, wantRT: RuntimePodman, wantOK: true},
+		{name: "podman conmon skipped", dir: "libpod-conmon-" + id64 + ".scope"},
+		{name: "cgroupfs bare id", dir: id64, wantID: id64, wantOK: true},
+		{name: "bare id too short", dir: id64[:63]},
+		{name: "bare id not hex", dir: strings.Repeat("g", 64)},
+		{name: "bare id with scope suffix", dir: id64 + ".scope"},
+		{name: "prefixed id too short", dir: "docker-abc.scope"},
+		{name: "systemd service", dir: "containerd.service"},
+		{name: "upper-case hex is not an id", dir: strings.ToUpper(id64)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, rt, ok := parseContainerDir(tt.dir, tt.parent)
+			require.Equal(t, tt.wantOK, ok)
+			require.Equal(t, tt.wantID, id)
+			require.Equal(t, tt.wantRT, rt)
+		})
+	}
+}
+
+func TestParsePodDir(t *testing.T) {
+	const uid = "3f0a9d1e-7c55-4b8e-9a31-2d4be2f1c0aa"
+	const uidU = "3f0a9d1e_7c55_4b8e_9a31_2d4be2f1c0aa"
+	const static = "0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name, dir, parent string
+		wantUID, wantQoS  string
+		wantOK            bool
+	}{
+		{name: "cgroupfs burstable", dir: "pod" + uid, parent: "burstable", wantUID: uid, wantQoS: QoSBurstable, wantOK: true},
+		{name: "cgroupfs besteffort", dir: "pod" + uid, parent: "besteffort", wantUID: uid, wantQoS: QoSBestEffort, wantOK: true},
+		{name: "cgroupfs guaranteed", dir: "pod" + uid, parent: "kubepods", wantUID: uid, wantQoS: QoSGuaranteed, wantOK: true},
+		{name: "cgroupfs static pod", dir: "pod" + static, parent: "kubepods", wantUID: static, wantQoS: QoSGuaranteed, wantOK: true},
+		{name: "systemd burstable", dir: "kubepods-burstable-pod" + uidU + ".slice", wantUID: uid, wantQoS: QoSBurstable, wantOK: true},
+		{name: "systemd besteffort", dir: "kubepods-besteffort-pod" + uidU + ".slice", wantUID: uid, wantQoS: QoSBestEffort, wantOK: true},
+		{name: "systemd guaranteed", dir: "kubepods-pod" + uidU + ".slice", wantUID: uid, wantQoS: QoSGuaranteed, wantOK: true},
+		{name: "kind custom root", dir: "kubelet-kubepods-burstable-pod" + uidU + ".slice", wantUID: uid, wantQoS: QoSBurstable, wantOK: true},
+		{name: "qos slice is not a pod", dir: "kubepods-burstable.slice"},
+		{name: "not kubepods", dir: "system-pod" + uidU + ".slice"},
+		{name: "bad uid", dir: "pod" + uid[:35]},
+		{name: "pod word only", dir: "podman.slice"},
+		{name: "uid with bad dashes", dir: "pod3f0a9d1e77c55-4b8e-9a31-2d4be2f1c0aa"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			uid, qos, ok := parsePodDir(tt.dir, tt.parent)
+			require.Equal(t, tt.wantOK, ok)
+			require.Equal(t, tt.wantUID, uid)
+			require.Equal(t, tt.wantQoS, qos)
+		})
+	}
+}
+
+func FuzzParseCgroupDirNames(f *testing.F) {
+	f.Add("cri-containerd-"+id64+".scope", "kubepods")
+	f.Add("kubepods-burstable-pod3f0a9d1e_7c55_4b8e_9a31_2d4be2f1c0aa.slice", "")
+	f.Add("pod3f0a9d1e-7c55-4b8e-9a31-2d4be2f1c0aa", "burstable")
+	f.Fuzz(func(t *testing.T, name, parent string) {
+		if id, _, ok := parseContainerDir(name, parent); ok && !strings.Contains(name, id) {
+			t.Fatalf("id %q not in name %q", id, name)
+		}
+		if uid, _, ok := parsePodDir(name, parent); ok && !isPodUID(uid) {
+			t.Fatalf("invalid uid %q from %q", uid, name)
+		}
+	})
+}

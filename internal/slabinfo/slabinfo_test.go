@@ -1,0 +1,76 @@
+package slabinfo
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const header = "slabinfo - version: 2.1\n# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n"
+
+func TestFind(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		want      Cache
+		wantTable Table
+		wantFound bool
+		wantErr   string
+	}{
+		{name: "empty since 5.9", in: "", wantTable: Empty},
+		{name: "blank", in: "\n", wantTable: Empty},
+		{name: "dentry row", in: header + "inode_cache 1 1 600 13 2 : tunables 0 0 0 : slabdata 1 1 0\ndentry            235158 235158    192   21    1 : tunables    0    0    0 : slabdata  11198  11198      0\n",
+			want: Cache{ActiveObjects: 235158, Objects: 235158, ObjectSize: 192}, wantTable: Filled, wantFound: true},
+		{name: "no dentry row", in: header + "inode_cache 1 1 600 13 2 : tunables 0 0 0 : slabdata 1 1 0\n", wantTable: Filled},
+		{name: "prefix is not the name", in: header + "dentry_cache 1 1 600 13 2\n", wantTable: Filled},
+		{name: "header only", in: header, wantTable: Filled},
+		{name: "unknown version", in: "slabinfo - version: 1.1\n", wantTable: Filled, wantErr: `unsupported version "1.1"`},
+		{name: "row before header", in: "dentry 1 1 192\n", wantTable: Filled, wantErr: "before the version header"},
+		{name: "short row", in: header + "dentry 1 1\n", wantTable: Filled, wantErr: "has 3 fields"},
+		{name: "bad number", in: header + "dentry 1 x 192\n", wantTable: Filled, wantErr: `field 2 "x"`},
+		{name: "no header", in: "# only a comment\n", wantTable: Filled, wantErr: "no version header"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, table, found, err := Find([]byte(tt.in), "dentry")
+			require.Equal(t, tt.wantTable, table)
+			if tt.wantErr != "" {
+				require.ErrorIs(t, err, ErrMalformed)
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.wantFound, found)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestFindRealProcSlabinfo(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/v1-hybrid-kernel-6.18/proc/slabinfo")
+	require.NoError(t, err)
+	c, table, found, err := Find(b, "dentry")
+	require.NoError(t, err)
+	require.Equal(t, Filled, table)
+	require.True(t, found)
+	require.Equal(t, Cache{ActiveObjects: 235158, Objects: 235158, ObjectSize: 192}, c)
+	require.Equal(t, uint64(235158*192), c.ActiveBytes())
+}
+
+func FuzzFind(f *testing.F) {
+	f.Add([]byte(header + "dentry 235158 235158 192 21 1 : tunables 0 0 0 : slabdata 11198 11198 0\n"))
+	f.Add([]byte(""))
+	f.Add([]byte("slabinfo - version: 2.1\ndentry 1 1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, table, found, err := Find(b, "dentry")
+		if err != nil {
+			require.ErrorIs(t, err, ErrMalformed)
+			require.False(t, found)
+			return
+		}
+		if table == Empty && (found || c != (Cache{})) {
+			t.Fatal("an empty table found a row")
+		}
+	})
+}

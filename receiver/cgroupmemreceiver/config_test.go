@@ -1,0 +1,66 @@
+package cgroupmemreceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	hostfs := createDefaultConfig().(*Config)
+	hostfs.CollectionInterval = 30 * time.Second
+	hostfs.RootPath = "/hostfs"
+	hostfs.Metrics.ContainerMemoryRssHuge.Enabled = true
+	hostfs.Metrics.SystemMemoryLinuxSlabDentry.Enabled = false
+	hostfs.ResourceAttributes.CgroupPath.Enabled = true
+
+	tests := []struct {
+		id      component.ID
+		want    component.Config
+		wantErr string
+	}{
+		{id: component.NewID(metadata.Type), want: createDefaultConfig()},
+		{id: component.NewIDWithName(metadata.Type, "hostfs"), want: hostfs},
+		{id: component.NewIDWithName(metadata.Type, "relative_root"), wantErr: `root_path must be an absolute path, got "hostfs"`},
+		{id: component.NewIDWithName(metadata.Type, "zero_interval"), wantErr: "collection_interval must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id.String(), func(t *testing.T) {
+			cfg := NewFactory().CreateDefaultConfig()
+			sub, err := cm.Sub(tt.id.String())
+			require.NoError(t, err)
+			require.NoError(t, sub.Unmarshal(cfg))
+			err = confmap.Validate(cfg)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			got, want := cfg.(*Config), tt.want.(*Config)
+			require.Equal(t, want.RootPath, got.RootPath)
+			require.Equal(t, want.ControllerConfig, got.ControllerConfig)
+			// enabledSetByUser differs by design; compare what users set.
+			require.Equal(t, want.Metrics.ContainerMemoryRssHuge.Enabled, got.Metrics.ContainerMemoryRssHuge.Enabled)
+			require.Equal(t, want.Metrics.SystemMemoryLinuxSlabDentry.Enabled, got.Metrics.SystemMemoryLinuxSlabDentry.Enabled)
+			require.Equal(t, want.Metrics.ContainerMemoryUsage.Enabled, got.Metrics.ContainerMemoryUsage.Enabled)
+			require.Equal(t, want.ResourceAttributes.CgroupPath.Enabled, got.ResourceAttributes.CgroupPath.Enabled)
+		})
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	require.Equal(t, "/", cfg.RootPath)
+	require.Equal(t, 10*time.Second, cfg.CollectionInterval)
+	require.NoError(t, confmap.Validate(cfg))
+}
