@@ -1,0 +1,51 @@
+package sockets
+
+import (
+	"errors"
+
+	"go.uber.org/zap"
+)
+
+// problem is a condition that repeats every scrape until something changes: a permission
+// error, or sock_diag being denied. partial problems are returned from Collect (once);
+// the others are only logged (once).
+type problem struct {
+	err     error
+	partial bool
+}
+
+// reporter reports each kind of problem once, when it appears, and again only after a
+// scrape without it.
+type reporter struct {
+	logger *zap.Logger
+	active map[string]bool
+}
+
+// finish takes the problems of one scrape and returns the error for Collect: every one-off
+// error plus the partial problems that were not active in the previous scrape.
+func (r *reporter) finish(problems map[string]problem, oneOff []error) error {
+	if r.active == nil {
+		r.active = make(map[string]bool)
+	}
+	errs := oneOff
+	for kind, p := range problems {
+		if r.active[kind] {
+			r.logger.Debug("socket queues: problem persists", zap.String("kind", kind), zap.Error(p.err))
+			continue
+		}
+		r.active[kind] = true
+		if p.partial {
+			r.logger.Warn("socket queues: reported once until it changes", zap.String("kind", kind), zap.Error(p.err))
+			errs = append(errs, p.err)
+		} else {
+			r.logger.Info("socket queues: using a fallback until it changes", zap.String("kind", kind), zap.Error(p.err))
+		}
+	}
+	for kind := range r.active {
+		if _, ok := problems[kind]; !ok {
+			delete(r.active, kind)
+			r.logger.Info("socket queues: problem cleared", zap.String("kind", kind))
+		}
+	}
+	return errors.Join(errs...)
+}

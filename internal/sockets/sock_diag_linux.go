@@ -1,0 +1,117 @@
+//go:build linux
+
+package sockets
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// diagDumper reads sockets with netlink sock_diag. The connection in the collector's own
+// network namespace is kept between scrapes; one in another namespace is opened per scrape.
+type diagDumper struct {
+	own *netlink.Conn
+}
+
+func newDiagDumper() *diagDumper { return &diagDumper{} }
+
+// dump reads the sockets in want from the namespace nsPath (<procRoot>/<pid>/ns/net), or
+// from the collector's own namespace when own is true (no privilege needed there).
+// Entering another namespace needs CAP_SYS_ADMIN; the error then wraps fs.ErrPermission.
+func (d *diagDumper) dump(ctx context.Context, nsPath string, own bool, want inodeSet) (map[uint64]sockQueue, error) {
+	conn, err := d.conn(nsPath, own)
+	if err != nil {
+		return nil, err
+	}
+	if !own {
+		defer conn.Close()
+	}
+	deadline, _ := ctx.Deadline()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return nil, d.drop(conn, own, fmt.Errorf("sock_diag: set deadline: %w", err))
+	}
+	out := make(map[uint64]sockQueue)
+	for _, q := range diagQueries {
+		if err := dumpFamily(conn, q, want, out); err != nil {
+			return nil, d.drop(conn, own, err)
+		}
+	}
+	return out, nil
+}
+
+// conn returns the own-namespace connection, dialling it once, or dials into nsPath.
+func (d *diagDumper) conn(nsPath string, own bool) (*netlink.Conn, error) {
+	if own && d.own != nil {
+		return d.own, nil
+	}
+	if own {
+		c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, nil)
+		if err != nil {
+			return nil, fmt.Errorf("sock_diag: dial: %w", err)
+		}
+		d.own = c
+		return c, nil
+	}
+	f, err := os.Open(nsPath)
+	if err != nil {
+		return nil, vanished(fmt.Errorf("sock_diag: %w", err))
+	}
+	defer f.Close()
+	c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, &netlink.Config{NetNS: int(f.Fd())})
+	if err != nil {
+		return nil, fmt.Errorf("sock_diag: dial in %s: %w", nsPath, err)
+	}
+	return c, nil
+}
+
+// drop forgets a broken own-namespace connection so that the next scrape dials again.
+func (d *diagDumper) drop(conn *netlink.Conn, own bool, err error) error {
+	if own && d.own == conn {
+		_ = d.own.Close()
+		d.own = nil
+	}
+	return err
+}
+
+// dumpFamily sends one SOCK_DIAG_BY_FAMILY dump and decodes the replies for want.
+func dumpFamily(conn *netlink.Conn, q diagQuery, want inodeSet, out map[uint64]sockQueue) error {
+	req, err := conn.Send(netlink.Message{
+		Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request | netlink.Dump},
+		Data:   encodeInetDiagReqV2(q),
+	})
+	if err != nil {
+		return fmt.Errorf("sock_diag: %s: send: %w", q.proto, err)
+	}
+	for m, err := range conn.ReceiveIter() {
+		if err != nil {
+			return fmt.Errorf("sock_diag: %s: receive: %w", q.proto, err)
+		}
+		if m.Header.Type != sockDiagByFamily || m.Header.Sequence != req.Header.Sequence {
+			continue
+		}
+		ino, ok := inetDiagMsgInode(m.Data)
+		if _, wanted := want[ino]; !ok || !wanted {
+			continue
+		}
+		msg, err := decodeInetDiagMsg(m.Data)
+		if err != nil {
+			return fmt.Errorf("sock_diag: %s: %w", q.proto, err)
+		}
+		out[ino] = diagQueue(msg, q.proto)
+	}
+	return nil
+}
+
+// close closes the own-namespace connection; it is safe to call twice.
+func (d *diagDumper) close() error {
+	if d.own == nil {
+		return nil
+	}
+	err := d.own.Close()
+	d.own = nil
+	return err
+}

@@ -1,0 +1,16 @@
+//go:build !linux
+
+package sockets
+
+import "context"
+
+// diagDumper is a stub: sock_diag exists only on Linux.
+type diagDumper struct{}
+
+func newDiagDumper() *diagDumper { return &diagDumper{} }
+
+func (d *diagDumper) dump(context.Context, string, bool, inodeSet) (map[uint64]sockQueue, error) {
+	return nil, ErrUnsupported
+}
+
+func (d *diagDumper) close() error { return nil }
