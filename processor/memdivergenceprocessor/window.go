@@ -1,0 +1,50 @@
+package memdivergenceprocessor // import "github.com/cgroupmem/cgroupmem/processor/memdivergenceprocessor"
+
+import "time"
+
+// minTrendSamples is the fewest samples a line with a standard error can be fitted to.
+const minTrendSamples = 3
+
+// point is one kept sample of a resource: the working set and each cause, in bytes, at a
+// time in Unix nanoseconds.
+type point struct {
+	t      int64
+	ws     float64
+	causes [numCauses]float64
+}
+
+// window is a fixed-size ring of the latest points of one resource, oldest first.
+type window struct {
+	pts  []point
+	head int // index of the oldest point
+	n    int
+}
+
+func newWindow(size int) *window {
+	return &window{pts: make([]point, size)}
+}
+
+// add keeps p when it is at least gap after the latest kept point, and drops the oldest
+// point when the window is full. Points that are not newer are ignored, so a producer that
+// resends old data cannot bend the trend. It reports whether p was kept.
+func (w *window) add(p point, gap time.Duration) bool {
+	if w.n > 0 && p.t-w.at(w.n-1).t < max(int64(gap), 1) {
+		return false
+	}
+	if w.n < len(w.pts) {
+		w.pts[(w.head+w.n)%len(w.pts)] = p
+		w.n++
+		return true
+	}
+	w.pts[w.head] = p
+	w.head = (w.head + 1) % len(w.pts)
+	return true
+}
+
+// at returns the i-th point, oldest first.
+func (w *window) at(i int) *point {
+	return &w.pts[(w.head+i)%len(w.pts)]
+}
+
+// len is the number of points held.
+func (w *window) len() int { return w.n }
