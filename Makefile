@@ -30,8 +30,9 @@ $(COLLECTOR): builder-config.yaml go.mod $(shell git ls-files '*.go' 2>/dev/null
 run: build
 	$(COLLECTOR) --config=$(RUN_CONFIG)
 
-## test: every test (unit, golden, live cgroup integration where permitted, brief fuzzing).
-test: unit-test fuzz
+## test: every test (unit, golden, live cgroup integration where permitted, brief fuzzing);
+## builds the collector first so the deploy config can be validated with it.
+test: build unit-test fuzz
 
 unit-test:
 	$(GO) vet ./...
