@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,29 +68,53 @@ func parseSS(r io.Reader) (map[uint64]ssSocket, error) {
 	return out, s.Err()
 }
 
-// ssUsage computes what Collect should report for inodes from ss output: rcvq is skmem r,
-// payload is Recv-Q of TCP sockets that are not LISTEN.
-func ssUsage(ss map[uint64]ssSocket, inodes []uint64) (rcvq, payload uint64, nonEmpty int, worst uint64) {
-	var worstR uint64
-	for _, ino := range inodes {
+// ssUsage computes what Collect should report for inodes from ss output. With sock_diag
+// rcvq is skmem r; with proc_net it is r for UDP and Recv-Q for TCP (no truesize there).
+// Payload is Recv-Q of TCP sockets that are not LISTEN. The worst socket has the largest
+// rcvq, then payload, then the lowest inode.
+func ssUsage(ss map[uint64]ssSocket, inodes []uint64, src Source) Usage {
+	var u Usage
+	u.Source = src
+	for _, ino := range slices.Compact(slices.Sorted(slices.Values(inodes))) {
 		s, ok := ss[ino]
 		if !ok {
 			continue
 		}
-		rcvq += s.Rmem
-		var p uint64
-		if s.Netid == "tcp" && s.State != "LISTEN" {
-			p = s.RecvQ
-			payload += p
-		}
-		if s.Rmem > 0 || p > 0 {
-			nonEmpty++
-			if s.Rmem > worstR || worst == 0 {
-				worst, worstR = ino, s.Rmem
+		u.Sockets++
+		var rcvq, payload uint64
+		switch {
+		case s.Netid == "udp":
+			rcvq = s.Rmem
+		case s.State == "LISTEN":
+			rcvq = s.Rmem
+			if src == SourceProcNet {
+				rcvq = 0
+			}
+		default:
+			rcvq, payload = s.Rmem, s.RecvQ
+			if src == SourceProcNet {
+				rcvq = s.RecvQ
 			}
 		}
+		u.RcvqBytes += rcvq
+		u.PayloadBytes += payload
+		if rcvq == 0 && payload == 0 {
+			continue
+		}
+		u.NonEmpty++
+		if u.Worst.Inode == 0 || rcvq > u.Worst.RcvqBytes || (rcvq == u.Worst.RcvqBytes && payload > u.Worst.PayloadBytes) {
+			u.Worst = SocketQueue{Inode: ino, RcvqBytes: rcvq, PayloadBytes: payload}
+		}
 	}
-	return rcvq, payload, nonEmpty, worst
+	return u
+}
+
+// sameAsSS compares got with the ss expectation; of the worst socket only inode, rcvq and
+// payload are compared.
+func sameAsSS(got, want Usage) bool {
+	w := got.Worst
+	got.Worst = SocketQueue{Inode: w.Inode, RcvqBytes: w.RcvqBytes, PayloadBytes: w.PayloadBytes}
+	return got == want
 }
 
 func TestParseSS(t *testing.T) {

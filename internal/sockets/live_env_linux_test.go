@@ -1,0 +1,230 @@
+//go:build linux
+
+package sockets
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const cgroupV1Memory = "/sys/fs/cgroup/memory"
+
+// liveEnv builds containers for live tests: cgroups under a unique test root of the cgroup
+// v1 memory hierarchy, network namespaces, and helper processes inside them. Everything is
+// removed by t.Cleanup (processes first, then namespaces, then cgroups deepest first).
+type liveEnv struct {
+	t    *testing.T
+	root string // unique cgroup directory of this test
+	exe  string
+}
+
+// requireLive skips unless the test runs as root with a writable cgroup v1 memory
+// hierarchy and iproute2's ss and ip.
+func requireLive(t *testing.T) *liveEnv {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("live socket test skipped in -short mode")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("live socket test needs root: it creates cgroups and network namespaces and reads other processes' fds")
+	}
+	for _, tool := range []string{"ss", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("live socket test needs iproute2 (%s not found; apt-get install iproute2)", tool)
+		}
+	}
+	root := filepath.Join(cgroupV1Memory, fmt.Sprintf("cgroupmem-sockets-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Skipf("live socket test needs a writable cgroup v1 memory hierarchy at %s: %v", cgroupV1Memory, err)
+	}
+	t.Cleanup(func() { removeCgroupTree(t, root) })
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &liveEnv{t: t, root: root, exe: exe}
+}
+
+// removeCgroupTree removes root and every cgroup below it, deepest first.
+func removeCgroupTree(t *testing.T, root string) {
+	var dirs []string
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	slices.SortFunc(dirs, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil {
+			t.Errorf("removing cgroup %s: %v", d, err)
+		}
+	}
+}
+
+// cgroup creates a container cgroup, e.g. "kubepods/burstable/pod<uid>/<id>".
+func (e *liveEnv) cgroup(rel string) string {
+	dir := filepath.Join(e.root, rel)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	return dir
+}
+
+// netns creates a network namespace with loopback up and deletes it at cleanup.
+func (e *liveEnv) netns(suffix string) string {
+	name := fmt.Sprintf("cgmsock-%d-%s", os.Getpid(), suffix)
+	e.run("ip", "netns", "add", name)
+	e.t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			e.t.Errorf("ip netns del %s: %v: %s", name, err, out)
+		}
+	})
+	e.run("ip", "-n", name, "link", "set", "lo", "up")
+	return name
+}
+
+func (e *liveEnv) run(name string, args ...string) []byte {
+	e.t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		e.t.Fatalf("%s %v: %v: %s", name, args, err, stderr)
+	}
+	return out
+}
+
+// helper is a helper process held in a container cgroup.
+type helper struct {
+	pid    int
+	inodes []uint64
+}
+
+// start runs the test binary as a helper (mode "queues" or "idle") in network namespace
+// netns (host namespace if empty), moves it into cgroup dir, and waits until it is ready.
+func (e *liveEnv) start(dir, netns, mode string, env ...string) helper {
+	e.t.Helper()
+	args := []string{e.exe, "-test.run=^$"}
+	if netns != "" {
+		args = append([]string{"ip", "netns", "exec", netns}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...) // ip netns exec execs the command: same pid
+	cmd.Env = append(os.Environ(), append(env, helperEnv+"="+mode)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	pid := cmd.Process.Pid
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		e.t.Fatalf("moving helper into %s: %v", dir, err)
+	}
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		e.t.Fatal(err)
+	}
+	line, err := readLine(stdout, 30*time.Second)
+	if err != nil || !strings.HasPrefix(line, "ready ") {
+		e.t.Fatalf("helper %v: %q, %v; stderr: %s", args, line, err, stderr.String())
+	}
+	h := helper{pid: pid}
+	for _, f := range strings.Fields(line)[1:] {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "pid":
+			if v != strconv.Itoa(pid) {
+				e.t.Fatalf("helper reports pid %s, started %d", v, pid)
+			}
+		case "inodes":
+			for _, s := range strings.Split(v, ",") {
+				ino, err := strconv.ParseUint(s, 10, 64)
+				if err != nil {
+					e.t.Fatalf("helper inode %q", s)
+				}
+				h.inodes = append(h.inodes, ino)
+			}
+		}
+	}
+	return h
+}
+
+func readLine(r io.Reader, timeout time.Duration) (string, error) {
+	type result struct {
+		line string
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		ch <- result{strings.TrimSpace(line), err}
+	}()
+	select {
+	case res := <-ch:
+		return res.line, res.err
+	case <-time.After(timeout):
+		return "", fmt.Errorf("no line within %v", timeout)
+	}
+}
+
+// procs reads a cgroup's cgroup.procs, as the receiver does.
+func procs(t *testing.T, dir string) []int {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("cgroup.procs: %q", f)
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// ssSnapshot runs `ss -tuanme` in the host namespace and in each named namespace.
+func (e *liveEnv) ssSnapshot(netns ...string) map[uint64]ssSocket {
+	e.t.Helper()
+	all := make(map[uint64]ssSocket)
+	for _, ns := range append([]string{""}, netns...) {
+		args := []string{"ss", "-tuanme"}
+		if ns != "" {
+			args = append([]string{"ip", "netns", "exec", ns}, args...)
+		}
+		got, err := parseSS(bytes.NewReader(e.run(args[0], args[1:]...)))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for ino, s := range got {
+			all[ino] = s
+		}
+	}
+	return all
+}
