@@ -110,6 +110,7 @@ func TestEstimateGrowthNoise(t *testing.T) {
 			}
 		}
 		// A 3-sigma test on white noise rises by chance about 0.1 % of the time.
+		t.Logf("noise raised an ETA in %d of %d windows", raised, seeds)
 		if raised > seeds/50 {
 			t.Errorf("noise raised an ETA in %d of %d windows", raised, seeds)
 		}
