@@ -40,20 +40,37 @@ type Tree struct {
 // Directories that vanish during the walk are skipped; a directory that cannot be read is an
 // error naming it, and the walk goes on with the rest.
 func Discover(h Hierarchy) (Tree, error) {
-	var t Tree
-	var errs []error
-	walkDir(h.Dir, "/", 0, &t, &errs)
-	return t, errors.Join(errs...)
+	w := walker{}
+	w.walk(h.Dir, "/", 0)
+	return w.tree, errors.Join(w.errs...)
 }
 
-func walkDir(dir, rel string, depth int, t *Tree, errs *[]error) {
+// walker gathers the tree and the errors. With a watch, it watches every directory it lists
+// (all but container cgroups, whose children discovery ignores) before listing it, so an
+// entry created during the walk is either listed or raises an event.
+type walker struct {
+	tree     Tree
+	errs     []error
+	watch    *dirWatch
+	watchErr error
+}
+
+func (w *walker) watchDir(dir string) {
+	if w.watch == nil || w.watchErr != nil {
+		return
+	}
+	w.watchErr = w.watch.add(dir)
+}
+
+func (w *walker) walk(dir, rel string, depth int) {
 	if depth > maxDepth {
 		return
 	}
+	w.watchDir(dir)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			*errs = append(*errs, fmt.Errorf("listing cgroup %q: %w", dir, err))
+			w.errs = append(w.errs, fmt.Errorf("listing cgroup %q: %w", dir, err))
 		}
 		return
 	}
@@ -66,25 +83,26 @@ func walkDir(dir, rel string, depth int, t *Tree, errs *[]error) {
 		childRel := path.Join(rel, name)
 		childDir := filepath.Join(dir, name)
 		if uid, qos, ok := parsePodDir(name, parent); ok {
-			t.Pods = append(t.Pods, readPodDir(childDir, childRel, uid, qos, errs))
+			w.tree.Pods = append(w.tree.Pods, w.readPodDir(childDir, childRel, uid, qos))
 			continue
 		}
 		if id, runtime, ok := parseContainerDir(name, parent); ok {
-			t.Standalone = append(t.Standalone, Container{ID: id, Runtime: runtime, Path: childRel})
+			w.tree.Standalone = append(w.tree.Standalone, Container{ID: id, Runtime: runtime, Path: childRel})
 			continue
 		}
-		walkDir(childDir, childRel, depth+1, t, errs)
+		w.walk(childDir, childRel, depth+1)
 	}
 }
 
 // readPodDir lists the container cgroups directly under a pod cgroup. Container cgroups are
 // not descended into: their files already count their children (crun's "container" child).
-func readPodDir(dir, rel, uid, qos string, errs *[]error) Pod {
+func (w *walker) readPodDir(dir, rel, uid, qos string) Pod {
 	pod := Pod{UID: uid, QoS: qos, Path: rel}
+	w.watchDir(dir)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			*errs = append(*errs, fmt.Errorf("listing pod cgroup %q: %w", dir, err))
+			w.errs = append(w.errs, fmt.Errorf("listing pod cgroup %q: %w", dir, err))
 		}
 		return pod
 	}

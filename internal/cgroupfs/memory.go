@@ -54,59 +54,55 @@ func (m Memory) WorkingSet() Value {
 	return some(m.Usage.V - m.InactiveFile.V)
 }
 
-// FileSource reads a whole cgroup file into buf (reusing its capacity) and returns the bytes.
-// The default, OSFiles, opens, reads and closes; a kept-open source can replace it.
-type FileSource interface {
-	ReadFile(path string, buf []byte) ([]byte, error)
-}
-
 // MemoryReader reads the memory files of cgroups in one hierarchy. It reuses one buffer and
 // is not safe for concurrent use.
 type MemoryReader struct {
-	mode  Mode
-	files FileSource
-	buf   []byte
+	mode Mode
+	buf  []byte
+	// noSlabinfo is set once a memory.kmem.slabinfo reads empty: kernels since 5.9 print
+	// nothing there for every cgroup, so it is not read again.
+	noSlabinfo bool
 }
 
 // NewMemoryReader returns a reader for cgroups of a hierarchy in the given mode.
-func NewMemoryReader(mode Mode, files FileSource) *MemoryReader {
-	if files == nil {
-		files = OSFiles{}
-	}
-	return &MemoryReader{mode: mode, files: files, buf: make([]byte, 0, 8192)}
+func NewMemoryReader(mode Mode) *MemoryReader {
+	return &MemoryReader{mode: mode, buf: make([]byte, 0, 4096)}
 }
 
-// Read reads the memory breakdown of the cgroup in dir. A cgroup removed while being read
-// gives ErrVanished. A file this kernel lacks leaves its values absent; a file that cannot be
-// read or parsed gives an error naming it, and the values of the other files are kept.
-func (r *MemoryReader) Read(dir string) (Memory, error) {
+// Read reads the memory breakdown of a cgroup. A cgroup removed while being read gives
+// ErrVanished and its handle is closed. A file this kernel lacks leaves its values absent; a
+// file that cannot be read or parsed gives an error naming it, and the values of the other
+// files are kept.
+func (r *MemoryReader) Read(cg *Cgroup) (Memory, error) {
+	var m Memory
+	var err error
 	if r.mode.V2() {
-		return r.readV2(dir)
+		err = r.readV2(cg, &m)
+	} else {
+		err = r.readV1(cg, &m)
 	}
-	return r.readV1(dir)
+	if vanished(err) {
+		cg.Close()
+	}
+	return m, err
 }
 
 // file reads one file of a cgroup. A missing optional file is absent (nil, nil); a missing
 // required file, or ENODEV from a removed cgroup, is ErrVanished.
-func (r *MemoryReader) file(dir, name string, required bool) ([]byte, error) {
-	p := filepath.Join(dir, name)
-	b, err := r.files.ReadFile(p, r.buf[:0])
+func (r *MemoryReader) file(cg *Cgroup, id fileID, required bool) ([]byte, error) {
+	b, err := cg.read(id, r.buf[:0])
 	if cap(b) > cap(r.buf) {
 		r.buf = b[:0]
 	}
 	switch {
+	case err == nil && b == nil && required:
+		return nil, fmt.Errorf("%w: %s", ErrVanished, filepath.Join(cg.Dir, fileNames[id]))
 	case err == nil:
 		return b, nil
-	case errors.Is(err, syscall.ENODEV), required && errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w: %s: %w", ErrVanished, p, err)
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, nil
+	case errors.Is(err, syscall.ENODEV), errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w: %w", ErrVanished, err)
 	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return nil, err
-	}
-	return nil, &fs.PathError{Op: "read", Path: p, Err: err}
+	return nil, err
 }
 
 // collect gathers the errors of one cgroup's files, each naming its file.
@@ -115,8 +111,8 @@ type collect struct {
 	errs []error
 }
 
-// add records err of the file name, unless err already names it (read errors do).
-func (c *collect) add(name string, err error) {
+// add records err of the file id, unless err already names it (read errors do).
+func (c *collect) add(id fileID, err error) {
 	if err == nil {
 		return
 	}
@@ -125,7 +121,7 @@ func (c *collect) add(name string, err error) {
 		c.errs = append(c.errs, err)
 		return
 	}
-	c.errs = append(c.errs, fmt.Errorf("%s: %w", filepath.Join(c.dir, name), err))
+	c.errs = append(c.errs, fmt.Errorf("%s: %w", filepath.Join(c.dir, fileNames[id]), err))
 }
 
 func (c *collect) err() error { return errors.Join(c.errs...) }

@@ -3,7 +3,6 @@ package cgroupfs
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -40,7 +39,7 @@ func TestReadFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := NewMemoryReader(tt.mode, nil).Read(tt.dir)
+			got, err := readDir(tt.mode, tt.dir)
 			require.NoError(t, err)
 			if d := cmp.Diff(tt.want, got); d != "" {
 				t.Fatalf("(-want +got):\n%s", d)
@@ -82,7 +81,7 @@ func TestReadV2KernelBefore518(t *testing.T) {
 		"memory.current": "1000\n",
 		"memory.stat":    "anon 10\nkernel_stack 4\npagetables 5\npercpu 6\nslab 7\nslab_reclaimable 5\nslab_unreclaimable 2\nvmalloc 8\n",
 	})
-	got, err := NewMemoryReader(ModeV2, nil).Read(dir)
+	got, err := readDir(ModeV2, dir)
 	require.NoError(t, err)
 	require.Equal(t, some(4+5+6+7+8), got.Kmem)
 	require.False(t, got.Limit.OK, "memory.max is missing")
@@ -120,21 +119,22 @@ func TestReadV1SlabinfoAndTCP(t *testing.T) {
 			"memory.kmem.tcp.usage_in_bytes": "0\n", "memory.kmem.tcp.max_usage_in_bytes": "0\n",
 			"memory.kmem.tcp.limit_in_bytes": "9223372036854771712\n",
 		})},
-		{name: "tcp accounting active by limit", files: with(map[string]string{
+		{name: "tcp accounting activated but nothing counted yet", files: with(map[string]string{
 			"memory.kmem.tcp.usage_in_bytes": "0\n", "memory.kmem.tcp.max_usage_in_bytes": "0\n",
 			"memory.kmem.tcp.limit_in_bytes": "1048576\n",
-		}), wantSock: some(0)},
-		{name: "tcp accounting active by usage", files: with(map[string]string{
-			"memory.kmem.tcp.usage_in_bytes": "4096\n", "memory.kmem.tcp.limit_in_bytes": "9223372036854771712\n",
+		})},
+		{name: "tcp accounting counting", files: with(map[string]string{
+			"memory.kmem.tcp.usage_in_bytes": "4096\n", "memory.kmem.tcp.max_usage_in_bytes": "8192\n",
+			"memory.kmem.tcp.limit_in_bytes": "9223372036854771712\n",
 		}), wantSock: some(4096)},
-		{name: "tcp accounting active by peak", files: with(map[string]string{
+		{name: "tcp accounting counted before, empty now", files: with(map[string]string{
 			"memory.kmem.tcp.usage_in_bytes": "0\n", "memory.kmem.tcp.max_usage_in_bytes": "8192\n",
 			"memory.kmem.tcp.limit_in_bytes": "9223372036854771712\n",
 		}), wantSock: some(0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := NewMemoryReader(ModeV1, nil).Read(cgroupDir(t, tt.files))
+			got, err := readDir(ModeV1, cgroupDir(t, tt.files))
 			require.NoError(t, err)
 			require.Equal(t, tt.wantDentry, got.SlabDentry)
 			require.Equal(t, tt.wantSock, got.Sock)
@@ -148,7 +148,7 @@ func TestReadMalformedKeepsTheRest(t *testing.T) {
 		"memory.stat":    "anon 10\nfile lots\n",
 		"memory.max":     "2048\n",
 	})
-	got, err := NewMemoryReader(ModeV2, nil).Read(dir)
+	got, err := readDir(ModeV2, dir)
 	require.ErrorIs(t, err, ErrMalformed)
 	require.ErrorContains(t, err, "memory.stat")
 	require.ErrorContains(t, err, `"file lots"`)
@@ -160,22 +160,41 @@ func TestReadMalformedKeepsTheRest(t *testing.T) {
 func TestReadVanished(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "gone")
 	for _, mode := range []Mode{ModeV1, ModeV2} {
-		_, err := NewMemoryReader(mode, nil).Read(dir)
+		_, err := readDir(mode, dir)
 		require.ErrorIs(t, err, ErrVanished, mode.String())
 	}
 }
 
-// failingFiles returns err for files whose name has the given suffix and reads the rest.
-type failingFiles struct {
-	suffix string
-	err    error
+// readDir reads a cgroup directory once through a fresh handle.
+func readDir(mode Mode, dir string) (Memory, error) {
+	return NewMemoryReader(mode).Read(NewFiles(64).Cgroup(dir))
 }
 
-func (f failingFiles) ReadFile(path string, buf []byte) ([]byte, error) {
-	if strings.HasSuffix(path, f.suffix) {
-		return buf, &fs.PathError{Op: "read", Path: path, Err: f.err}
+// failingOps fails opening or reading files whose name has the given suffix.
+type failingOps struct {
+	suffix   string
+	openErr  error
+	readErr  error
+	failedFD int
+	unixOps
+}
+
+func (f *failingOps) open(path string) (int, error) {
+	if strings.HasSuffix(path, f.suffix) && f.openErr != nil {
+		return -1, f.openErr
 	}
-	return OSFiles{}.ReadFile(path, buf)
+	fd, err := f.unixOps.open(path)
+	if strings.HasSuffix(path, f.suffix) {
+		f.failedFD = fd
+	}
+	return fd, err
+}
+
+func (f *failingOps) pread(fd int, buf []byte, off int64) (int, error) {
+	if fd == f.failedFD && f.readErr != nil {
+		return 0, f.readErr
+	}
+	return f.unixOps.pread(fd, buf, off)
 }
 
 func TestReadErrors(t *testing.T) {
@@ -186,30 +205,28 @@ func TestReadErrors(t *testing.T) {
 	})
 	tests := []struct {
 		name        string
-		files       FileSource
+		ops         *failingOps
 		wantErr     error
 		wantMessage string
 	}{
-		{name: "permission denied names the file", files: failingFiles{"memory.max", fs.ErrPermission}, wantErr: fs.ErrPermission, wantMessage: "memory.max"},
-		{name: "ENODEV from a removed cgroup", files: failingFiles{"memory.stat", syscall.ENODEV}, wantErr: ErrVanished},
+		{name: "permission denied names the file", ops: &failingOps{suffix: "memory.max", openErr: syscall.EACCES, failedFD: -2},
+			wantErr: fs.ErrPermission, wantMessage: filepath.Join(dir, "memory.max")},
+		{name: "ENODEV from a removed cgroup", ops: &failingOps{suffix: "memory.stat", readErr: syscall.ENODEV, failedFD: -2},
+			wantErr: ErrVanished, wantMessage: filepath.Join(dir, "memory.stat")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := NewMemoryReader(ModeV2, tt.files).Read(dir)
+			files := NewFiles(64)
+			files.ops = tt.ops
+			cg := files.Cgroup(dir)
+			got, err := NewMemoryReader(ModeV2).Read(cg)
 			require.ErrorIs(t, err, tt.wantErr)
 			require.ErrorContains(t, err, tt.wantMessage)
-			if !errors.Is(err, ErrVanished) {
+			if errors.Is(err, ErrVanished) {
+				require.Zero(t, files.Open(), "a vanished cgroup's files are closed")
+			} else {
 				require.Equal(t, some(1000), got.Usage)
 			}
 		})
 	}
-}
-
-func TestOSFilesGrowsBuffer(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "big")
-	content := strings.Repeat("x", 20000)
-	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	got, err := OSFiles{}.ReadFile(p, make([]byte, 0, 16))
-	require.NoError(t, err)
-	require.Equal(t, content, string(got))
 }

@@ -15,40 +15,32 @@ import (
 //	memory.kmem.slabinfo dentry     SlabDentry (4.2–5.8; empty since 5.9)
 //
 // The total_* fields count this cgroup and its children, like usage_in_bytes does.
-func (r *MemoryReader) readV1(dir string) (Memory, error) {
-	var m Memory
-	c := collect{dir: dir}
-	b, err := r.file(dir, "memory.stat", true)
+func (r *MemoryReader) readV1(cg *Cgroup, m *Memory) error {
+	c := collect{dir: cg.Dir}
+	b, err := r.file(cg, v1Stat, true)
 	if vanished(err) {
-		return m, err
+		return err
 	}
-	c.add("memory.stat", err)
-	if b != nil {
-		c.add("memory.stat", parseKV(b, m.setV1Stat))
+	c.add(v1Stat, err)
+	c.add(v1Stat, parseKV(b, m.setV1Stat))
+	if m.Usage, err = r.readUint(cg, v1Usage, true, &c); vanished(err) {
+		return err
 	}
-	b, err = r.file(dir, "memory.usage_in_bytes", true)
-	if vanished(err) {
-		return m, err
-	}
-	c.add("memory.usage_in_bytes", err)
-	if b != nil {
-		v, err := parseUint(b)
-		c.add("memory.usage_in_bytes", err)
-		m.Usage = Value{V: v, OK: err == nil}
-	}
-	m.Limit = r.readLimit(dir, "memory.limit_in_bytes", &c)
-	m.Kmem = r.readUint(dir, "memory.kmem.usage_in_bytes", &c)
-	m.Sock = r.readTCPKmem(dir, &c)
-	if b, err := r.file(dir, "memory.oom_control", false); err != nil || b != nil {
-		c.add("memory.oom_control", err)
-		c.add("memory.oom_control", parseKV(b, func(k []byte, v uint64) {
+	m.Limit = r.readLimit(cg, v1Limit, &c)
+	m.Kmem, _ = r.readUint(cg, v1Kmem, false, &c)
+	m.Sock = r.readTCPKmem(cg, &c)
+	if b, err := r.file(cg, v1OOMControl, false); err != nil || b != nil {
+		c.add(v1OOMControl, err)
+		c.add(v1OOMControl, parseKV(b, func(k []byte, v uint64) {
 			if string(k) == "oom_kill" {
 				m.OOMKills = some(v)
 			}
 		}))
 	}
-	m.SlabDentry = r.readSlabDentry(dir, &c)
-	return m, c.err()
+	if !r.noSlabinfo {
+		m.SlabDentry = r.readSlabDentry(cg, &c)
+	}
+	return c.err()
 }
 
 func (m *Memory) setV1Stat(key []byte, v uint64) {
@@ -77,36 +69,30 @@ func (m *Memory) setV1Stat(key []byte, v uint64) {
 }
 
 // readTCPKmem reads memory.kmem.tcp.usage_in_bytes. That counter runs only after
-// memory.kmem.tcp.limit_in_bytes was written; until then it reads 0 whatever the sockets hold,
-// so it is reported only when it shows signs of life: a limit below "unlimited", or a non-zero
-// usage or high-water mark.
-func (r *MemoryReader) readTCPKmem(dir string, c *collect) Value {
-	usage := r.readUint(dir, "memory.kmem.tcp.usage_in_bytes", c)
-	if !usage.OK {
+// memory.kmem.tcp.limit_in_bytes was written; until then it reads 0 whatever the sockets hold.
+// So it is reported only once it has counted something: a non-zero high-water mark in
+// memory.kmem.tcp.max_usage_in_bytes, which costs one read per scrape while inactive.
+func (r *MemoryReader) readTCPKmem(cg *Cgroup, c *collect) Value {
+	if peak, _ := r.readUint(cg, v1TCPMaxUsage, false, c); !peak.OK || peak.V == 0 {
 		return Value{}
 	}
-	if usage.V > 0 {
-		return usage
-	}
-	if peak := r.readUint(dir, "memory.kmem.tcp.max_usage_in_bytes", c); peak.OK && peak.V > 0 {
-		return usage
-	}
-	if limit := r.readLimit(dir, "memory.kmem.tcp.limit_in_bytes", c); limit.OK {
-		return usage
-	}
-	return Value{}
+	usage, _ := r.readUint(cg, v1TCPUsage, false, c)
+	return usage
 }
 
-func (r *MemoryReader) readSlabDentry(dir string, c *collect) Value {
-	b, err := r.file(dir, "memory.kmem.slabinfo", false)
-	c.add("memory.kmem.slabinfo", err)
+func (r *MemoryReader) readSlabDentry(cg *Cgroup, c *collect) Value {
+	b, err := r.file(cg, v1Slabinfo, false)
+	c.add(v1Slabinfo, err)
 	if b == nil {
 		return Value{}
 	}
 	cache, table, found, err := slabinfo.Find(b, "dentry")
-	c.add("memory.kmem.slabinfo", err)
+	c.add(v1Slabinfo, err)
 	switch {
-	case err != nil, table == slabinfo.Empty:
+	case err != nil:
+		return Value{}
+	case table == slabinfo.Empty:
+		r.noSlabinfo = true
 		return Value{}
 	case !found:
 		return some(0) // a filled table without a dentry row: this cgroup allocated none
@@ -114,26 +100,30 @@ func (r *MemoryReader) readSlabDentry(dir string, c *collect) Value {
 	return some(cache.ActiveBytes())
 }
 
-// readUint reads a one-number file; absent when the file is.
-func (r *MemoryReader) readUint(dir, name string, c *collect) Value {
-	b, err := r.file(dir, name, false)
-	c.add(name, err)
+// readUint reads a one-number file; absent when the file is. The error is returned only
+// when it says the cgroup vanished; other errors go to c.
+func (r *MemoryReader) readUint(cg *Cgroup, id fileID, required bool, c *collect) (Value, error) {
+	b, err := r.file(cg, id, required)
+	if vanished(err) {
+		return Value{}, err
+	}
+	c.add(id, err)
 	if b == nil {
-		return Value{}
+		return Value{}, nil
 	}
 	v, err := parseUint(b)
-	c.add(name, err)
-	return Value{V: v, OK: err == nil}
+	c.add(id, err)
+	return Value{V: v, OK: err == nil}, nil
 }
 
 // readLimit reads a limit file; absent when the file is, or when it says unlimited.
-func (r *MemoryReader) readLimit(dir, name string, c *collect) Value {
-	b, err := r.file(dir, name, false)
-	c.add(name, err)
+func (r *MemoryReader) readLimit(cg *Cgroup, id fileID, c *collect) Value {
+	b, err := r.file(cg, id, false)
+	c.add(id, err)
 	if b == nil {
 		return Value{}
 	}
 	v, ok, err := parseLimit(b)
-	c.add(name, err)
+	c.add(id, err)
 	return Value{V: v, OK: ok && err == nil}
 }

@@ -11,42 +11,32 @@ package cgroupfs
 //
 // Before 5.18 there is no "kernel" key; Kmem is then the sum of kernel_stack, pagetables,
 // percpu, slab and vmalloc, those of them the kernel prints.
-func (r *MemoryReader) readV2(dir string) (Memory, error) {
-	var m Memory
-	c := collect{dir: dir}
-	b, err := r.file(dir, "memory.stat", true)
+func (r *MemoryReader) readV2(cg *Cgroup, m *Memory) error {
+	c := collect{dir: cg.Dir}
+	b, err := r.file(cg, v2Stat, true)
 	if vanished(err) {
-		return m, err
+		return err
 	}
-	c.add("memory.stat", err)
-	if b != nil {
-		var parts kernelParts
-		c.add("memory.stat", parseKV(b, func(k []byte, v uint64) { m.setV2Stat(k, v, &parts) }))
-		if !m.Kmem.OK && parts.slab.OK {
-			m.Kmem = some(parts.sum())
-		}
+	c.add(v2Stat, err)
+	var parts kernelParts
+	c.add(v2Stat, parseKV(b, func(k []byte, v uint64) { m.setV2Stat(k, v, &parts) }))
+	if !m.Kmem.OK && parts.slab.OK {
+		m.Kmem = some(parts.sum())
 	}
-	b, err = r.file(dir, "memory.current", true)
-	if vanished(err) {
-		return m, err
+	if m.Usage, err = r.readUint(cg, v2Current, true, &c); vanished(err) {
+		return err
 	}
-	c.add("memory.current", err)
-	if b != nil {
-		v, err := parseUint(b)
-		c.add("memory.current", err)
-		m.Usage = Value{V: v, OK: err == nil}
-	}
-	m.Limit = r.readLimit(dir, "memory.max", &c)
-	m.Swap = r.readUint(dir, "memory.swap.current", &c)
-	if b, err := r.file(dir, "memory.events", false); err != nil || b != nil {
-		c.add("memory.events", err)
-		c.add("memory.events", parseKV(b, func(k []byte, v uint64) {
+	m.Limit = r.readLimit(cg, v2Max, &c)
+	m.Swap, _ = r.readUint(cg, v2SwapCurrent, false, &c)
+	if b, err := r.file(cg, v2Events, false); err != nil || b != nil {
+		c.add(v2Events, err)
+		c.add(v2Events, parseKV(b, func(k []byte, v uint64) {
 			if string(k) == "oom_kill" {
 				m.OOMKills = some(v)
 			}
 		}))
 	}
-	return m, c.err()
+	return c.err()
 }
 
 // kernelParts are the memory.stat fields whose sum is "kernel" on kernels before 5.18.

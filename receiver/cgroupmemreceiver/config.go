@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
@@ -18,6 +19,16 @@ type Config struct {
 	// RootPath is where the host's filesystem is mounted: its sys/fs/cgroup and proc are read
 	// under it. "/" on the host itself; "/hostfs" in a DaemonSet mounting / at /hostfs.
 	RootPath string `mapstructure:"root_path"`
+
+	// MaxOpenFiles bounds the cgroup files kept open between scrapes (re-read in place with
+	// pread). 0 means the process's open-file limit less 1024. Files past the bound are
+	// opened, read and closed on each scrape.
+	MaxOpenFiles int `mapstructure:"max_open_files"`
+
+	// DiscoveryInterval is how often the cgroup tree is walked again even when no change was
+	// seen. Between walks, an inotify watch on the tree's directories triggers a walk as soon
+	// as a pod or container cgroup is created or removed.
+	DiscoveryInterval time.Duration `mapstructure:"discovery_interval"`
 }
 
 var errRootPath = errors.New("root_path must be an absolute path")
@@ -28,6 +39,12 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	if cfg.RootPath == "" || !filepath.IsAbs(cfg.RootPath) {
 		errs = append(errs, fmt.Errorf("%w, got %q", errRootPath, cfg.RootPath))
+	}
+	if cfg.MaxOpenFiles < 0 {
+		errs = append(errs, fmt.Errorf("max_open_files must be 0 (automatic) or positive, got %d", cfg.MaxOpenFiles))
+	}
+	if cfg.DiscoveryInterval <= 0 {
+		errs = append(errs, fmt.Errorf("discovery_interval must be positive, got %s", cfg.DiscoveryInterval))
 	}
 	if cfg.CollectionInterval <= 0 {
 		errs = append(errs, fmt.Errorf("collection_interval must be positive, got %s", cfg.CollectionInterval))

@@ -33,6 +33,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "hostfs"), want: hostfs},
 		{id: component.NewIDWithName(metadata.Type, "relative_root"), wantErr: `root_path must be an absolute path, got "hostfs"`},
 		{id: component.NewIDWithName(metadata.Type, "zero_interval"), wantErr: "collection_interval must be positive"},
+		{id: component.NewIDWithName(metadata.Type, "negative_files"), wantErr: "max_open_files must be 0 (automatic) or positive, got -1"},
+		{id: component.NewIDWithName(metadata.Type, "negative_files"), wantErr: "discovery_interval must be positive, got 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {

@@ -13,7 +13,10 @@ import (
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
-const defaultCollectionInterval = 10 * time.Second
+const (
+	defaultCollectionInterval = 10 * time.Second
+	defaultDiscoveryInterval  = 5 * time.Minute
+)
 
 // NewFactory returns the factory of the cgroupmem receiver.
 func NewFactory() receiver.Factory {
@@ -31,6 +34,7 @@ func createDefaultConfig() component.Config {
 		ControllerConfig:     cc,
 		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),
 		RootPath:             "/",
+		DiscoveryInterval:    defaultDiscoveryInterval,
 	}
 }
 

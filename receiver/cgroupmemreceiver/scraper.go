@@ -30,8 +30,12 @@ type cgroupScraper struct {
 	mb     *metadata.MetricsBuilder
 
 	hier     cgroupfs.Hierarchy
+	files    *cgroupfs.Files
+	catalog  *cgroupfs.Catalog
 	memory   *cgroupfs.MemoryReader
 	procRoot string
+
+	budgetWarned bool
 }
 
 func newCgroupScraper(cfg *Config, set receiver.Settings) *cgroupScraper {
@@ -53,9 +57,12 @@ func (s *cgroupScraper) start(context.Context, component.Host) error {
 		return fmt.Errorf("root_path %q: %w (is the host's /sys/fs/cgroup mounted there?)", s.cfg.RootPath, err)
 	}
 	s.hier = hier
-	s.memory = cgroupfs.NewMemoryReader(hier.Mode, nil)
+	s.files = cgroupfs.NewFiles(s.cfg.MaxOpenFiles)
+	s.catalog = cgroupfs.NewCatalog(hier, s.files, s.cfg.DiscoveryInterval)
+	s.memory = cgroupfs.NewMemoryReader(hier.Mode)
 	s.logger.Info("Reading container memory cgroups",
-		zap.String("mode", hier.Mode.String()), zap.String("hierarchy", hier.Dir))
+		zap.String("mode", hier.Mode.String()), zap.String("hierarchy", hier.Dir),
+		zap.Int("max_open_files", s.files.Limit()))
 	return nil
 }
 
@@ -66,7 +73,12 @@ func errNotDir(fi os.FileInfo) error {
 	return nil
 }
 
-func (s *cgroupScraper) shutdown(context.Context) error { return nil }
+func (s *cgroupScraper) shutdown(context.Context) error {
+	if s.catalog == nil {
+		return nil
+	}
+	return s.catalog.Close()
+}
 
 // scrape discovers the container cgroups, reads each and records its metrics with one
 // timestamp. A container that vanished is skipped; one that fails is a partial error.
@@ -74,7 +86,7 @@ func (s *cgroupScraper) scrape(context.Context) (pmetric.Metrics, error) {
 	now := pcommon.NewTimestampFromTime(time.Now())
 	var errs scrapererror.ScrapeErrors
 
-	tree, err := cgroupfs.Discover(s.hier)
+	tree, err := s.catalog.Refresh(now.AsTime())
 	if err != nil {
 		errs.AddPartial(containerMetricsLen, err)
 	}
@@ -89,6 +101,7 @@ func (s *cgroupScraper) scrape(context.Context) (pmetric.Metrics, error) {
 		s.scrapeContainer(now, c, &errs)
 	}
 	s.scrapeNode(now, &errs)
+	s.warnFileBudget()
 	return s.mb.Emit(), errs.Combine()
 }
 
@@ -113,13 +126,24 @@ func (s *cgroupScraper) scrapePod(now pcommon.Timestamp, pod *cgroupfs.Pod, errs
 // readCgroup reads one cgroup. ok is false when there is nothing to record: the cgroup
 // vanished (quietly skipped) or none of its files could be read.
 func (s *cgroupScraper) readCgroup(rel string, errs *scrapererror.ScrapeErrors) (cgroupfs.Memory, bool) {
-	mem, err := s.memory.Read(filepath.Join(s.hier.Dir, rel))
+	mem, err := s.memory.Read(s.catalog.Handle(rel))
 	switch {
 	case errors.Is(err, cgroupfs.ErrVanished):
 		s.logger.Debug("Cgroup vanished during the scrape", zap.String("cgroup", rel), zap.Error(err))
+		s.catalog.Forget(rel)
 		return mem, false
 	case err != nil:
 		errs.AddPartial(1, err)
 	}
 	return mem, mem.Usage.OK
+}
+
+// warnFileBudget says once that the node has more cgroup files than descriptors to keep open.
+func (s *cgroupScraper) warnFileBudget() {
+	if s.budgetWarned || !s.files.Exhausted() {
+		return
+	}
+	s.budgetWarned = true
+	s.logger.Warn("More cgroup files than max_open_files: the rest are opened, read and closed on each scrape, which costs more CPU. Raise the open-file limit (ulimit -n) or max_open_files.",
+		zap.Int("max_open_files", s.files.Limit()))
 }

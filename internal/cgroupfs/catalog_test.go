@@ -1,0 +1,165 @@
+package cgroupfs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const podUID = "11111111-2222-3333-4444-555555555555"
+
+func containerID(i int) string { return fmt.Sprintf("%064x", i+1) }
+
+// containerCount counts the containers of a tree.
+func containerCount(t Tree) int {
+	n := len(t.Standalone)
+	for _, p := range t.Pods {
+		n += len(p.Containers)
+	}
+	return n
+}
+
+func catalogChanges(t *testing.T, dir string) {
+	t.Helper()
+	cat := NewCatalog(Hierarchy{Mode: ModeV1, Dir: dir}, NewFiles(64), time.Hour)
+	t.Cleanup(func() { require.NoError(t, cat.Close()) })
+	now := time.Now()
+	pod := filepath.Join(dir, "kubepods", "burstable", "pod"+podUID)
+	require.NoError(t, os.MkdirAll(filepath.Join(pod, containerID(0)), 0o755))
+
+	tree, err := cat.Refresh(now)
+	require.NoError(t, err)
+	require.Equal(t, 1, containerCount(tree))
+	require.True(t, cat.Watching(), "inotify watch in place")
+
+	_, err = cat.Refresh(now.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, 1, cat.Walks(), "nothing changed: no walk")
+
+	require.NoError(t, os.Mkdir(filepath.Join(pod, containerID(1)), 0o755))
+	tree, err = cat.Refresh(now.Add(2 * time.Second))
+	require.NoError(t, err)
+	require.Equal(t, 2, cat.Walks(), "a new container directory triggers a walk")
+	require.Equal(t, 2, containerCount(tree))
+
+	gone := tree.Pods[0].Containers[1].Path
+	_ = cat.Handle(gone)
+	require.NoError(t, os.Remove(filepath.Join(dir, gone)))
+	tree, err = cat.Refresh(now.Add(3 * time.Second))
+	require.NoError(t, err)
+	require.Equal(t, 3, cat.Walks())
+	require.Equal(t, 1, containerCount(tree))
+	require.NotContains(t, cat.handles, gone, "the handle of a removed cgroup is dropped")
+
+	_, err = cat.Refresh(now.Add(2 * time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, 4, cat.Walks(), "the safety-net walk runs after rewalkEvery")
+
+	cat.Forget(tree.Pods[0].Containers[0].Path)
+	_, err = cat.Refresh(now.Add(2*time.Hour + time.Second))
+	require.NoError(t, err)
+	require.Equal(t, 5, cat.Walks(), "a vanished cgroup makes the next refresh walk")
+}
+
+func TestCatalogWalksOnlyOnChange(t *testing.T) {
+	catalogChanges(t, t.TempDir())
+}
+
+// TestCatalogWalksOnlyOnChangeLiveCgroupfs checks that mkdir and rmdir on a real cgroup v1
+// memory hierarchy raise the inotify events the catalog relies on.
+func TestCatalogWalksOnlyOnChangeLiveCgroupfs(t *testing.T) {
+	const hier = "/sys/fs/cgroup/memory"
+	if os.Geteuid() != 0 {
+		t.Skip("creating cgroups needs root")
+	}
+	if _, err := os.Stat(filepath.Join(hier, "memory.stat")); err != nil {
+		t.Skipf("no cgroup v1 memory hierarchy at %s: %v", hier, err)
+	}
+	dir, err := os.MkdirTemp(hier, "cgroupmem-catalog-")
+	if err != nil {
+		t.Skipf("cannot create a cgroup under %s: %v", hier, err)
+	}
+	t.Cleanup(func() { removeCgroupTree(t, dir) })
+	catalogChanges(t, dir)
+}
+
+// removeCgroupTree removes empty cgroup directories deepest first (cgroupfs refuses
+// os.RemoveAll: its control files cannot be unlinked).
+func removeCgroupTree(t *testing.T, dir string) {
+	t.Helper()
+	var dirs []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := os.Remove(dirs[i]); err != nil && !os.IsNotExist(err) {
+			t.Errorf("removing cgroup %s: %v", dirs[i], err)
+		}
+	}
+}
+
+func TestKeptOpenRereadsInPlace(t *testing.T) {
+	dir := cgroupDir(t, map[string]string{"memory.current": "1000\n", "memory.stat": "anon 10\n"})
+	files := NewFiles(64)
+	cg := files.Cgroup(dir)
+	r := NewMemoryReader(ModeV2)
+
+	m, err := r.Read(cg)
+	require.NoError(t, err)
+	require.Equal(t, some(1000), m.Usage)
+	require.Equal(t, 2, files.Open(), "memory.stat and memory.current stay open; absent files are remembered")
+
+	// Rewrite in place (same inode), as cgroupfs regenerates content on each read.
+	f, err := os.OpenFile(filepath.Join(dir, "memory.current"), os.O_WRONLY|os.O_TRUNC, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("2000\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	m, err = r.Read(cg)
+	require.NoError(t, err)
+	require.Equal(t, some(2000), m.Usage)
+	require.Equal(t, 2, files.Open())
+	cg.Close()
+	cg.Close()
+	require.Zero(t, files.Open(), "Close is idempotent")
+}
+
+func TestKeptOpenBudgetFallsBackToOpenReadClose(t *testing.T) {
+	files := NewFiles(3)
+	r := NewMemoryReader(ModeV2)
+	var cgs []*Cgroup
+	for i := 0; i < 3; i++ {
+		dir := cgroupDir(t, map[string]string{"memory.current": fmt.Sprintf("%d\n", 100+i), "memory.stat": "anon 1\n"})
+		cgs = append(cgs, files.Cgroup(dir))
+	}
+	for round := 0; round < 2; round++ {
+		for i, cg := range cgs {
+			m, err := r.Read(cg)
+			require.NoError(t, err)
+			require.Equal(t, some(uint64(100+i)), m.Usage)
+		}
+	}
+	require.Equal(t, 3, files.Open(), "never more than the budget")
+	require.True(t, files.Exhausted())
+	require.False(t, files.Exhausted(), "the flag resets")
+}
+
+func TestKeptOpenGrowsBufferForLargeFiles(t *testing.T) {
+	var b []byte
+	for i := 0; i < 2000; i++ {
+		b = fmt.Appendf(b, "key_%d %d\n", i, i)
+	}
+	b = append(b, "anon 77\n"...)
+	dir := cgroupDir(t, map[string]string{"memory.current": "1\n", "memory.stat": string(b)})
+	m, err := readDir(ModeV2, dir)
+	require.NoError(t, err)
+	require.Equal(t, some(77), m.RSS)
+}

@@ -1,0 +1,98 @@
+package cgroupfs
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"syscall"
+)
+
+// slotState is what a Cgroup knows of one of its files.
+type slotState uint8
+
+const (
+	slotUnknown   slotState = iota // not tried yet
+	slotOpen                       // fd is open and re-read with pread at offset 0
+	slotAbsent                     // the file does not exist for this cgroup: the kernel lacks it
+	slotTransient                  // no descriptor to spare: opened, read and closed each time
+)
+
+type slot struct {
+	fd    int
+	state slotState
+}
+
+// Cgroup is a handle on one cgroup directory that keeps its memory files open between reads.
+// cgroupfs regenerates a file's content on every read at offset 0, so a kept-open file gives
+// fresh numbers without the cost of open and close. Close releases the descriptors; a handle
+// whose cgroup vanished closes itself.
+type Cgroup struct {
+	Dir   string
+	slots [numFiles]slot
+	files *Files
+}
+
+// Close closes the cgroup's open files. It is idempotent.
+func (cg *Cgroup) Close() {
+	for i := range cg.slots {
+		s := &cg.slots[i]
+		if s.state == slotOpen {
+			cg.files.release(s.fd)
+		}
+		*s = slot{}
+	}
+}
+
+// read returns the content of one file into buf. A file this cgroup lacks gives (nil, nil) and
+// is remembered as absent. Errors are *fs.PathError naming the file.
+func (cg *Cgroup) read(id fileID, buf []byte) ([]byte, error) {
+	s := &cg.slots[id]
+	switch s.state {
+	case slotAbsent:
+		return nil, nil
+	case slotUnknown:
+		fd, kept, err := cg.files.open(filepath.Join(cg.Dir, fileNames[id]))
+		if err != nil {
+			if errors.Is(err, syscall.ENOENT) {
+				s.state = slotAbsent
+				return nil, nil
+			}
+			return nil, cg.pathError(id, "open", err)
+		}
+		if !kept {
+			defer cg.files.ops.close(fd)
+			s.state = slotTransient
+			return cg.pread(id, fd, buf)
+		}
+		*s = slot{fd: fd, state: slotOpen}
+	case slotTransient:
+		fd, err := cg.files.ops.open(filepath.Join(cg.Dir, fileNames[id]))
+		if err != nil {
+			return nil, cg.pathError(id, "open", err)
+		}
+		defer cg.files.ops.close(fd)
+		return cg.pread(id, fd, buf)
+	}
+	return cg.pread(id, s.fd, buf)
+}
+
+// pread reads the whole file from offset 0, growing buf until one read fits.
+func (cg *Cgroup) pread(id fileID, fd int, buf []byte) ([]byte, error) {
+	if cap(buf) < 512 {
+		buf = make([]byte, 0, 4096)
+	}
+	for {
+		n, err := cg.files.ops.pread(fd, buf[:cap(buf)], 0)
+		if err != nil {
+			return buf[:0], cg.pathError(id, "read", err)
+		}
+		if n < cap(buf) {
+			return buf[:n], nil
+		}
+		buf = make([]byte, 0, 2*cap(buf))
+	}
+}
+
+func (cg *Cgroup) pathError(id fileID, op string, err error) error {
+	return &fs.PathError{Op: op, Path: filepath.Join(cg.Dir, fileNames[id]), Err: err}
+}
