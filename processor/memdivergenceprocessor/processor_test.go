@@ -2,6 +2,8 @@ package memdivergenceprocessor
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,4 +127,26 @@ func TestProcessorEvictsSilentResources(t *testing.T) {
 	clock = clock.Add(cfg.State.TTL/2 + time.Second)
 	send("b")
 	assert.Equal(t, 1, p.store.len(), "a stopped reporting more than ttl ago")
+}
+
+// TestProcessorConcurrentBatches sends batches from several goroutines, as parallel
+// pipelines may; run with -race.
+func TestProcessorConcurrentBatches(t *testing.T) {
+	p, sink := newTestProcessor(t, createDefaultConfig().(*Config))
+	const workers, batches = 4, 20
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range batches {
+				md := pmetric.NewMetrics()
+				addResource(md, map[string]string{"container.id": fmt.Sprintf("c-%d", w)},
+					t0.Add(time.Duration(i)*time.Minute), map[string]int64{
+						"container.memory.working_set": int64(1000 + i), "container.memory.rss": 100,
+					})
+				assert.NoError(t, p.ConsumeMetrics(context.Background(), md))
+			}
+		})
+	}
+	wg.Wait()
+	assert.Len(t, sink.AllMetrics(), workers*batches)
 }
