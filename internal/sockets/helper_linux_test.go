@@ -18,6 +18,7 @@ import (
 
 // helperEnv makes the test binary act as a helper process instead of running tests:
 // "queues" holds unread TCP data and tiny unread UDP datagrams, "idle" holds nothing,
+// "fifty" holds 50 sockets for the benchmarks (bench_linux_test.go),
 // "collect" runs a Collector and prints its result (see live_linux_test.go).
 const helperEnv = "CGROUPMEM_SOCKETS_HELPER"
 
@@ -29,6 +30,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperMain(queuesHelper))
 	case "idle":
 		os.Exit(helperMain(func() (string, error) { return "idle", nil }))
+	case "fifty":
+		os.Exit(helperMain(fiftyHelper))
 	case "collect":
 		os.Exit(collectHelper())
 	default:

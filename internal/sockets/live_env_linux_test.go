@@ -57,7 +57,7 @@ func requireLive(t *testing.T) *liveEnv {
 }
 
 // removeCgroupTree removes root and every cgroup below it, deepest first.
-func removeCgroupTree(t *testing.T, root string) {
+func removeCgroupTree(t testing.TB, root string) {
 	var dirs []string
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {

@@ -109,7 +109,7 @@ func TestProcNetQueues(t *testing.T) {
 func TestParseProcNetFixtures(t *testing.T) {
 	for _, dir := range []string{fixtureV1 + "/proc/359/net", fixtureV2 + "/proc/430/net"} {
 		for _, name := range []string{"tcp", "tcp6", "udp", "udp6"} {
-			t.Run(dir+"/"+name, func(t *testing.T) {
+			t.Run(strings.TrimPrefix(dir, "../../testdata/")+"/"+name, func(t *testing.T) {
 				b, err := os.ReadFile(filepath.Join(dir, name))
 				if err != nil {
 					t.Fatal(err)

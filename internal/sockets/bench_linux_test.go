@@ -1,0 +1,218 @@
+//go:build linux
+
+package sockets
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	benchContainers = 100
+	benchSockets    = 50
+)
+
+// fleet is benchContainers helper processes holding benchSockets sockets each.
+type fleet struct {
+	groups  map[string][]int
+	cgroups []string // one cgroup per helper, when cgroups are writable
+}
+
+// startFleet starts the helpers, each in a new network namespace (one per pod) when
+// netnsPerPod, else all in the benchmark's own namespace; with cgRoot, each in its own
+// cgroup below it.
+func startFleet(b *testing.B, netnsPerPod bool, cgRoot string) fleet {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := fleet{groups: make(map[string][]int)}
+	type proc struct {
+		stdin  io.WriteCloser
+		stdout io.Reader
+		stderr *bytes.Buffer
+	}
+	var procs []proc
+	for i := range benchContainers {
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperEnv+"=fifty")
+		if netnsPerPod {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+			cmd.Env = append(cmd.Env, "LO_UP=1")
+		}
+		p := proc{stderr: &bytes.Buffer{}}
+		cmd.Stderr = p.stderr
+		if p.stdin, err = cmd.StdinPipe(); err != nil {
+			b.Fatal(err)
+		}
+		if p.stdout, err = cmd.StdoutPipe(); err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = p.stdin.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		if cgRoot != "" {
+			dir := filepath.Join(cgRoot, fmt.Sprintf("kubepods/burstable/pod%04d/c%04d", i, i))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			f.cgroups = append(f.cgroups, dir)
+		}
+		f.groups[fmt.Sprintf("c%04d", i)] = []int{cmd.Process.Pid}
+		procs = append(procs, p)
+	}
+	for _, p := range procs {
+		if _, err := io.WriteString(p.stdin, "go\n"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, p := range procs {
+		line, err := readLine(p.stdout, 60*time.Second)
+		if err != nil || !strings.HasSuffix(line, fmt.Sprintf("sockets=%d", benchSockets)) {
+			b.Fatalf("helper: %q, %v; stderr: %s", line, err, p.stderr)
+		}
+	}
+	return f
+}
+
+// benchCgroupRoot makes a unique cgroup v1 memory directory, or returns "" where that is not
+// possible (the plain cgroup read is then skipped).
+func benchCgroupRoot(b *testing.B) string {
+	root := filepath.Join(cgroupV1Memory, fmt.Sprintf("cgroupmem-sockets-bench-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return ""
+	}
+	b.Cleanup(func() { removeCgroupTree(b, root) })
+	return root
+}
+
+// BenchmarkCollect100x50 measures one Collect of 100 containers × 50 sockets, beside a
+// plain cgroup read of the same containers (cgroup.procs, memory.stat, usage and limit,
+// what a scrape reads without sockets). host_netns: every container in one namespace (one
+// dump of 5,000+ sockets). netns_per_pod: a namespace per container (100 setns and dumps;
+// needs root).
+func BenchmarkCollect100x50(b *testing.B) {
+	for _, layout := range []string{"host_netns", "netns_per_pod"} {
+		b.Run(layout, func(b *testing.B) {
+			perPod := layout == "netns_per_pod"
+			if perPod && os.Geteuid() != 0 {
+				b.Skip("a network namespace per container needs root")
+			}
+			var cgRoot string
+			if perPod {
+				cgRoot = benchCgroupRoot(b)
+			}
+			f := startFleet(b, perPod, cgRoot)
+			if len(f.cgroups) > 0 {
+				b.Run("plain_cgroup_read", func(b *testing.B) { benchPlainCgroupRead(b, f.cgroups) })
+			}
+			for _, src := range []Source{SourceSockDiag, SourceProcNet} {
+				b.Run(string(src), func(b *testing.B) { benchCollect(b, f, src) })
+			}
+		})
+	}
+}
+
+func benchCollect(b *testing.B, f fleet, src Source) {
+	c := NewCollector("/proc", nil)
+	defer c.Close()
+	if src == SourceProcNet {
+		c.dumpDiag = nil
+	}
+	ctx := context.Background()
+	got, err := c.Collect(ctx, f.groups)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for k, u := range got {
+		if u.Sockets != benchSockets || u.Source != src || u.NonEmpty != 36 {
+			b.Fatalf("%s: %+v, want %d sockets, 36 non-empty, from %s", k, u, benchSockets, src)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Collect(ctx, f.groups); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(benchContainers*benchSockets), "ns/socket")
+}
+
+// benchPlainCgroupRead reads what a scrape reads for each container without sockets.
+func benchPlainCgroupRead(b *testing.B, dirs []string) {
+	files := []string{"cgroup.procs", "memory.stat", "memory.usage_in_bytes", "memory.limit_in_bytes"}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, d := range dirs {
+			for _, name := range files {
+				if _, err := os.ReadFile(filepath.Join(d, name)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// hostSockets opens n UDP sockets in this process (as one namespace's worth of sockets)
+// and returns a want set of 50 of them.
+func hostSockets(b *testing.B, n int) inodeSet {
+	want := make(inodeSet)
+	for i := range n {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		if i%(n/benchSockets) == 0 {
+			ino, err := inode(c.(*net.UDPConn))
+			if err != nil {
+				b.Fatal(err)
+			}
+			want[ino] = struct{}{}
+		}
+	}
+	return want
+}
+
+// BenchmarkReadProcNet reads /proc/<pid>/net/{tcp,tcp6,udp,udp6} of a namespace holding
+// 5,000 sockets and picks 50 of them: the fallback's cost per namespace.
+func BenchmarkReadProcNet(b *testing.B) {
+	want := hostSockets(b, benchContainers*benchSockets)
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := readProcNet("/proc", os.Getpid(), want)
+		if err != nil || len(got) != len(want) {
+			b.Fatalf("%d of %d sockets, %v", len(got), len(want), err)
+		}
+	}
+}
+
+// BenchmarkDumpSockDiag is BenchmarkReadProcNet through sock_diag (own namespace, the
+// netlink socket kept open as between scrapes).
+func BenchmarkDumpSockDiag(b *testing.B) {
+	want := hostSockets(b, benchContainers*benchSockets)
+	d := newDiagDumper()
+	defer d.close()
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := d.dump(context.Background(), "", true, want)
+		if err != nil || len(got) != len(want) {
+			b.Fatalf("%d of %d sockets, %v", len(got), len(want), err)
+		}
+	}
+}
