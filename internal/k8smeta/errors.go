@@ -1,0 +1,27 @@
+package k8smeta
+
+import "errors"
+
+var (
+	// ErrInvalidConfig marks a k8s_metadata configuration that cannot work.
+	ErrInvalidConfig = errors.New("k8smeta: invalid configuration")
+	// ErrNodeNameUnknown means the endpoint or the kubeConfig proxy path needs the node name and
+	// neither node_name nor K8S_NODE_NAME gives it.
+	ErrNodeNameUnknown = errors.New("k8smeta: node name unknown: set node_name or K8S_NODE_NAME")
+	// ErrKubeconfig marks a kubeconfig file that cannot be used.
+	ErrKubeconfig = errors.New("k8smeta: unusable kubeconfig")
+	// ErrUnauthorized means the kubelet rejected the credentials (HTTP 401).
+	ErrUnauthorized = errors.New("k8smeta: kubelet rejected the credentials")
+	// ErrForbidden means the kubelet authorised the identity but denied the request (HTTP 403),
+	// typically a missing nodes/proxy permission.
+	ErrForbidden = errors.New("k8smeta: kubelet denied access to /pods")
+	// ErrKubeletStatus marks any other non-200 answer of the kubelet.
+	ErrKubeletStatus = errors.New("k8smeta: unexpected kubelet status")
+	// ErrDecode means the kubelet's answer is not a pod list.
+	ErrDecode = errors.New("k8smeta: cannot decode the kubelet's pod list")
+	// ErrToken means the bearer token could not be read.
+	ErrToken = errors.New("k8smeta: cannot read the bearer token")
+)
+
+// ErrTLS means the TLS settings (CA, client certificate) could not be loaded.
+var ErrTLS = errors.New("k8smeta: cannot load TLS settings")
