@@ -2,9 +2,7 @@ package sockets
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -75,8 +73,24 @@ func (c *Collector) Collect(ctx context.Context, groups map[string][]int) (map[s
 		u := summarize(held[key], queues)
 		u.Source = c.groupSource(pids, nsOf, nsSource)
 		out[key] = u
+		c.logWorst(key, u)
 	}
 	return out, c.rep.finish(s.problems, s.errs)
+}
+
+// logWorst names, at debug level, the socket with the largest receive queue of a group:
+// the process, fd and local address to look at (what `ss -m` and a look at
+// /proc/<pid>/fd would find by hand).
+func (c *Collector) logWorst(key string, u Usage) {
+	if u.NonEmpty == 0 || !c.logger.Core().Enabled(zap.DebugLevel) {
+		return
+	}
+	w := u.Worst
+	c.logger.Debug("largest socket receive queue",
+		zap.String("container", key), zap.String("proto", w.Proto), zap.Stringer("local", w.Local),
+		zap.Int("pid", w.PID), zap.Int("fd", w.FD), zap.Uint64("inode", w.Inode),
+		zap.Uint64("rcvq_bytes", w.RcvqBytes), zap.Uint64("payload_bytes", w.PayloadBytes),
+		zap.Int("non_empty_sockets", u.NonEmpty), zap.String("source", string(u.Source)))
 }
 
 // Close releases the netlink socket kept between scrapes; it is safe to call twice.
@@ -84,33 +98,6 @@ func (c *Collector) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.diag.close()
-}
-
-// scrape gathers one Collect's problems (reported once) and one-off errors.
-type scrape struct {
-	problems map[string]problem
-	errs     []error
-}
-
-// fail sorts a reader's error: vanished processes are skipped quietly, permission errors
-// become a problem of kind (reported once), anything else is returned every scrape.
-func (s *scrape) fail(kind string, err error) {
-	switch {
-	case errors.Is(err, errVanished):
-	case errors.Is(err, fs.ErrPermission):
-		if _, ok := s.problems[kind]; !ok {
-			s.problems[kind] = problem{err: err, partial: true}
-		}
-	default:
-		s.errs = append(s.errs, err)
-	}
-}
-
-// note records a problem that is only logged (a fallback was used).
-func (s *scrape) note(kind string, err error) {
-	if _, ok := s.problems[kind]; !ok {
-		s.problems[kind] = problem{err: err}
-	}
 }
 
 // scanGroups lists the socket fds and the network namespace of every pid, by group and all

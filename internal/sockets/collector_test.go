@@ -96,10 +96,14 @@ var podGroups = map[string][]int{"host": {1}, "app": {2}, "sidecar": {3}, "pause
 
 func TestCollectAttributesByInodeAndReadsNamespacesOnce(t *testing.T) {
 	h := podHost()
-	c := h.collector(1, zap.NewNop())
+	core, logs := observer.New(zapcore.DebugLevel)
+	c := h.collector(1, zap.New(core))
 	got, err := c.Collect(context.Background(), podGroups)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := logs.FilterMessage("largest socket receive queue").Len(); n != 3 {
+		t.Errorf("%d debug lines naming the worst socket, want 3 (pause has none):\n%v", n, logs.All())
 	}
 	tests := []struct {
 		group string

@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"errors"
+	"io/fs"
 
 	"go.uber.org/zap"
 )
@@ -48,4 +49,31 @@ func (r *reporter) finish(problems map[string]problem, oneOff []error) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// scrape gathers one Collect's problems (reported once) and one-off errors.
+type scrape struct {
+	problems map[string]problem
+	errs     []error
+}
+
+// fail sorts a reader's error: vanished processes are skipped quietly, permission errors
+// become a problem of kind (reported once), anything else is returned every scrape.
+func (s *scrape) fail(kind string, err error) {
+	switch {
+	case errors.Is(err, errVanished):
+	case errors.Is(err, fs.ErrPermission):
+		if _, ok := s.problems[kind]; !ok {
+			s.problems[kind] = problem{err: err, partial: true}
+		}
+	default:
+		s.errs = append(s.errs, err)
+	}
+}
+
+// note records a problem that is only logged (a fallback was used).
+func (s *scrape) note(kind string, err error) {
+	if _, ok := s.problems[kind]; !ok {
+		s.problems[kind] = problem{err: err}
+	}
 }
