@@ -1,0 +1,304 @@
+//go:build linux && !noebpf
+
+package dentrybpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+)
+
+// The live tests re-execute the test binary as a "container": a child that
+// moves itself into a test cgroup and then creates files. These variables
+// tell the child what to do.
+const (
+	envChild  = "DENTRYBPF_TEST_CHILD"  // "churn" or "idle"
+	envCgroup = "DENTRYBPF_TEST_CGROUP" // cgroup directory to join
+	envDir    = "DENTRYBPF_TEST_DIR"    // where to create files
+	envFiles  = "DENTRYBPF_TEST_FILES"  // how many
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(envChild); mode != "" {
+		if err := runChild(mode); err != nil {
+			fmt.Fprintln(os.Stderr, "dentrybpf test child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runChild joins the cgroup, then (churn) creates and deletes uniquely
+// named files, as PHP-FPM does with spooled request bodies: each leaves a
+// negative dentry charged to the cgroup.
+func runChild(mode string) error {
+	procs := filepath.Join(os.Getenv(envCgroup), "cgroup.procs")
+	if err := os.WriteFile(procs, []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+		return err
+	}
+	if mode != "churn" {
+		return nil
+	}
+	n, err := strconv.Atoi(os.Getenv(envFiles))
+	if err != nil {
+		return err
+	}
+	dir := os.Getenv(envDir)
+	for i := range n {
+		name := filepath.Join(dir, fmt.Sprintf("php%08d.tmp", i))
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if err := os.Remove(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startAccountant starts an accountant or skips the test with the reason.
+func startAccountant(tb testing.TB) *Accountant {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		tb.Skip("skipping: loading eBPF needs root (CAP_BPF and CAP_PERFMON)")
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		tb.Skipf("skipping: no kernel BTF: %v", err)
+	}
+	a, err := Start(Config{}, zaptest.NewLogger(tb))
+	if errors.Is(err, ErrNotSupported) || errors.Is(err, ErrNotPermitted) {
+		tb.Skipf("skipping: the kernel refused the accountant: %v", err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = a.Close() })
+	return a
+}
+
+// testCgroupRoot creates a unique parent cgroup for one test in the memory
+// hierarchy, or skips. Cleanup removes the cgroups deepest first; their
+// remaining dentries are reparented to the parent by the kernel.
+func testCgroupRoot(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: creating cgroups needs root")
+	}
+	root := defaultCgroupRoot()
+	if root == "/sys/fs/cgroup" {
+		b, err := os.ReadFile("/sys/fs/cgroup/cgroup.subtree_control")
+		if err != nil || !strings.Contains(string(b), "memory") {
+			t.Skip("skipping: no writable memory controller (v1 memory hierarchy or v2 root with memory delegated)")
+		}
+	}
+	dir := filepath.Join(root, fmt.Sprintf("dentrybpf-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("skipping: cannot create a test cgroup: %v", err)
+	}
+	t.Cleanup(func() { removeCgroupTree(t, dir) })
+	if root == "/sys/fs/cgroup" {
+		_ = os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+memory"), 0)
+	}
+	return dir
+}
+
+func newCgroup(t *testing.T, parent, name string) (string, uint64) {
+	t.Helper()
+	dir := filepath.Join(parent, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id, err := CgroupID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, id
+}
+
+func removeCgroupTree(t *testing.T, dir string) {
+	var dirs []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- { // deepest first
+		var err error
+		for range 50 { // a just-exited child may still be leaving the cgroup
+			if err = syscall.Rmdir(dirs[i]); err == nil || errors.Is(err, syscall.ENOENT) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil && !errors.Is(err, syscall.ENOENT) {
+			t.Errorf("removing test cgroup %s: %v", dirs[i], err)
+		}
+	}
+}
+
+// runInCgroup runs the test binary as a child in cgroup and waits for it.
+func runInCgroup(t *testing.T, cgroup, mode, dir string, files int) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(),
+		envChild+"="+mode, envCgroup+"="+cgroup, envDir+"="+dir, envFiles+"="+strconv.Itoa(files))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child %s in %s: %v\n%s", mode, cgroup, err, out)
+	}
+}
+
+func withinPercent(got, want uint64, pct float64) bool {
+	d := float64(got) - float64(want)
+	return d <= float64(want)*pct/100 && -d <= float64(want)*pct/100
+}
+
+// kmemUsage is the kernel memory charged to the cgroup: v1
+// memory.kmem.usage_in_bytes, v2 memory.stat "kernel" (5.18+) or "slab".
+func kmemUsage(t *testing.T, cgroup string) (uint64, bool) {
+	if b, err := os.ReadFile(filepath.Join(cgroup, "memory.kmem.usage_in_bytes")); err == nil {
+		n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		return n, err == nil
+	}
+	b, err := os.ReadFile(filepath.Join(cgroup, "memory.stat"))
+	if err != nil {
+		return 0, false
+	}
+	for _, key := range []string{"kernel", "slab"} {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == key {
+				n, err := strconv.ParseUint(f[1], 10, 64)
+				return n, err == nil
+			}
+		}
+	}
+	return 0, false
+}
+
+// TestAccuracy is incident 1 in miniature: a container creates and deletes
+// 50,000 uniquely named temp files; its dentry count must be 50,000 within
+// 10 %, all but a few negative, and within its kmem charge. A container
+// without churn shows a small number. Deleting the directory frees the
+// dentries from another cgroup's context, and the count must follow.
+func TestAccuracy(t *testing.T) {
+	const files = 50_000
+	parent := testCgroupRoot(t)
+	a := startAccountant(t)
+	churn, churnID := newCgroup(t, parent, "churn")
+	idle, idleID := newCgroup(t, parent, "idle")
+	if !a.Covers(churnID) || !a.Covers(idleID) {
+		t.Errorf("cgroups created after Start must be covered: churn %v idle %v", a.Covers(churnID), a.Covers(idleID))
+	}
+	parentID, _ := CgroupID(parent)
+	if a.Covers(parentID) {
+		t.Errorf("cgroup %d created before Start must be partial", parentID)
+	}
+
+	dir := t.TempDir()
+	runInCgroup(t, churn, "churn", dir, files)
+	runInCgroup(t, idle, "idle", "", 0)
+
+	snap, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := snap[churnID]
+	bytes := got.Live * a.ObjectSize()
+	t.Logf("churn cgroup %d: %d live dentries (%d negative) = %d B; want %d x %d B = %d B",
+		churnID, got.Live, got.Negative, bytes, files, a.ObjectSize(), files*a.ObjectSize())
+	if !withinPercent(got.Live, files, 10) {
+		t.Errorf("churn: %d live dentries, want %d within 10%%", got.Live, files)
+	}
+	if a.NegativeCounted() && !withinPercent(got.Negative, files, 10) {
+		t.Errorf("churn: %d negative dentries, want %d within 10%%", got.Negative, files)
+	}
+	if kmem, ok := kmemUsage(t, churn); ok {
+		t.Logf("churn cgroup kmem charge: %d B", kmem)
+		if bytes > kmem {
+			t.Errorf("churn: dentry bytes %d exceed the cgroup's kmem charge %d", bytes, kmem)
+		}
+	}
+	t.Logf("idle cgroup %d: %+v", idleID, snap[idleID])
+	if snap[idleID].Live > 500 {
+		t.Errorf("idle: %d live dentries, want a small number", snap[idleID].Live)
+	}
+
+	// rmdir shrinks the directory's dentries; the frees run in this
+	// process's (or an RCU callback's) context and must still decrement
+	// the churn cgroup.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	var after Counts
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if snap, err = a.Snapshot(); err != nil {
+			t.Fatal(err)
+		}
+		if after = snap[churnID]; after.Live < files/100 {
+			break
+		}
+	}
+	t.Logf("churn cgroup after removing the directory: %+v", after)
+	if after.Live >= files/100 {
+		t.Errorf("churn after rmdir: %d live dentries, want under %d", after.Live, files/100)
+	}
+	t.Logf("accountant stats: %+v", a.Stats())
+}
+
+// TestNotCountedBeforeStart: dentries allocated while the accountant is off
+// are not attributed, and such a cgroup is not covered.
+func TestNotCountedBeforeStart(t *testing.T) {
+	parent := testCgroupRoot(t)
+	cg, id := newCgroup(t, parent, "before")
+	runInCgroup(t, cg, "churn", t.TempDir(), 5_000)
+
+	a := startAccountant(t)
+	snap, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := snap[id]; ok {
+		t.Errorf("cgroup churned before Start: got %+v, want no entry", c)
+	}
+	if a.Covers(id) {
+		t.Errorf("cgroup created before Start reported as covered")
+	}
+}
+
+func TestCloseIdempotent(t *testing.T) {
+	a := startAccountant(t)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := a.Snapshot(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Snapshot after Close: %v, want ErrClosed", err)
+	}
+	var nilA *Accountant
+	if err := nilA.Close(); err != nil {
+		t.Fatalf("nil Close: %v", err)
+	}
+	if _, err := nilA.Snapshot(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("nil Snapshot: %v, want ErrClosed", err)
+	}
+}
