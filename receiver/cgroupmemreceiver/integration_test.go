@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
 
-	"github.com/cgroupmem/cgroupmem/internal/cgroupfs"
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
@@ -83,9 +82,7 @@ func liveTree(t *testing.T, tree *testcgroup.Tree) ([]*liveContainer, []*livePod
 func TestLiveScrape(t *testing.T) {
 	tree := testcgroup.New(t)
 	containers, pods := liveTree(t, tree)
-	s := newCgroupScraper(allEnabledConfig(tree.Root()), receivertest.NewNopSettings(metadata.Type))
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	s := startLiveScraper(t, tree)
 
 	var dirs []string
 	for _, c := range containers {
@@ -220,9 +217,11 @@ func requireLimit(t *testing.T, got map[string]int64, metric string, set uint64,
 }
 
 // TestLiveVanishedCgroupSkipped removes cgroups between discovery and reading, as a container
-// that stops mid-scrape does: they are skipped without error, the rest is recorded.
+// that stops mid-scrape does, both on a first read and with files kept open by a previous
+// scrape (a removed cgroup's open files then read ENODEV): they are skipped without error,
+// the rest is recorded, and the next scrape no longer sees them.
 func TestLiveVanishedCgroupSkipped(t *testing.T) {
-	tests := []struct {
+	removals := []struct {
 		name   string
 		remove func(stays, goes, pod string) []string
 		want   func(stays, goes, pod string) []string
@@ -238,40 +237,91 @@ func TestLiveVanishedCgroupSkipped(t *testing.T) {
 			want:   func(string, string, string) []string { return nil },
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tree := testcgroup.New(t)
-			uid, stays, goes := testcgroup.NewPodUID(), testcgroup.NewContainerID(), testcgroup.NewContainerID()
-			dirs := map[string]string{
-				stays: tree.AddContainer(testcgroup.QoSBurstable, uid, stays),
-				goes:  tree.AddContainer(testcgroup.QoSBurstable, uid, goes),
+	for _, rm := range removals {
+		for _, warm := range []bool{false, true} {
+			name := rm.name + " removed before its first read"
+			if warm {
+				name = rm.name + " removed while its files are kept open"
 			}
-			dirs[uid] = filepath.Dir(dirs[stays])
-			s := newCgroupScraper(allEnabledConfig(tree.Root()), receivertest.NewNopSettings(metadata.Type))
-			require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+			t.Run(name, func(t *testing.T) {
+				tree := testcgroup.New(t)
+				uid, stays, goes := testcgroup.NewPodUID(), testcgroup.NewContainerID(), testcgroup.NewContainerID()
+				dirs := map[string]string{
+					stays: tree.AddContainer(testcgroup.QoSBurstable, uid, stays),
+					goes:  tree.AddContainer(testcgroup.QoSBurstable, uid, goes),
+				}
+				dirs[uid] = filepath.Dir(dirs[stays])
+				s := startLiveScraper(t, tree)
+				if warm {
+					require.Len(t, scrapeKeys(t, s), 4, "node, pod and two containers")
+				}
 
-			found, err := cgroupfs.Discover(s.hier)
-			require.NoError(t, err)
-			require.Len(t, found.Pods, 1)
-			require.Len(t, found.Pods[0].Containers, 2)
-			for _, key := range tt.remove(stays, goes, uid) {
-				tree.Remove(dirs[key])
-			}
-			now := pcommon.NewTimestampFromTime(time.Now())
-			var errs scrapererror.ScrapeErrors
-			for _, c := range found.Pods[0].Containers {
-				s.scrapeContainer(now, c, &errs)
-			}
-			s.scrapePod(now, &found.Pods[0], &errs)
-			require.NoError(t, errs.Combine())
+				found, err := s.catalog.Refresh(time.Now()) // discovery, as scrape does it
+				require.NoError(t, err)
+				require.Len(t, found.Pods, 1)
+				require.Len(t, found.Pods[0].Containers, 2)
+				for _, key := range rm.remove(stays, goes, uid) {
+					tree.Remove(dirs[key])
+				}
+				now := pcommon.NewTimestampFromTime(time.Now())
+				var errs scrapererror.ScrapeErrors
+				for _, c := range found.Pods[0].Containers {
+					s.scrapeContainer(now, c, &errs)
+				}
+				s.scrapePod(now, &found.Pods[0], &errs)
+				require.NoError(t, errs.Combine())
+				want := rm.want(stays, goes, uid)
+				require.ElementsMatch(t, want, resourceKeys(s.mb.Emit()))
 
-			var keys []string
-			for key := range liveResources(s.mb.Emit()) {
-				keys = append(keys, key)
-			}
-			require.ElementsMatch(t, tt.want(stays, goes, uid), keys)
-		})
+				require.ElementsMatch(t, append(want, "node"), scrapeKeys(t, s), "the next scrape")
+			})
+		}
 	}
+}
+
+// TestLiveDiscoveryFollowsChanges creates and removes cgroups between scrapes: each scrape
+// reports exactly the pods and containers that exist at that moment.
+func TestLiveDiscoveryFollowsChanges(t *testing.T) {
+	tree := testcgroup.New(t)
+	uid, first, second := testcgroup.NewPodUID(), testcgroup.NewContainerID(), testcgroup.NewContainerID()
+	firstDir := tree.AddContainer(testcgroup.QoSBurstable, uid, first)
+	s := startLiveScraper(t, tree)
+	require.ElementsMatch(t, []string{"node", "pod " + uid, "container " + first}, scrapeKeys(t, s))
+
+	tree.AddContainer(testcgroup.QoSBurstable, uid, second)
+	otherUID, other := testcgroup.NewPodUID(), testcgroup.NewContainerID()
+	tree.AddContainer(testcgroup.QoSGuaranteed, otherUID, other)
+	require.ElementsMatch(t, []string{"node", "pod " + uid, "container " + first, "container " + second,
+		"pod " + otherUID, "container " + other}, scrapeKeys(t, s), "after creating a container and a pod")
+
+	tree.Remove(firstDir)
+	require.ElementsMatch(t, []string{"node", "pod " + uid, "container " + second,
+		"pod " + otherUID, "container " + other}, scrapeKeys(t, s), "after removing a container")
+}
+
+// startLiveScraper starts a scraper with every metric on, reading the tree.
+func startLiveScraper(t *testing.T, tree *testcgroup.Tree) *cgroupScraper {
+	t.Helper()
+	s := newCgroupScraper(allEnabledConfig(tree.Root()), receivertest.NewNopSettings(metadata.Type))
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	return s
+}
+
+// scrapeKeys scrapes once, without error, and returns the keys of the resources.
+func scrapeKeys(t *testing.T, s *cgroupScraper) []string {
+	t.Helper()
+	md, err := s.scrape(context.Background())
+	require.NoError(t, err)
+	return resourceKeys(md)
+}
+
+func resourceKeys(md pmetric.Metrics) []string {
+	var keys []string
+	for key := range liveResources(md) {
+		keys = append(keys, key)
+	}
+	return keys
 }
 
 // readKernels reads the kernel files of each cgroup.
