@@ -12,44 +12,69 @@ import (
 // out so that the encoding can be tested on any platform.
 const (
 	sockDiagByFamily    = 20 // SOCK_DIAG_BY_FAMILY
+	tcpDiagGetSock      = 18 // TCPDIAG_GETSOCK: legacy request, dumps both families at once
 	afInet              = 2  // AF_INET
 	afInet6             = 10 // AF_INET6
 	ipprotoTCP          = 6  // IPPROTO_TCP
 	ipprotoUDP          = 17 // IPPROTO_UDP
 	inetDiagSKMemInfo   = 7  // INET_DIAG_SKMEMINFO
 	inetDiagReqV2Len    = 56 // sizeof(struct inet_diag_req_v2)
+	inetDiagReqLen      = 60 // sizeof(struct inet_diag_req), the legacy request
 	inetDiagMsgLen      = 72 // sizeof(struct inet_diag_msg)
 	tcpTimeWait         = 6  // TCP_TIME_WAIT: inode 0, no queue
 	tcpNewSynRecv       = 12 // TCP_NEW_SYN_RECV: request socks, inode 0
 	skMemInfoRmemAlloc  = 0  // SK_MEMINFO_RMEM_ALLOC, index in the u32 array
 	allStatesButNoInode = ^uint32(1<<tcpTimeWait | 1<<tcpNewSynRecv)
+	skMemInfoExt        = 1 << (inetDiagSKMemInfo - 1) // idiag_ext bit asking for SKMEMINFO
 )
 
-// diagQuery is one dump: an address family and a protocol.
+// diagQuery is one dump: the request type, an address family and a protocol.
 type diagQuery struct {
+	msgType  uint16
 	family   uint8
 	protocol uint8
-	proto    string // name as in /proc/net and SocketQueue.Proto
 }
 
-// diagQueries are the four dumps made in each namespace.
-var diagQueries = []diagQuery{
-	{afInet, ipprotoTCP, "tcp"},
-	{afInet6, ipprotoTCP, "tcp6"},
-	{afInet, ipprotoUDP, "udp"},
-	{afInet6, ipprotoUDP, "udp6"},
+var (
+	// tcpBothFamilies walks the kernel's TCP hash tables once for IPv4 and IPv6. The tables
+	// are host-wide (262,144 established buckets on an 24 GiB host), so each walk costs
+	// ~0.3 ms even in an empty namespace: this halves the TCP cost per namespace.
+	tcpBothFamilies = diagQuery{tcpDiagGetSock, 0, ipprotoTCP}
+	// tcpByFamily replaces tcpBothFamilies where the legacy request is refused.
+	tcpByFamily = []diagQuery{{sockDiagByFamily, afInet, ipprotoTCP}, {sockDiagByFamily, afInet6, ipprotoTCP}}
+	// udpByFamily are the UDP dumps (UDP has no legacy request).
+	udpByFamily = []diagQuery{{sockDiagByFamily, afInet, ipprotoUDP}, {sockDiagByFamily, afInet6, ipprotoUDP}}
+)
+
+// String names the dump in errors.
+func (q diagQuery) String() string {
+	if q.msgType == tcpDiagGetSock {
+		return "tcp and tcp6"
+	}
+	return protoName(q.protocol, q.family)
 }
 
-// encodeInetDiagReqV2 builds struct inet_diag_req_v2 asking for every socket with an inode
-// and its INET_DIAG_SKMEMINFO:
+// request encodes the request body for q, asking for every socket with an inode and its
+// INET_DIAG_SKMEMINFO. struct inet_diag_req_v2 (SOCK_DIAG_BY_FAMILY):
 //
 //	u8 sdiag_family, u8 sdiag_protocol, u8 idiag_ext, u8 pad, u32 idiag_states,
 //	struct inet_diag_sockid id (48 bytes, zero: no filter)
-func encodeInetDiagReqV2(q diagQuery) []byte {
+//
+// struct inet_diag_req (TCPDIAG_GETSOCK; the family is ignored, both are dumped):
+//
+//	u8 idiag_family, u8 idiag_src_len, u8 idiag_dst_len, u8 idiag_ext,
+//	struct inet_diag_sockid id (48 bytes), u32 idiag_states, u32 idiag_dbs
+func (q diagQuery) request() []byte {
+	if q.msgType == tcpDiagGetSock {
+		b := make([]byte, inetDiagReqLen)
+		b[3] = skMemInfoExt
+		binary.NativeEndian.PutUint32(b[52:56], allStatesButNoInode)
+		return b
+	}
 	b := make([]byte, inetDiagReqV2Len)
 	b[0] = q.family
 	b[1] = q.protocol
-	b[2] = 1 << (inetDiagSKMemInfo - 1)
+	b[2] = skMemInfoExt
 	binary.NativeEndian.PutUint32(b[4:8], allStatesButNoInode)
 	return b
 }
@@ -132,13 +157,14 @@ func decodeSKMemInfo(attrs []byte) ([]uint32, error) {
 	return mem, nil
 }
 
-// diagQueue converts a reply. rcvq is rmem_alloc (truesize). TCP payload is rqueue (bytes
-// received and not read) except for LISTEN, where rqueue is the accept backlog. UDP rqueue is
-// memory, not payload, so UDP payload stays unknown (0). Without SKMEMINFO (never seen on
-// kernels since 3.6) rcvq falls back to rqueue as in /proc/net.
-func diagQueue(m inetDiagMsg, proto string) sockQueue {
-	q := sockQueue{proto: proto, local: m.Local, inode: uint64(m.Inode), source: SourceSockDiag}
-	isTCP := proto == "tcp" || proto == "tcp6"
+// diagQueue converts a reply to a query for protocol. rcvq is rmem_alloc (truesize). TCP
+// payload is rqueue (bytes received and not read) except for LISTEN, where rqueue is the
+// accept backlog. UDP rqueue is memory, not payload, so UDP payload stays unknown (0).
+// Without SKMEMINFO (never seen on kernels since 3.6) rcvq falls back to rqueue as in
+// /proc/net.
+func diagQueue(m inetDiagMsg, protocol uint8) sockQueue {
+	q := sockQueue{proto: protoName(protocol, m.Family), local: m.Local, inode: uint64(m.Inode), source: SourceSockDiag}
+	isTCP := protocol == ipprotoTCP
 	if isTCP && m.State != tcpListen {
 		q.payload = uint64(m.RQueue)
 	}
@@ -151,4 +177,16 @@ func diagQueue(m inetDiagMsg, proto string) sockQueue {
 		q.rcvq = uint64(m.RQueue)
 	}
 	return q
+}
+
+// protoName names a socket as /proc/net does: "tcp", "tcp6", "udp", "udp6".
+func protoName(protocol, family uint8) string {
+	name := "udp"
+	if protocol == ipprotoTCP {
+		name = "tcp"
+	}
+	if family == afInet6 {
+		name += "6"
+	}
+	return name
 }

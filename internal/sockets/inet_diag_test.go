@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"net/netip"
@@ -34,20 +35,35 @@ func diagMsg(family, state uint8, local netip.AddrPort, rqueue, inode uint32, me
 	return append(b, ab...)
 }
 
-func TestEncodeInetDiagReqV2(t *testing.T) {
-	b := encodeInetDiagReqV2(diagQuery{family: afInet6, protocol: ipprotoUDP})
-	if len(b) != inetDiagReqV2Len {
-		t.Fatalf("len %d, want %d", len(b), inetDiagReqV2Len)
+func TestDiagQueryRequest(t *testing.T) {
+	tests := []struct {
+		name      string
+		q         diagQuery
+		wantLen   int
+		head      []byte // family/protocol/ext/pad or family/src_len/dst_len/ext
+		statesOff int
+	}{
+		{"udp6 by family", udpByFamily[1], inetDiagReqV2Len, []byte{afInet6, ipprotoUDP, 0x40, 0}, 4},
+		{"tcp4 by family", tcpByFamily[0], inetDiagReqV2Len, []byte{afInet, ipprotoTCP, 0x40, 0}, 4},
+		{"tcp legacy, both families", tcpBothFamilies, inetDiagReqLen, []byte{0, 0, 0, 0x40}, 52},
 	}
-	if b[0] != afInet6 || b[1] != ipprotoUDP || b[2] != 0x40 || b[3] != 0 {
-		t.Errorf("family/protocol/ext/pad = % x, want 0a 11 40 00", b[:4])
-	}
-	states := binary.NativeEndian.Uint32(b[4:8])
-	if states&(1<<1) == 0 || states&(1<<7) == 0 || states&(1<<tcpListen) == 0 {
-		t.Errorf("states %#x leave out ESTABLISHED, CLOSE or LISTEN", states)
-	}
-	if states&(1<<tcpTimeWait) != 0 {
-		t.Errorf("states %#x ask for TIME_WAIT (no inode)", states)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := tt.q.request()
+			if len(b) != tt.wantLen {
+				t.Fatalf("len %d, want %d", len(b), tt.wantLen)
+			}
+			if !bytes.Equal(b[:4], tt.head) {
+				t.Errorf("head % x, want % x", b[:4], tt.head)
+			}
+			states := binary.NativeEndian.Uint32(b[tt.statesOff:])
+			if states&(1<<1) == 0 || states&(1<<7) == 0 || states&(1<<tcpListen) == 0 {
+				t.Errorf("states %#x leave out ESTABLISHED, CLOSE or LISTEN", states)
+			}
+			if states&(1<<tcpTimeWait) != 0 {
+				t.Errorf("states %#x ask for TIME_WAIT (no inode)", states)
+			}
+		})
 	}
 }
 
@@ -100,23 +116,24 @@ func TestDecodeInetDiagMsg(t *testing.T) {
 // TestDiagQueue checks the conversion to Usage meanings for each protocol and state.
 func TestDiagQueue(t *testing.T) {
 	tests := []struct {
-		name    string
-		msg     inetDiagMsg
-		proto   string
-		rcvq    uint64
-		payload uint64
+		name     string
+		msg      inetDiagMsg
+		protocol uint8
+		proto    string
+		rcvq     uint64
+		payload  uint64
 	}{
-		{"tcp established", inetDiagMsg{State: 1, RQueue: 30000, MemInfo: []uint32{48304}}, "tcp", 48304, 30000},
-		{"tcp listen backlog is a count", inetDiagMsg{State: tcpListen, RQueue: 4, MemInfo: []uint32{0}}, "tcp6", 0, 0},
-		{"udp rqueue is memory", inetDiagMsg{State: 7, RQueue: 1664000, MemInfo: []uint32{1664000}}, "udp", 1664000, 0},
-		{"tcp without skmeminfo", inetDiagMsg{State: 1, RQueue: 100}, "tcp", 100, 100},
-		{"udp without skmeminfo", inetDiagMsg{State: 7, RQueue: 832}, "udp6", 832, 0},
+		{"tcp established", inetDiagMsg{Family: afInet, State: 1, RQueue: 30000, MemInfo: []uint32{48304}}, ipprotoTCP, "tcp", 48304, 30000},
+		{"tcp listen backlog is a count", inetDiagMsg{Family: afInet6, State: tcpListen, RQueue: 4, MemInfo: []uint32{0}}, ipprotoTCP, "tcp6", 0, 0},
+		{"udp rqueue is memory", inetDiagMsg{Family: afInet, State: 7, RQueue: 1664000, MemInfo: []uint32{1664000}}, ipprotoUDP, "udp", 1664000, 0},
+		{"tcp without skmeminfo", inetDiagMsg{Family: afInet, State: 1, RQueue: 100}, ipprotoTCP, "tcp", 100, 100},
+		{"udp without skmeminfo", inetDiagMsg{Family: afInet6, State: 7, RQueue: 832}, ipprotoUDP, "udp6", 832, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := diagQueue(tt.msg, tt.proto)
+			q := diagQueue(tt.msg, tt.protocol)
 			if q.rcvq != tt.rcvq || q.payload != tt.payload || q.source != SourceSockDiag || q.proto != tt.proto {
-				t.Errorf("got %+v, want rcvq %d payload %d", q, tt.rcvq, tt.payload)
+				t.Errorf("got %+v, want %s rcvq %d payload %d", q, tt.proto, tt.rcvq, tt.payload)
 			}
 		})
 	}
@@ -141,6 +158,6 @@ func FuzzDecodeInetDiagMsg(f *testing.F) {
 		if uint64(m.Inode) != ino || !m.Local.IsValid() {
 			t.Fatalf("decoded %+v, inode peek %d", m, ino)
 		}
-		_ = diagQueue(m, "tcp")
+		_ = diagQueue(m, ipprotoTCP)
 	})
 }

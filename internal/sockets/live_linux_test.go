@@ -115,18 +115,28 @@ func TestLiveCollect(t *testing.T) {
 		return nil, nil
 	}
 
-	t.Run("sock_diag", func(t *testing.T) {
-		c := NewCollector("/proc", zaptest.NewLogger(t))
-		defer c.Close()
-		got, ss := collect(t, c)
-		check(t, SourceSockDiag, got, ss)
-		if c.nsReads != 3 {
-			t.Errorf("read %d namespaces, want 3 (host, shared, solo), each once", c.nsReads)
+	for _, legacyTCP := range []bool{true, false} {
+		name := "sock_diag"
+		if !legacyTCP {
+			name += " tcp by family"
 		}
-		if app := got["app"]; app.RcvqBytes <= app.PayloadBytes || app.PayloadBytes < 30000 {
-			t.Errorf("app %+v: want 30000+ bytes unread TCP payload and a larger truesize", app)
-		}
-	})
+		t.Run(name, func(t *testing.T) {
+			c := NewCollector("/proc", zaptest.NewLogger(t))
+			defer c.Close()
+			c.diag.noLegacyTCP = !legacyTCP
+			got, ss := collect(t, c)
+			check(t, SourceSockDiag, got, ss)
+			if c.nsReads != 3 {
+				t.Errorf("read %d namespaces, want 3 (host, shared, solo), each once", c.nsReads)
+			}
+			if c.diag.noLegacyTCP == legacyTCP {
+				t.Errorf("the kernel refused TCPDIAG_GETSOCK")
+			}
+			if app := got["app"]; app.RcvqBytes <= app.PayloadBytes || app.PayloadBytes < 30000 {
+				t.Errorf("app %+v: want 30000+ bytes unread TCP payload and a larger truesize", app)
+			}
+		})
+	}
 	t.Run("proc_net", func(t *testing.T) {
 		c := NewCollector("/proc", zaptest.NewLogger(t))
 		defer c.Close()

@@ -14,7 +14,9 @@ import (
 // diagDumper reads sockets with netlink sock_diag. The connection in the collector's own
 // network namespace is kept between scrapes; one in another namespace is opened per scrape.
 type diagDumper struct {
-	own *netlink.Conn
+	own         *netlink.Conn
+	noLegacyTCP bool // the kernel refused TCPDIAG_GETSOCK
+	ownDeadline bool // a deadline is set on own
 }
 
 func newDiagDumper() *diagDumper { return &diagDumper{} }
@@ -30,17 +32,50 @@ func (d *diagDumper) dump(ctx context.Context, nsPath string, own bool, want ino
 	if !own {
 		defer conn.Close()
 	}
-	deadline, _ := ctx.Deadline()
-	if err := conn.SetDeadline(deadline); err != nil {
+	if err := d.setDeadline(ctx, conn, own); err != nil {
 		return nil, d.drop(conn, own, fmt.Errorf("sock_diag: set deadline: %w", err))
 	}
 	out := make(map[uint64]sockQueue)
-	for _, q := range diagQueries {
+	if err := d.dumpTCP(conn, want, out); err != nil {
+		return nil, d.drop(conn, own, err)
+	}
+	for _, q := range udpByFamily {
 		if err := dumpFamily(conn, q, want, out); err != nil {
 			return nil, d.drop(conn, own, err)
 		}
 	}
 	return out, nil
+}
+
+// dumpTCP dumps TCP of both families in one walk with the legacy TCPDIAG_GETSOCK request,
+// or, once a kernel has refused it, with one SOCK_DIAG_BY_FAMILY dump per family.
+func (d *diagDumper) dumpTCP(conn *netlink.Conn, want inodeSet, out map[uint64]sockQueue) error {
+	if !d.noLegacyTCP {
+		err := dumpFamily(conn, tcpBothFamilies, want, out)
+		if err == nil {
+			return nil
+		}
+		d.noLegacyTCP = true
+	}
+	for _, q := range tcpByFamily {
+		if err := dumpFamily(conn, q, want, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setDeadline applies the context's deadline, and clears one a previous scrape left on the
+// kept connection.
+func (d *diagDumper) setDeadline(ctx context.Context, conn *netlink.Conn, own bool) error {
+	deadline, ok := ctx.Deadline()
+	if !ok && !(own && d.ownDeadline) {
+		return nil
+	}
+	if own {
+		d.ownDeadline = ok
+	}
+	return conn.SetDeadline(deadline)
 }
 
 // conn returns the own-namespace connection, dialling it once, or dials into nsPath.
@@ -77,20 +112,20 @@ func (d *diagDumper) drop(conn *netlink.Conn, own bool, err error) error {
 	return err
 }
 
-// dumpFamily sends one SOCK_DIAG_BY_FAMILY dump and decodes the replies for want.
+// dumpFamily sends one dump request and decodes the replies for want.
 func dumpFamily(conn *netlink.Conn, q diagQuery, want inodeSet, out map[uint64]sockQueue) error {
 	req, err := conn.Send(netlink.Message{
-		Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request | netlink.Dump},
-		Data:   encodeInetDiagReqV2(q),
+		Header: netlink.Header{Type: netlink.HeaderType(q.msgType), Flags: netlink.Request | netlink.Dump},
+		Data:   q.request(),
 	})
 	if err != nil {
-		return fmt.Errorf("sock_diag: %s: send: %w", q.proto, err)
+		return fmt.Errorf("sock_diag: %s: send: %w", q, err)
 	}
 	for m, err := range conn.ReceiveIter() {
 		if err != nil {
-			return fmt.Errorf("sock_diag: %s: receive: %w", q.proto, err)
+			return fmt.Errorf("sock_diag: %s: receive: %w", q, err)
 		}
-		if m.Header.Type != sockDiagByFamily || m.Header.Sequence != req.Header.Sequence {
+		if m.Header.Type != req.Header.Type || m.Header.Sequence != req.Header.Sequence {
 			continue
 		}
 		ino, ok := inetDiagMsgInode(m.Data)
@@ -99,9 +134,9 @@ func dumpFamily(conn *netlink.Conn, q diagQuery, want inodeSet, out map[uint64]s
 		}
 		msg, err := decodeInetDiagMsg(m.Data)
 		if err != nil {
-			return fmt.Errorf("sock_diag: %s: %w", q.proto, err)
+			return fmt.Errorf("sock_diag: %s: %w", q, err)
 		}
-		out[ino] = diagQueue(msg, q.proto)
+		out[ino] = diagQueue(msg, q.protocol)
 	}
 	return nil
 }

@@ -1,0 +1,123 @@
+//go:build linux
+
+package sockets
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+
+	"github.com/mdlayher/netlink"
+	"github.com/mdlayher/netlink/nltest"
+	"golang.org/x/sys/unix"
+)
+
+// fakeDiagKernel answers sock_diag dumps from a list of sockets, like the kernel: one reply
+// per socket of the requested protocol (and family, except for the legacy TCP request),
+// multipart, ending with NLMSG_DONE.
+type fakeDiagKernel struct {
+	refuseLegacy bool
+	malformed    uint32 // inode whose reply has a broken attribute
+	requests     []netlink.HeaderType
+}
+
+type fakeSock struct {
+	protocol, family, state uint8
+	local                   string
+	rqueue, inode, rmem     uint32
+}
+
+var fakeSocks = []fakeSock{
+	{ipprotoTCP, afInet, 1, "127.0.0.1:80", 30000, 100, 48304},
+	{ipprotoTCP, afInet6, tcpListen, "[::1]:80", 3, 101, 0},
+	{ipprotoUDP, afInet, 7, "127.0.0.1:53", 1664000, 102, 1664000},
+	{ipprotoUDP, afInet6, 7, "[::1]:53", 832, 103, 832},
+	{ipprotoTCP, afInet, 1, "127.0.0.1:81", 5, 999, 768}, // another container's
+}
+
+func (k *fakeDiagKernel) answer(reqs []netlink.Message) ([]netlink.Message, error) {
+	req := reqs[0]
+	k.requests = append(k.requests, req.Header.Type)
+	var protocol, family uint8
+	switch req.Header.Type {
+	case tcpDiagGetSock:
+		if k.refuseLegacy {
+			return nltest.Error(int(unix.EINVAL), reqs)
+		}
+		protocol = ipprotoTCP
+	case sockDiagByFamily:
+		family, protocol = req.Data[0], req.Data[1]
+	}
+	var out []netlink.Message
+	for _, s := range fakeSocks {
+		if s.protocol != protocol || (family != 0 && s.family != family) {
+			continue
+		}
+		data := diagMsg(s.family, s.state, netip.MustParseAddrPort(s.local), s.rqueue, s.inode, []uint32{s.rmem, 0, 0})
+		if s.inode == k.malformed {
+			data = append(data, 9, 0)
+		}
+		out = append(out, netlink.Message{Header: netlink.Header{Type: req.Header.Type, Sequence: req.Header.Sequence}, Data: data})
+	}
+	out = append(out, netlink.Message{Header: netlink.Header{Sequence: req.Header.Sequence}})
+	return nltest.Multipart(out)
+}
+
+func TestDiagDumperDump(t *testing.T) {
+	want := inodeSet{100: {}, 101: {}, 102: {}, 103: {}}
+	wantQueues := map[uint64][2]uint64{100: {48304, 30000}, 101: {0, 0}, 102: {1664000, 0}, 103: {832, 0}}
+	tests := []struct {
+		name         string
+		refuseLegacy bool
+		wantRequests []netlink.HeaderType // of the first and the second dump
+	}{
+		{"legacy tcp request", false, []netlink.HeaderType{18, 20, 20, 18, 20, 20}},
+		{"legacy refused: tcp by family, and not asked again", true, []netlink.HeaderType{18, 20, 20, 20, 20, 20, 20, 20, 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := &fakeDiagKernel{refuseLegacy: tt.refuseLegacy}
+			d := &diagDumper{own: nltest.Dial(k.answer)}
+			defer d.close()
+			for range 2 {
+				got, err := d.dump(context.Background(), "", true, want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(wantQueues) {
+					t.Errorf("got %d sockets, want %d: %+v", len(got), len(wantQueues), got)
+				}
+				for ino, w := range wantQueues {
+					if q := got[ino]; q.rcvq != w[0] || q.payload != w[1] || q.source != SourceSockDiag {
+						t.Errorf("inode %d: %+v, want rcvq %d payload %d", ino, q, w[0], w[1])
+					}
+				}
+			}
+			if len(k.requests) != len(tt.wantRequests) {
+				t.Fatalf("requests %v, want %v", k.requests, tt.wantRequests)
+			}
+			for i := range k.requests {
+				if k.requests[i] != tt.wantRequests[i] {
+					t.Fatalf("requests %v, want %v", k.requests, tt.wantRequests)
+				}
+			}
+		})
+	}
+}
+
+func TestDiagDumperMalformedReply(t *testing.T) {
+	k := &fakeDiagKernel{malformed: 102}
+	d := &diagDumper{own: nltest.Dial(k.answer)}
+	defer d.close()
+	// A broken reply for another container's socket is not even decoded.
+	if _, err := d.dump(context.Background(), "", true, inodeSet{100: {}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.dump(context.Background(), "", true, inodeSet{102: {}}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("error = %v, want ErrMalformed", err)
+	}
+	if d.own != nil {
+		t.Error("a connection that failed is kept")
+	}
+}
