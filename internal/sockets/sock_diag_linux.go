@@ -4,6 +4,7 @@ package sockets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -52,8 +53,8 @@ func (d *diagDumper) dump(ctx context.Context, nsPath string, own bool, want ino
 func (d *diagDumper) dumpTCP(conn *netlink.Conn, want inodeSet, out map[uint64]sockQueue) error {
 	if !d.noLegacyTCP {
 		err := dumpFamily(conn, tcpBothFamilies, want, out)
-		if err == nil {
-			return nil
+		if !refused(err) {
+			return err
 		}
 		d.noLegacyTCP = true
 	}
@@ -63,6 +64,13 @@ func (d *diagDumper) dumpTCP(conn *netlink.Conn, want inodeSet, out map[uint64]s
 		}
 	}
 	return nil
+}
+
+// refused reports whether the kernel turned a request down (as opposed to a timeout or a
+// malformed reply).
+func refused(err error) bool {
+	return errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) ||
+		errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPROTONOSUPPORT)
 }
 
 // setDeadline applies the context's deadline, and clears one a previous scrape left on the

@@ -4,6 +4,7 @@ package sockets
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"testing"
@@ -42,8 +43,11 @@ func (k *fakeDiagKernel) answer(reqs []netlink.Message) ([]netlink.Message, erro
 	var protocol, family uint8
 	switch req.Header.Type {
 	case tcpDiagGetSock:
-		if k.refuseLegacy {
-			return nltest.Error(int(unix.EINVAL), reqs)
+		if k.refuseLegacy { // NLMSG_ERROR: -EINVAL and the request's header
+			errno := -int32(unix.EINVAL)
+			data := binary.NativeEndian.AppendUint32(nil, uint32(errno))
+			data = append(data, make([]byte, 16)...)
+			return []netlink.Message{{Header: netlink.Header{Type: netlink.Error, Sequence: req.Header.Sequence}, Data: data}}, nil
 		}
 		protocol = ipprotoTCP
 	case sockDiagByFamily:
@@ -107,17 +111,33 @@ func TestDiagDumperDump(t *testing.T) {
 }
 
 func TestDiagDumperMalformedReply(t *testing.T) {
-	k := &fakeDiagKernel{malformed: 102}
-	d := &diagDumper{own: nltest.Dial(k.answer)}
-	defer d.close()
-	// A broken reply for another container's socket is not even decoded.
-	if _, err := d.dump(context.Background(), "", true, inodeSet{100: {}}); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name      string
+		malformed uint32 // a reply with a broken attribute
+		other     uint64 // a wanted socket whose reply is fine
+	}{
+		{"udp", 102, 100},
+		{"tcp, legacy request", 100, 102},
 	}
-	if _, err := d.dump(context.Background(), "", true, inodeSet{102: {}}); !errors.Is(err, ErrMalformed) {
-		t.Errorf("error = %v, want ErrMalformed", err)
-	}
-	if d.own != nil {
-		t.Error("a connection that failed is kept")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := &fakeDiagKernel{malformed: tt.malformed}
+			d := &diagDumper{own: nltest.Dial(k.answer)}
+			defer d.close()
+			// A broken reply for another container's socket is not even decoded.
+			if _, err := d.dump(context.Background(), "", true, inodeSet{tt.other: {}}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := d.dump(context.Background(), "", true, inodeSet{uint64(tt.malformed): {}})
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("error = %v, want ErrMalformed", err)
+			}
+			if d.own != nil {
+				t.Error("a connection that failed is kept")
+			}
+			if d.noLegacyTCP {
+				t.Error("a malformed reply is taken for a refusal of TCPDIAG_GETSOCK")
+			}
+		})
 	}
 }
