@@ -14,8 +14,18 @@
 //
 // Sandbox rule: the kubelet reports every container of a pod in its container statuses except
 // the pod sandbox (the "pause" container), whose ID it never exposes. A container ID seen in a
-// known pod's cgroup that is still missing from that pod's statuses in a pod list fetched after
-// the ID was first seen is therefore taken to be the sandbox; it is named "POD", as cAdvisor
-// names it. A container that started moments before the fetch, before the kubelet updated the
-// pod's status, can be taken for the sandbox until the next refresh names it.
+// known pod's cgroup that is still missing from that pod's statuses in a pod list requested at
+// least 5 s after the ID was first seen is therefore taken to be the sandbox; it is named "POD",
+// as cAdvisor names it. A container the kubelet takes longer than that to report is taken for
+// the sandbox until a later refresh names it.
+//
+// Use, in the receiver: NewProvider(cfg.K8sMetadata, logger) when the receiver is built, Start
+// and Shutdown with the scraper, and per container of a scrape:
+//
+//	pod, _ := p.Pod(podUID) // names, when the kubelet listed the pod
+//	c, _ := p.Container(podUID, containerID)
+//	if !p.Include(pod.Namespace, pod.Name, c.Name) { /* filtered out, or a skipped sandbox */ }
+//	// k8s.node.name: p.NodeName(), empty when unknown
+//
+// Zero values of the names mean unknown: emit only the attributes the cgroup path gave.
 package k8smeta // import "github.com/cgroupmem/cgroupmem/internal/k8smeta"

@@ -21,7 +21,6 @@ var (
 	ErrDecode = errors.New("k8smeta: cannot decode the kubelet's pod list")
 	// ErrToken means the bearer token could not be read.
 	ErrToken = errors.New("k8smeta: cannot read the bearer token")
+	// ErrTLS means the TLS settings (CA, client certificate) could not be loaded.
+	ErrTLS = errors.New("k8smeta: cannot load TLS settings")
 )
-
-// ErrTLS means the TLS settings (CA, client certificate) could not be loaded.
-var ErrTLS = errors.New("k8smeta: cannot load TLS settings")
