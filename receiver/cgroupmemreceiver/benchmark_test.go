@@ -22,24 +22,23 @@ import (
 // trees: fixture-tree, the v1 capture's files copied N times under a temporary directory, and
 // live-cgroups, real empty cgroups of this host's v1 memory controller (root only).
 // BenchmarkBareFileReads opens, reads and closes the files the receiver reads for each cgroup
-// of the same trees, the floor under BenchmarkScrape. Both report ns/container (wall clock)
-// and cpu-ns/container (user and system CPU time of the process, GC included), which holds
-// steady on a shared machine where runnable tasks outnumber the cores.
+// of the same trees; BenchmarkBarePreads re-reads them at offset 0 from descriptors opened
+// once, the way the receiver keeps them: the floor under BenchmarkScrape. All report
+// ns/container (wall clock) and cpu-ns/container (user and system CPU time of the process, GC
+// included), which holds steady on a shared machine where runnable tasks outnumber the cores.
 
 var benchContainerCounts = []int{10, 100}
 
-// v1CgroupFiles are the files the receiver reads for each v1 cgroup, container or pod, when
-// tcp accounting is off (the usage, high-water mark and limit of kmem.tcp are all read then).
+// v1CgroupFiles are the files the receiver reads for each v1 cgroup, container or pod, at
+// steady state on kernels since 5.9: memory.kmem.tcp.usage_in_bytes only once the tcp
+// high-water mark is non-zero, and memory.kmem.slabinfo not again once it read empty.
 var v1CgroupFiles = []string{
 	"memory.stat",
 	"memory.usage_in_bytes",
 	"memory.limit_in_bytes",
 	"memory.kmem.usage_in_bytes",
-	"memory.kmem.tcp.usage_in_bytes",
 	"memory.kmem.tcp.max_usage_in_bytes",
-	"memory.kmem.tcp.limit_in_bytes",
 	"memory.oom_control",
-	"memory.kmem.slabinfo",
 }
 
 // benchTree is a host root holding a pod tree, and the cgroups a scrape reads in it.
@@ -55,6 +54,10 @@ func BenchmarkScrape(b *testing.B) {
 
 func BenchmarkBareFileReads(b *testing.B) {
 	runOnTrees(b, benchBareReads)
+}
+
+func BenchmarkBarePreads(b *testing.B) {
+	runOnTrees(b, benchBarePreads)
 }
 
 func runOnTrees(b *testing.B, bench func(*testing.B, benchTree)) {
@@ -103,6 +106,33 @@ func benchBareReads(b *testing.B, bt benchTree) {
 	for b.Loop() {
 		for _, p := range paths {
 			if err := openReadClose(p, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	reportPerContainer(b, bt.containers, cpuTime()-cpu)
+}
+
+func benchBarePreads(b *testing.B, bt benchTree) {
+	var fds []int
+	b.Cleanup(func() {
+		for _, fd := range fds {
+			_ = syscall.Close(fd)
+		}
+	})
+	for _, cg := range bt.cgroups {
+		for _, f := range v1CgroupFiles {
+			fd, err := syscall.Open(filepath.Join(cg, f), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+			require.NoError(b, err)
+			fds = append(fds, fd)
+		}
+	}
+	buf := make([]byte, 8192)
+	b.ReportAllocs()
+	cpu := cpuTime()
+	for b.Loop() {
+		for _, fd := range fds {
+			if _, err := syscall.Pread(fd, buf, 0); err != nil {
 				b.Fatal(err)
 			}
 		}
