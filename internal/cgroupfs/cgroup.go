@@ -53,7 +53,9 @@ func (cg *Cgroup) read(id fileID, buf []byte) ([]byte, error) {
 	case slotUnknown:
 		fd, kept, err := cg.files.open(filepath.Join(cg.Dir, fileNames[id]))
 		if err != nil {
-			if errors.Is(err, syscall.ENOENT) {
+			// ENOENT means this kernel lacks the file, unless the cgroup itself went away
+			// in the middle of the read: then it is a vanished cgroup, not an absent file.
+			if errors.Is(err, syscall.ENOENT) && cg.dirExists() {
 				s.state = slotAbsent
 				return nil, nil
 			}
@@ -95,4 +97,11 @@ func (cg *Cgroup) pread(id fileID, fd int, buf []byte) ([]byte, error) {
 
 func (cg *Cgroup) pathError(id fileID, op string, err error) error {
 	return &fs.PathError{Op: op, Path: filepath.Join(cg.Dir, fileNames[id]), Err: err}
+}
+
+// dirExists tells a file this kernel lacks (its directory is there) from a cgroup removed
+// mid-read. It runs only the first time a file turns out to be missing on a handle.
+func (cg *Cgroup) dirExists() bool {
+	var st syscall.Stat_t
+	return syscall.Stat(cg.Dir, &st) == nil
 }

@@ -3,6 +3,7 @@ package cgroupfs
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -227,6 +228,47 @@ func TestReadErrors(t *testing.T) {
 			} else {
 				require.Equal(t, some(1000), got.Usage)
 			}
+		})
+	}
+}
+
+// removingOps removes the cgroup directory right after the file with the given suffix was read.
+type removingOps struct {
+	unixOps
+	dir, suffix string
+	fds         map[int]string
+}
+
+func (o *removingOps) open(path string) (int, error) {
+	fd, err := o.unixOps.open(path)
+	if err == nil {
+		o.fds[fd] = path
+	}
+	return fd, err
+}
+
+func (o *removingOps) pread(fd int, buf []byte, off int64) (int, error) {
+	n, err := o.unixOps.pread(fd, buf, off)
+	if strings.HasSuffix(o.fds[fd], o.suffix) {
+		_ = os.RemoveAll(o.dir)
+	}
+	return n, err
+}
+
+// TestReadVanishedMidFirstRead: a cgroup removed after its required files were read, before
+// its optional ones were first opened, is vanished, not a cgroup without limit or kmem.
+func TestReadVanishedMidFirstRead(t *testing.T) {
+	for _, mode := range []Mode{ModeV1, ModeV2} {
+		t.Run(mode.String(), func(t *testing.T) {
+			dir := cgroupDir(t, map[string]string{
+				"memory.stat": "total_rss 1\nanon 1\n", "memory.usage_in_bytes": "100\n", "memory.current": "100\n",
+				"memory.limit_in_bytes": "67108864\n", "memory.max": "67108864\n",
+			})
+			files := NewFiles(64)
+			files.ops = &removingOps{dir: dir, suffix: map[Mode]string{ModeV1: "memory.usage_in_bytes", ModeV2: "memory.current"}[mode], fds: map[int]string{}}
+			_, err := NewMemoryReader(mode).Read(files.Cgroup(dir))
+			require.ErrorIs(t, err, ErrVanished)
+			require.Zero(t, files.Open(), "the vanished cgroup's files are closed")
 		})
 	}
 }
