@@ -8,6 +8,8 @@ import (
 
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
+	"github.com/cgroupmem/cgroupmem/internal/k8smeta"
+
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
@@ -29,6 +31,9 @@ type Config struct {
 	// seen. Between walks, an inotify watch on the tree's directories triggers a walk as soon
 	// as a pod or container cgroup is created or removed.
 	DiscoveryInterval time.Duration `mapstructure:"discovery_interval"`
+
+	// K8sMetadata names pods and containers from the node's kubelet (off by default).
+	K8sMetadata k8smeta.Config `mapstructure:"k8s_metadata"`
 }
 
 var errRootPath = errors.New("root_path must be an absolute path")

@@ -50,7 +50,7 @@ func TestScrapeMalformedFileIsPartialErrorAndKeepsTheRest(t *testing.T) {
 	bad := filepath.Join(pod, "cri-containerd-aaaaaaaa11111111111111111111111111111111111111111111111111111111.scope", "memory.stat")
 	require.NoError(t, os.WriteFile(bad, []byte("anon 77873152\nfile twelve\n"), 0o644))
 
-	md, err := scrapeOnce(t, allEnabledConfig(root))
+	md, err := scrapeOnce(t, fixtureConfig(root))
 	require.Error(t, err)
 	require.True(t, scrapererror.IsPartialScrapeError(err))
 	require.ErrorContains(t, err, bad)
@@ -65,7 +65,7 @@ func TestScrapeMalformedFileIsPartialErrorAndKeepsTheRest(t *testing.T) {
 
 func TestScrapeSkipsVanishedContainerQuietly(t *testing.T) {
 	root := copyTree(t, fixtureRoot("v1-hybrid-kernel-6.18"))
-	cfg := allEnabledConfig(root)
+	cfg := fixtureConfig(root)
 	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	// Files of a removed cgroup disappear with it: memory.stat goes missing between
@@ -82,7 +82,7 @@ func TestScrapeSkipsVanishedContainerQuietly(t *testing.T) {
 func TestScrapeWithoutProcSlabinfoIsPartialError(t *testing.T) {
 	root := copyTree(t, fixtureRoot("v2-kernel-6.18"))
 	require.NoError(t, os.Remove(filepath.Join(root, "proc/slabinfo")))
-	md, err := scrapeOnce(t, allEnabledConfig(root))
+	md, err := scrapeOnce(t, fixtureConfig(root))
 	require.True(t, scrapererror.IsPartialScrapeError(err))
 	require.ErrorContains(t, err, filepath.Join(root, "proc/slabinfo"))
 	require.NotEmpty(t, containerValues(md, "aaaaaaaa11111111111111111111111111111111111111111111111111111111"))

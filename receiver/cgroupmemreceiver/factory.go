@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/scraper"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
+	"github.com/cgroupmem/cgroupmem/internal/k8smeta"
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
@@ -35,6 +36,7 @@ func createDefaultConfig() component.Config {
 		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),
 		RootPath:             "/",
 		DiscoveryInterval:    defaultDiscoveryInterval,
+		K8sMetadata:          k8smeta.NewDefaultConfig(),
 	}
 }
 

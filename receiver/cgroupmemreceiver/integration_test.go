@@ -266,7 +266,7 @@ func TestLiveVanishedCgroupSkipped(t *testing.T) {
 				now := pcommon.NewTimestampFromTime(time.Now())
 				var errs scrapererror.ScrapeErrors
 				for _, c := range found.Pods[0].Containers {
-					s.scrapeContainer(now, c, &errs)
+					s.scrapeContainer(now, c, nil, &errs)
 				}
 				s.scrapePod(now, &found.Pods[0], &errs)
 				require.NoError(t, errs.Combine())
@@ -302,7 +302,7 @@ func TestLiveDiscoveryFollowsChanges(t *testing.T) {
 // startLiveScraper starts a scraper with every metric on, reading the tree.
 func startLiveScraper(t *testing.T, tree *testcgroup.Tree) *cgroupScraper {
 	t.Helper()
-	s := newCgroupScraper(allEnabledConfig(tree.Root()), receivertest.NewNopSettings(metadata.Type))
+	s := newCgroupScraper(fixtureConfig(tree.Root()), receivertest.NewNopSettings(metadata.Type))
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 	return s

@@ -16,6 +16,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cgroupmem/cgroupmem/internal/cgroupfs"
+	"github.com/cgroupmem/cgroupmem/internal/k8smeta"
+	"github.com/cgroupmem/cgroupmem/internal/sockets"
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
@@ -33,7 +35,11 @@ type cgroupScraper struct {
 	files    *cgroupfs.Files
 	catalog  *cgroupfs.Catalog
 	memory   *cgroupfs.MemoryReader
+	sockets  *sockets.Collector
+	k8s      *k8smeta.Provider
 	procRoot string
+
+	lastSocketGroups int
 
 	budgetWarned bool
 }
@@ -48,7 +54,7 @@ func newCgroupScraper(cfg *Config, set receiver.Settings) *cgroupScraper {
 }
 
 // start finds the memory hierarchy under root_path; a root path without one fails the start.
-func (s *cgroupScraper) start(context.Context, component.Host) error {
+func (s *cgroupScraper) start(ctx context.Context, _ component.Host) error {
 	if fi, err := os.Stat(s.cfg.RootPath); err != nil || !fi.IsDir() {
 		return fmt.Errorf("root_path %q is not a readable directory: %w", s.cfg.RootPath, errors.Join(err, errNotDir(fi)))
 	}
@@ -60,6 +66,15 @@ func (s *cgroupScraper) start(context.Context, component.Host) error {
 	s.files = cgroupfs.NewFiles(s.cfg.MaxOpenFiles)
 	s.catalog = cgroupfs.NewCatalog(hier, s.files, s.cfg.DiscoveryInterval)
 	s.memory = cgroupfs.NewMemoryReader(hier.Mode)
+	if s.socketsEnabled() {
+		s.sockets = sockets.NewCollector(s.procRoot, s.logger)
+	}
+	if s.k8s, err = k8smeta.NewProvider(s.cfg.K8sMetadata, s.logger); err != nil {
+		return fmt.Errorf("k8s_metadata: %w", err)
+	}
+	if err := s.k8s.Start(ctx); err != nil {
+		return fmt.Errorf("k8s_metadata: %w", err)
+	}
 	s.logger.Info("Reading container memory cgroups",
 		zap.String("mode", hier.Mode.String()), zap.String("hierarchy", hier.Dir),
 		zap.Int("max_open_files", s.files.Limit()))
@@ -73,16 +88,23 @@ func errNotDir(fi os.FileInfo) error {
 	return nil
 }
 
-func (s *cgroupScraper) shutdown(context.Context) error {
-	if s.catalog == nil {
-		return nil
+func (s *cgroupScraper) shutdown(ctx context.Context) error {
+	var errs []error
+	if s.k8s != nil {
+		errs = append(errs, s.k8s.Shutdown(ctx))
 	}
-	return s.catalog.Close()
+	if s.sockets != nil {
+		errs = append(errs, s.sockets.Close())
+	}
+	if s.catalog != nil {
+		errs = append(errs, s.catalog.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // scrape discovers the container cgroups, reads each and records its metrics with one
 // timestamp. A container that vanished is skipped; one that fails is a partial error.
-func (s *cgroupScraper) scrape(context.Context) (pmetric.Metrics, error) {
+func (s *cgroupScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	now := pcommon.NewTimestampFromTime(time.Now())
 	var errs scrapererror.ScrapeErrors
 
@@ -90,31 +112,41 @@ func (s *cgroupScraper) scrape(context.Context) (pmetric.Metrics, error) {
 	if err != nil {
 		errs.AddPartial(containerMetricsLen, err)
 	}
+	socks := s.collectSockets(ctx, tree, &errs)
 	for i := range tree.Pods {
 		pod := &tree.Pods[i]
 		for _, c := range pod.Containers {
-			s.scrapeContainer(now, c, &errs)
+			s.scrapeContainer(now, c, socks, &errs)
 		}
 		s.scrapePod(now, pod, &errs)
 	}
 	for _, c := range tree.Standalone {
-		s.scrapeContainer(now, c, &errs)
+		s.scrapeContainer(now, c, socks, &errs)
 	}
 	s.scrapeNode(now, &errs)
 	s.warnFileBudget()
 	return s.mb.Emit(), errs.Combine()
 }
 
-func (s *cgroupScraper) scrapeContainer(now pcommon.Timestamp, c cgroupfs.Container, errs *scrapererror.ScrapeErrors) {
+func (s *cgroupScraper) scrapeContainer(now pcommon.Timestamp, c cgroupfs.Container, socks map[string]sockets.Usage, errs *scrapererror.ScrapeErrors) {
+	names := s.containerNames(c)
+	if !names.included {
+		return
+	}
 	mem, ok := s.readCgroup(c.Path, errs)
 	if !ok {
 		return
 	}
 	s.recordContainer(now, mem)
-	s.mb.EmitForResource(metadata.WithResource(s.containerResource(c)))
+	u, found := socks[c.Path]
+	s.recordSockets(now, u, found)
+	s.mb.EmitForResource(metadata.WithResource(s.containerResource(c, names)))
 }
 
 func (s *cgroupScraper) scrapePod(now pcommon.Timestamp, pod *cgroupfs.Pod, errs *scrapererror.ScrapeErrors) {
+	if info, _ := s.k8s.Pod(pod.UID); !s.k8s.Include(info.Namespace, info.Name, "") {
+		return
+	}
 	mem, ok := s.readCgroup(pod.Path, errs)
 	if !ok {
 		return

@@ -24,9 +24,11 @@ func fixtureRoot(name string) string {
 	return filepath.Join("..", "..", "testdata", name)
 }
 
-// allEnabledConfig turns on every metric and resource attribute, so the golden files cover
-// everything the receiver can say about the fixtures.
-func allEnabledConfig(root string) *Config {
+// fixtureConfig turns on every metric and resource attribute a capture can feed, so the
+// golden files cover everything the receiver can say about the fixtures. Socket queues are
+// off: attributing them reads /proc/<pid>/fd symlinks, which a capture can only list
+// (fd.txt); internal/sockets replays that listing, and the live tests cover the rest.
+func fixtureConfig(root string) *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.RootPath = root
 	m := &cfg.Metrics
@@ -34,18 +36,27 @@ func allEnabledConfig(root string) *Config {
 	m.ContainerMemoryMappedFile.Enabled = true
 	m.ContainerMemoryShmem.Enabled = true
 	m.ContainerMemoryPageFaults.Enabled = true
+	m.ContainerMemorySockRcvq.Enabled = false
+	m.ContainerMemorySockRcvqPayload.Enabled = false
+	m.ContainerMemorySockRcvqSockets.Enabled = false
 	ra := &cfg.ResourceAttributes
 	ra.K8sPodQosClass.Enabled = true
 	ra.CgroupPath.Enabled = true
 	return cfg
 }
 
-func scrapeOnce(t *testing.T, cfg *Config) (pmetric.Metrics, error) {
+// startScraper starts a scraper and shuts it down when the test ends.
+func startScraper(t *testing.T, cfg *Config) *cgroupScraper {
 	t.Helper()
 	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
-	return s.scrape(context.Background())
+	return s
+}
+
+func scrapeOnce(t *testing.T, cfg *Config) (pmetric.Metrics, error) {
+	t.Helper()
+	return startScraper(t, cfg).scrape(context.Background())
 }
 
 func TestScrapeGolden(t *testing.T) {
@@ -59,7 +70,7 @@ func TestScrapeGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := scrapeOnce(t, allEnabledConfig(fixtureRoot(tt.fixture)))
+			got, err := scrapeOnce(t, fixtureConfig(fixtureRoot(tt.fixture)))
 			require.NoError(t, err)
 			path := filepath.Join("..", "..", "testdata", "golden", tt.golden)
 			if *update {
@@ -126,7 +137,7 @@ func TestScrapeMatchesCaptureNotes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
-			md, err := scrapeOnce(t, allEnabledConfig(fixtureRoot(tt.fixture)))
+			md, err := scrapeOnce(t, fixtureConfig(fixtureRoot(tt.fixture)))
 			require.NoError(t, err)
 			got := containerValues(md, workload)
 			for name, want := range tt.want {
@@ -156,4 +167,18 @@ func containerValues(md pmetric.Metrics, containerID string) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// resourceAttr returns a resource attribute of one container's resource ("" when absent).
+func resourceAttr(md pmetric.Metrics, containerID, key string) string {
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		attrs := rms.At(i).Resource().Attributes()
+		if id, ok := attrs.Get("container.id"); ok && id.Str() == containerID {
+			if v, ok := attrs.Get(key); ok {
+				return v.AsString()
+			}
+		}
+	}
+	return ""
 }
