@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,9 @@ type Workload struct {
 	// Dir is the scratch directory for FileMiB and TempFiles; Command fills it with
 	// tb.TempDir() when empty.
 	Dir string
+	// UnreadUDPDatagrams is how many 10-byte datagrams to send over loopback to a UDP socket
+	// the child holds and never reads: its receive queue pins their truesize.
+	UnreadUDPDatagrams int
 }
 
 const mib = 1 << 20
@@ -50,8 +54,9 @@ func Command(tb testing.TB, w Workload) *exec.Cmd {
 	return cmd
 }
 
-// run does the work and returns the anonymous memory, which the caller keeps alive.
-func (w Workload) run() ([]byte, error) {
+// run does the work and returns what the caller must keep alive: the anonymous memory and
+// the sockets.
+func (w Workload) run() ([]any, error) {
 	anon := make([]byte, w.AnonMiB*mib)
 	for i := 0; i < len(anon); i += pageSize {
 		anon[i] = 1
@@ -66,7 +71,38 @@ func (w Workload) run() ([]byte, error) {
 			return nil, err
 		}
 	}
-	return anon, nil
+	held := []any{anon}
+	if w.UnreadUDPDatagrams > 0 {
+		conns, err := unreadUDP(w.UnreadUDPDatagrams)
+		if err != nil {
+			return nil, err
+		}
+		held = append(held, conns)
+	}
+	return held, nil
+}
+
+// unreadUDP sends n datagrams to a loopback UDP socket that nobody reads and returns both
+// sockets, which must stay open.
+func unreadUDP(n int) ([]*net.UDPConn, error) {
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, fmt.Errorf("udp workload: %w", err)
+	}
+	tx, err := net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		rx.Close()
+		return nil, fmt.Errorf("udp workload: %w", err)
+	}
+	payload := []byte("0123456789")
+	for i := 0; i < n; i++ {
+		if _, err := tx.Write(payload); err != nil {
+			rx.Close()
+			tx.Close()
+			return nil, fmt.Errorf("udp workload: datagram %d: %w", i, err)
+		}
+	}
+	return []*net.UDPConn{rx, tx}, nil
 }
 
 // writeAndReadTwice writes n MiB to path and reads it back twice: the second access moves

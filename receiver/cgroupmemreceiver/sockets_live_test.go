@@ -1,0 +1,107 @@
+package cgroupmemreceiver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
+	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
+)
+
+// TestLiveSocketReceiveQueues starts a container holding a UDP socket with unread datagrams
+// and an idle one, and checks the receiver's socket metrics against the kernel's own
+// /proc/<pid>/net/udp, whose rx_queue is the socket's receive memory (sk_rmem_alloc).
+func TestLiveSocketReceiveQueues(t *testing.T) {
+	tree := testcgroup.New(t)
+	uid := testcgroup.NewPodUID()
+	busyID, idleID := testcgroup.NewContainerID(), testcgroup.NewContainerID()
+	busy := tree.AddContainer(testcgroup.QoSBurstable, uid, busyID)
+	idle := tree.AddContainer(testcgroup.QoSBurstable, uid, idleID)
+	const datagrams = 100
+	p := tree.Start(t, busy, testcgroup.Command(t, testcgroup.Workload{UnreadUDPDatagrams: datagrams}))
+	tree.Start(t, idle, testcgroup.Command(t, testcgroup.Workload{}))
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.RootPath = tree.Root()
+	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	require.NoError(t, s.start(context.Background(), nil))
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+
+	md, err := s.scrape(context.Background())
+	require.NoError(t, err)
+	want := kernelUDPReceiveMemory(t, p.Pid)
+	require.Greater(t, want, uint64(datagrams*10), "the kernel holds more than the payload: truesize")
+
+	got := socketPoints(md, busyID)
+	require.Equal(t, int64(want), got["container.memory.sock_rcvq"].value, "rmem_alloc of the unread queue")
+	require.Equal(t, "sock_diag", got["container.memory.sock_rcvq"].source, "root reads its own namespace with sock_diag")
+	require.Equal(t, int64(0), got["container.memory.sock_rcvq.payload"].value, "UDP payload is not exposed; no TCP socket")
+	require.Equal(t, int64(1), got["container.memory.sock_rcvq.sockets"].value, "one socket with a non-empty queue")
+
+	quiet := socketPoints(md, idleID)
+	require.Equal(t, int64(0), quiet["container.memory.sock_rcvq"].value)
+	require.Equal(t, int64(0), quiet["container.memory.sock_rcvq.sockets"].value)
+}
+
+type socketPoint struct {
+	value  int64
+	source string
+}
+
+func socketPoints(md pmetric.Metrics, containerID string) map[string]socketPoint {
+	out := map[string]socketPoint{}
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		if id, ok := rms.At(i).Resource().Attributes().Get("container.id"); !ok || id.Str() != containerID {
+			continue
+		}
+		ms := rms.At(i).ScopeMetrics().At(0).Metrics()
+		for k := 0; k < ms.Len(); k++ {
+			if m := ms.At(k); strings.HasPrefix(m.Name(), "container.memory.sock_rcvq") {
+				dp := m.Sum().DataPoints().At(0)
+				src, _ := dp.Attributes().Get("source")
+				out[m.Name()] = socketPoint{value: dp.IntValue(), source: src.Str()}
+			}
+		}
+	}
+	return out
+}
+
+// kernelUDPReceiveMemory sums rx_queue (hex, field 4 "tx:rx") of the pid's IPv4 UDP sockets
+// that the pid holds, read with code independent of the receiver's.
+func kernelUDPReceiveMemory(t *testing.T, pid int) uint64 {
+	t.Helper()
+	held := map[string]bool{}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	require.NoError(t, err)
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join(fmt.Sprintf("/proc/%d/fd", pid), fd.Name()))
+		if err == nil && strings.HasPrefix(target, "socket:[") {
+			held[strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]")] = true
+		}
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/udp", pid))
+	require.NoError(t, err)
+	var sum uint64
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 10 || !held[f[9]] {
+			continue
+		}
+		_, rx, ok := strings.Cut(f[4], ":")
+		require.True(t, ok, line)
+		v, err := strconv.ParseUint(rx, 16, 64)
+		require.NoError(t, err, line)
+		sum += v
+	}
+	return sum
+}
