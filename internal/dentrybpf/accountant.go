@@ -41,8 +41,24 @@ const (
 	DefaultObjectSize = 192
 )
 
+// Hooks select the kernel hooks the accountant counts with.
+const (
+	// HooksAuto tries HooksFentry, then HooksTracepoint.
+	HooksAuto = ""
+	// HooksFentry: fexit on __d_alloc and fentry on dentry_free. They run
+	// only for dentries; they need BPF trampolines, which some kernels and
+	// hosts refuse.
+	HooksFentry = "fentry"
+	// HooksTracepoint: BTF-typed raw tracepoints kmem_cache_alloc and
+	// kmem_cache_free (Linux 6.1+), filtered in the kernel to the dentry
+	// cache. They run for every slab allocation and free on the node.
+	HooksTracepoint = "tracepoint"
+)
+
 // Config bounds the accountant's kernel maps. Zero values take the defaults.
 type Config struct {
+	// Hooks: HooksAuto (default), HooksFentry or HooksTracepoint.
+	Hooks string
 	// MaxTrackedObjects is the most live dentries tracked at once, node-wide.
 	// Allocations beyond it are not counted and add to Overflows.
 	MaxTrackedObjects uint32

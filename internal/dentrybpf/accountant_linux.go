@@ -5,7 +5,6 @@ package dentrybpf
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"strings"
@@ -24,11 +23,13 @@ import (
 type Accountant struct {
 	logger *zap.Logger
 
-	mu       sync.Mutex // serializes Snapshot and Close
+	mu       sync.Mutex // serializes Snapshot, Stats and Close
 	closed   bool
+	hooks    string
 	maps     dentryMaps
 	vars     dentryVariables
-	progs    trackPrograms
+	alloc    *ebpf.Program
+	free     *ebpf.Program
 	links    []link.Link
 	negProg  *ebpf.Program
 	negIter  *link.Iter
@@ -39,11 +40,22 @@ type Accountant struct {
 	watermark uint64 // highest cgroup id that existed when the accountant attached
 }
 
-// trackPrograms are the hot-path programs; the negative-dentry iterator is
-// loaded separately so that a kernel refusing it costs only that count.
-type trackPrograms struct {
-	DentryAlloc *ebpf.Program `ebpf:"dentry_alloc"`
-	DentryFree  *ebpf.Program `ebpf:"dentry_free"`
+// fentryObjects and tracepointObjects are the two ways to load the
+// accountant: maps, counters and one pair of hot-path programs. The
+// negative-dentry iterator is loaded separately so that a kernel refusing it
+// costs only that count.
+type fentryObjects struct {
+	dentryMaps
+	dentryVariables
+	Alloc *ebpf.Program `ebpf:"alloc_fexit"`
+	Free  *ebpf.Program `ebpf:"free_fentry"`
+}
+
+type tracepointObjects struct {
+	dentryMaps
+	dentryVariables
+	Alloc *ebpf.Program `ebpf:"alloc_tp"`
+	Free  *ebpf.Program `ebpf:"free_tp"`
 }
 
 // Start loads and attaches the accountant. On failure it has released
@@ -70,11 +82,6 @@ func (a *Accountant) start(cfg Config) error {
 	if err != nil {
 		return classify("reading kernel BTF", err)
 	}
-	for _, tp := range []string{"kmem_cache_alloc", "kmem_cache_free"} {
-		if err := checkTracepoint(kernel, tp); err != nil {
-			return err
-		}
-	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		// Only kernels before 5.11 charge maps to RLIMIT_MEMLOCK; on the
 		// others this fails without CAP_BPF, and creating the maps below
@@ -89,33 +96,77 @@ func (a *Accountant) start(cfg Config) error {
 	spec.Maps[dentryMapCounts].MaxEntries = cfg.MaxCgroups
 	spec.Maps[dentryMapNegatives].MaxEntries = cfg.MaxCgroups
 
-	if err := spec.LoadAndAssign(&a.maps, nil); err != nil {
-		return classify("creating eBPF maps", err)
+	candidates := []string{HooksFentry, HooksTracepoint}
+	if cfg.Hooks != HooksAuto {
+		candidates = []string{cfg.Hooks}
 	}
-	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
-		dentryMapLive:      a.maps.Live,
-		dentryMapCounts:    a.maps.Counts,
-		dentryMapNegatives: a.maps.Negatives,
-	}}
-	if err := spec.LoadAndAssign(&a.progs, opts); err != nil {
-		return classify("loading eBPF programs", err)
-	}
-	if err := spec.LoadAndAssign(&a.vars, opts); err != nil {
-		return classify("loading eBPF variables", err)
-	}
-	for _, p := range []*ebpf.Program{a.progs.DentryFree, a.progs.DentryAlloc} {
-		l, err := link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp})
-		if err != nil {
-			return classify("attaching "+p.String(), err)
+	var errs []error
+	for _, hooks := range candidates {
+		err := a.attach(kernel, spec, hooks)
+		if err == nil {
+			a.hooks = hooks
+			break
 		}
-		a.links = append(a.links, l)
+		errs = append(errs, err)
+		a.release()
+	}
+	if a.hooks == "" {
+		return errors.Join(errs...)
+	}
+	if len(errs) > 0 {
+		a.logger.Info("dentry accountant: preferred hooks unavailable",
+			zap.String("using", a.hooks), zap.Error(errors.Join(errs...)))
 	}
 	a.startedAt = time.Now()
 
-	a.startNegative(spec, opts)
+	a.startNegative(spec)
 	a.watermark = a.readWatermark(cfg.CgroupRoot)
 	a.objSize = a.readObjectSize()
 	a.checkMerged()
+	return nil
+}
+
+// attach loads the maps and the hot-path programs for hooks and attaches
+// them, free before alloc so that no tracked dentry's free is missed.
+func (a *Accountant) attach(kernel *btf.Spec, spec *ebpf.CollectionSpec, hooks string) error {
+	var allocName, freeName string
+	switch hooks {
+	case HooksFentry:
+		var objs fentryObjects
+		if err := spec.LoadAndAssign(&objs, nil); err != nil {
+			return classify("loading fentry/fexit programs", err)
+		}
+		a.maps, a.vars, a.alloc, a.free = objs.dentryMaps, objs.dentryVariables, objs.Alloc, objs.Free
+		allocName, freeName = dentryProgAllocFexit, dentryProgFreeFentry
+	case HooksTracepoint:
+		for _, tp := range []string{"kmem_cache_alloc", "kmem_cache_free"} {
+			if err := checkTracepoint(kernel, tp); err != nil {
+				return err
+			}
+		}
+		var objs tracepointObjects
+		if err := spec.LoadAndAssign(&objs, nil); err != nil {
+			return classify("loading tracepoint programs", err)
+		}
+		a.maps, a.vars, a.alloc, a.free = objs.dentryMaps, objs.dentryVariables, objs.Alloc, objs.Free
+		allocName, freeName = dentryProgAllocTp, dentryProgFreeTp
+	default:
+		return fmt.Errorf("%w: unknown hooks %q (want %q, %q or empty)",
+			ErrNotSupported, hooks, HooksFentry, HooksTracepoint)
+	}
+	for _, p := range []struct {
+		name string
+		prog *ebpf.Program
+	}{{freeName, a.free}, {allocName, a.alloc}} {
+		l, err := link.AttachTracing(link.TracingOptions{
+			Program:    p.prog,
+			AttachType: spec.Programs[p.name].AttachType,
+		})
+		if err != nil {
+			return classify(fmt.Sprintf("attaching %s to %s", p.name, spec.Programs[p.name].AttachTo), err)
+		}
+		a.links = append(a.links, l)
+	}
 	return nil
 }
 
@@ -143,10 +194,13 @@ func checkTracepoint(kernel *btf.Spec, name string) error {
 
 // startNegative loads the iterator that counts negative dentries. It is
 // optional: without it NegativeCounted reports false.
-func (a *Accountant) startNegative(spec *ebpf.CollectionSpec, opts *ebpf.CollectionOptions) {
+func (a *Accountant) startNegative(spec *ebpf.CollectionSpec) {
 	var objs struct {
 		CountNegative *ebpf.Program `ebpf:"count_negative"`
 	}
+	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
+		dentryMapNegatives: a.maps.Negatives,
+	}}
 	if err := spec.LoadAndAssign(&objs, opts); err != nil {
 		a.logger.Warn("dentry accountant: negative dentries will not be counted",
 			zap.Error(classify("loading the map iterator", err)))
@@ -204,124 +258,6 @@ func classify(step string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrNotSupported, step, err)
 }
 
-// Snapshot returns the live dentries per memory cgroup id (the inode number
-// of the cgroup directory, see CgroupID). Cgroups with none are absent.
-func (a *Accountant) Snapshot() (map[uint64]Counts, error) {
-	if a == nil {
-		return nil, ErrClosed
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return nil, ErrClosed
-	}
-
-	out := make(map[uint64]Counts)
-	var zeros []uint64
-	var id uint64
-	var n int64
-	it := a.maps.Counts.Iterate()
-	for it.Next(&id, &n) {
-		switch {
-		case n > 0:
-			out[id] = Counts{Live: uint64(n)}
-		case n == 0:
-			zeros = append(zeros, id)
-		}
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("reading dentry counts: %w", err)
-	}
-	if err := a.prune(zeros); err != nil {
-		return nil, fmt.Errorf("pruning dentry counts: %w", err)
-	}
-	if a.negIter != nil {
-		if err := a.countNegative(out); err != nil {
-			return nil, fmt.Errorf("counting negative dentries: %w", err)
-		}
-	}
-	return out, nil
-}
-
-// prune frees the counters of cgroups that held no dentries at two
-// snapshots in a row (removed containers, mostly), so that the bounded map
-// keeps room for new ones.
-func (a *Accountant) prune(zeros []uint64) error {
-	seen := make(map[uint64]bool, len(zeros))
-	for _, id := range zeros {
-		seen[id] = true
-		if !a.zeroSeen[id] {
-			continue
-		}
-		if err := a.forget(id); err != nil {
-			return err
-		}
-		delete(seen, id)
-	}
-	a.zeroSeen = seen
-	return nil
-}
-
-// forget deletes a cgroup's counter atomically and puts back whatever the
-// kernel side added since it was read as 0.
-func (a *Accountant) forget(id uint64) error {
-	var v int64
-	err := a.maps.Counts.LookupAndDelete(&id, &v)
-	for err == nil && v != 0 {
-		err = a.maps.Counts.Update(&id, &v, ebpf.UpdateNoExist)
-		if errors.Is(err, ebpf.ErrKeyExist) {
-			var w int64
-			if err = a.maps.Counts.LookupAndDelete(&id, &w); err == nil {
-				v += w
-			}
-		}
-	}
-	if errors.Is(err, ebpf.ErrKeyNotExist) {
-		return nil
-	}
-	return err
-}
-
-// countNegative runs the map iterator over the live dentries and adds, per
-// cgroup, those without an inode.
-func (a *Accountant) countNegative(out map[uint64]Counts) error {
-	var keys []uint64
-	var id, n uint64
-	it := a.maps.Negatives.Iterate()
-	for it.Next(&id, &n) {
-		keys = append(keys, id)
-	}
-	if err := it.Err(); err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := a.maps.Negatives.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return err
-		}
-	}
-
-	rd, err := a.negIter.Open()
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(io.Discard, rd)
-	if cerr := rd.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-
-	it = a.maps.Negatives.Iterate()
-	for it.Next(&id, &n) {
-		if c, ok := out[id]; ok {
-			c.Negative = min(n, c.Live)
-			out[id] = c
-		}
-	}
-	return it.Err()
-}
-
 // ObjectSize is the dentry cache's per-object footprint in bytes: live
 // dentries x ObjectSize = dentry slab bytes.
 func (a *Accountant) ObjectSize() uint64 {
@@ -374,7 +310,7 @@ func (a *Accountant) Stats() Stats {
 			a.logger.Debug("dentry accountant: reading a counter", zap.String("counter", v.name), zap.Error(err))
 		}
 	}
-	for _, p := range []*ebpf.Program{a.progs.DentryAlloc, a.progs.DentryFree} {
+	for _, p := range []*ebpf.Program{a.alloc, a.free} {
 		if ps, err := p.Stats(); err == nil {
 			st.Missed += ps.RecursionMisses
 		}
@@ -385,6 +321,14 @@ func (a *Accountant) Stats() Stats {
 // NegativeCounted reports whether Snapshot fills Counts.Negative.
 func (a *Accountant) NegativeCounted() bool {
 	return a != nil && a.negIter != nil
+}
+
+// Hooks names the hooks in use: HooksFentry or HooksTracepoint.
+func (a *Accountant) Hooks() string {
+	if a == nil {
+		return ""
+	}
+	return a.hooks
 }
 
 // Close detaches the programs and frees the maps. It is safe to call on a
@@ -399,7 +343,14 @@ func (a *Accountant) Close() error {
 		return nil
 	}
 	a.closed = true
+	if err := a.release(); err != nil {
+		return fmt.Errorf("closing dentry accountant: %w", err)
+	}
+	return nil
+}
 
+// release detaches and closes whatever is loaded, links first.
+func (a *Accountant) release() error {
 	var errs []error
 	if a.negIter != nil {
 		errs = append(errs, a.negIter.Close())
@@ -407,11 +358,8 @@ func (a *Accountant) Close() error {
 	for _, l := range a.links {
 		errs = append(errs, l.Close())
 	}
-	errs = append(errs,
-		a.negProg.Close(), a.progs.DentryAlloc.Close(), a.progs.DentryFree.Close(),
-		a.maps.Close())
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("closing dentry accountant: %w", err)
-	}
-	return nil
+	errs = append(errs, a.negProg.Close(), a.alloc.Close(), a.free.Close(), a.maps.Close())
+	a.negIter, a.links, a.negProg, a.alloc, a.free = nil, nil, nil, nil, nil
+	a.maps, a.vars = dentryMaps{}, dentryVariables{}
+	return errors.Join(errs...)
 }

@@ -39,5 +39,8 @@ func (*Accountant) Stats() Stats { return Stats{} }
 // NegativeCounted returns false.
 func (*Accountant) NegativeCounted() bool { return false }
 
+// Hooks returns "".
+func (*Accountant) Hooks() string { return "" }
+
 // Close does nothing.
 func (*Accountant) Close() error { return nil }

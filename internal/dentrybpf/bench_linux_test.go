@@ -54,7 +54,7 @@ func benchOffOn(b *testing.B, loop func(b *testing.B, dir string)) {
 	for _, mode := range []string{"off", "on"} {
 		b.Run(mode, func(b *testing.B) {
 			if mode == "on" {
-				startAccountant(b)
+				startAccountant(b, Config{})
 			}
 			// A fresh directory per run: its removal frees the run's
 			// dentries, so every run starts from the same dcache size.
@@ -78,4 +78,23 @@ func cpuTime(b *testing.B) int64 {
 		b.Fatal(err)
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkSnapshot measures one Snapshot (counter read plus the
+// negative-dentry iteration) with 100,000 tracked dentries: the cost the
+// receiver pays per scrape grows with the number of tracked dentries.
+func BenchmarkSnapshot(b *testing.B) {
+	const dentries = 100_000
+	a := startAccountant(b, Config{})
+	dir := b.TempDir()
+	for i := range dentries {
+		if _, err := os.Lstat(dir + "/missing" + strconv.Itoa(i)); !os.IsNotExist(err) {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if _, err := a.Snapshot(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

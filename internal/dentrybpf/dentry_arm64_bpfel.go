@@ -19,9 +19,11 @@ const (
 	dentryMapCounts         = "counts"
 	dentryMapLive           = "live"
 	dentryMapNegatives      = "negatives"
+	dentryProgAllocFexit    = "alloc_fexit"
+	dentryProgAllocTp       = "alloc_tp"
 	dentryProgCountNegative = "count_negative"
-	dentryProgDentryAlloc   = "dentry_alloc"
-	dentryProgDentryFree    = "dentry_free"
+	dentryProgFreeFentry    = "free_fentry"
+	dentryProgFreeTp        = "free_tp"
 	dentryVarDentryCache    = "dentry_cache"
 	dentryVarOverflows      = "overflows"
 	dentryVarStale          = "stale"
@@ -69,9 +71,11 @@ type dentrySpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dentryProgramSpecs struct {
+	AllocFexit    *ebpf.ProgramSpec `ebpf:"alloc_fexit"`
+	AllocTp       *ebpf.ProgramSpec `ebpf:"alloc_tp"`
 	CountNegative *ebpf.ProgramSpec `ebpf:"count_negative"`
-	DentryAlloc   *ebpf.ProgramSpec `ebpf:"dentry_alloc"`
-	DentryFree    *ebpf.ProgramSpec `ebpf:"dentry_free"`
+	FreeFentry    *ebpf.ProgramSpec `ebpf:"free_fentry"`
+	FreeTp        *ebpf.ProgramSpec `ebpf:"free_tp"`
 }
 
 // dentryMapSpecs contains maps before they are loaded into the kernel.
@@ -138,16 +142,20 @@ type dentryVariables struct {
 //
 // It can be passed to loadDentryObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dentryPrograms struct {
+	AllocFexit    *ebpf.Program `ebpf:"alloc_fexit"`
+	AllocTp       *ebpf.Program `ebpf:"alloc_tp"`
 	CountNegative *ebpf.Program `ebpf:"count_negative"`
-	DentryAlloc   *ebpf.Program `ebpf:"dentry_alloc"`
-	DentryFree    *ebpf.Program `ebpf:"dentry_free"`
+	FreeFentry    *ebpf.Program `ebpf:"free_fentry"`
+	FreeTp        *ebpf.Program `ebpf:"free_tp"`
 }
 
 func (p *dentryPrograms) Close() error {
 	return _DentryClose(
+		p.AllocFexit,
+		p.AllocTp,
 		p.CountNegative,
-		p.DentryAlloc,
-		p.DentryFree,
+		p.FreeFentry,
+		p.FreeTp,
 	)
 }
 

@@ -71,7 +71,7 @@ func runChild(mode string) error {
 }
 
 // startAccountant starts an accountant or skips the test with the reason.
-func startAccountant(tb testing.TB) *Accountant {
+func startAccountant(tb testing.TB, cfg Config) *Accountant {
 	tb.Helper()
 	if os.Geteuid() != 0 {
 		tb.Skip("skipping: loading eBPF needs root (CAP_BPF and CAP_PERFMON)")
@@ -79,7 +79,7 @@ func startAccountant(tb testing.TB) *Accountant {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		tb.Skipf("skipping: no kernel BTF: %v", err)
 	}
-	a, err := Start(Config{}, zaptest.NewLogger(tb))
+	a, err := Start(cfg, zaptest.NewLogger(tb))
 	if errors.Is(err, ErrNotSupported) || errors.Is(err, ErrNotPermitted) {
 		tb.Skipf("skipping: the kernel refused the accountant: %v", err)
 	}
@@ -199,9 +199,15 @@ func kmemUsage(t *testing.T, cgroup string) (uint64, bool) {
 // without churn shows a small number. Deleting the directory frees the
 // dentries from another cgroup's context, and the count must follow.
 func TestAccuracy(t *testing.T) {
+	for _, hooks := range []string{HooksFentry, HooksTracepoint} {
+		t.Run(hooks, func(t *testing.T) { testAccuracy(t, hooks) })
+	}
+}
+
+func testAccuracy(t *testing.T, hooks string) {
 	const files = 50_000
 	parent := testCgroupRoot(t)
-	a := startAccountant(t)
+	a := startAccountant(t, Config{Hooks: hooks})
 	churn, churnID := newCgroup(t, parent, "churn")
 	idle, idleID := newCgroup(t, parent, "idle")
 	if !a.Covers(churnID) || !a.Covers(idleID) {
@@ -260,7 +266,7 @@ func TestAccuracy(t *testing.T) {
 	if after.Live >= files/100 {
 		t.Errorf("churn after rmdir: %d live dentries, want under %d", after.Live, files/100)
 	}
-	t.Logf("accountant stats: %+v", a.Stats())
+	t.Logf("hooks %s, accountant stats: %+v", a.Hooks(), a.Stats())
 }
 
 // TestNotCountedBeforeStart: dentries allocated while the accountant is off
@@ -270,7 +276,7 @@ func TestNotCountedBeforeStart(t *testing.T) {
 	cg, id := newCgroup(t, parent, "before")
 	runInCgroup(t, cg, "churn", t.TempDir(), 5_000)
 
-	a := startAccountant(t)
+	a := startAccountant(t, Config{})
 	snap, err := a.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -283,8 +289,45 @@ func TestNotCountedBeforeStart(t *testing.T) {
 	}
 }
 
+// TestOverflow: with room for few dentries, the rest are counted as
+// overflows and never as live.
+func TestOverflow(t *testing.T) {
+	const room = 1024
+	a := startAccountant(t, Config{MaxTrackedObjects: room})
+	dir := t.TempDir()
+	for i := range 4 * room {
+		if _, err := os.Lstat(filepath.Join(dir, "missing"+strconv.Itoa(i))); !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	snap, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live uint64
+	for _, c := range snap {
+		live += c.Live
+	}
+	if live > room {
+		t.Errorf("%d live dentries counted with room for %d", live, room)
+	}
+	if a.Overflows() < 2*room {
+		t.Errorf("Overflows() = %d after %d uncountable lookups", a.Overflows(), 3*room)
+	}
+	t.Logf("live %d, stats %+v", live, a.Stats())
+}
+
+func TestUnknownHooks(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: loading eBPF needs root")
+	}
+	if _, err := Start(Config{Hooks: "kprobe"}, zaptest.NewLogger(t)); !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("Start with unknown hooks: %v, want ErrNotSupported", err)
+	}
+}
+
 func TestCloseIdempotent(t *testing.T) {
-	a := startAccountant(t)
+	a := startAccountant(t, Config{})
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -10,10 +10,12 @@
 // that the free - which usually runs in an RCU callback in some other task's
 // context - decrements the cgroup that was charged.
 //
-// Hooks: BTF-typed raw tracepoints kmem_cache_alloc / kmem_cache_free
-// (Linux >= 6.1 passes the struct kmem_cache pointer). The program filters to
-// the dentry cache in the kernel: it compares the cache's name once, then
-// only the cached pointer.
+// Hooks, one pair is loaded (see README.md):
+// - fexit/__d_alloc + fentry/dentry_free: run only for dentries;
+// - else BTF-typed raw tracepoints kmem_cache_alloc / kmem_cache_free
+//   (Linux >= 6.1 passes the struct kmem_cache pointer), filtered in the
+//   kernel to the dentry cache: the cache's name is compared once, then only
+//   the cached pointer.
 
 #include "dentry.h"
 #include <bpf/bpf_helpers.h>
@@ -91,31 +93,22 @@ static __always_inline u64 charged_cgroup_id(void)
 	return task->cgroups->subsys[id]->cgroup->kn->id;
 }
 
-static __always_inline void count_add(u64 cgid, s64 delta)
+static __always_inline bool count_add(u64 cgid, s64 delta)
 {
 	s64 *v = bpf_map_lookup_elem(&counts, &cgid);
-	if (v) {
-		__sync_fetch_and_add(v, delta);
-		return;
-	}
-	if (bpf_map_update_elem(&counts, &cgid, &delta, BPF_NOEXIST) == 0)
-		return;
-	// Lost the race to another CPU's insert, or the map is full.
-	v = bpf_map_lookup_elem(&counts, &cgid);
-	if (v) {
-		__sync_fetch_and_add(v, delta);
-		return;
-	}
-	__sync_fetch_and_add(&overflows, 1);
+	if (!v && bpf_map_update_elem(&counts, &cgid, &delta, BPF_NOEXIST) == 0)
+		return true;
+	if (!v) // lost the race to another CPU's insert, or the map is full
+		v = bpf_map_lookup_elem(&counts, &cgid);
+	if (!v)
+		return false;
+	__sync_fetch_and_add(v, delta);
+	return true;
 }
 
-SEC("tp_btf/kmem_cache_alloc")
-int BPF_PROG(dentry_alloc, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+// track_alloc charges a new dentry to the current task's memory cgroup.
+static __always_inline void track_alloc(u64 key)
 {
-	if (!ptr || !is_dentry_cache(s))
-		return 0;
-
-	u64 key = (u64)ptr;
 	u64 cgid = charged_cgroup_id();
 	long err = bpf_map_update_elem(&live, &key, &cgid, BPF_NOEXIST);
 	if (err == -EEXIST) {
@@ -130,26 +123,61 @@ int BPF_PROG(dentry_alloc, unsigned long call_site, const void *ptr, struct kmem
 		}
 	} else if (err) {
 		__sync_fetch_and_add(&overflows, 1);
-		return 0;
+		return;
 	}
-	count_add(cgid, 1);
+	if (!count_add(cgid, 1)) {
+		bpf_map_delete_elem(&live, &key);
+		__sync_fetch_and_add(&overflows, 1);
+	}
+}
+
+// track_free releases a dentry from the cgroup charged at its allocation,
+// whatever context frees it.
+static __always_inline void track_free(u64 key)
+{
+	u64 *cgid = bpf_map_lookup_elem(&live, &key);
+	if (!cgid)
+		return; // allocated before the accountant started, or not tracked
+	u64 id = *cgid;
+	if (bpf_map_delete_elem(&live, &key) != 0)
+		return; // a concurrent free of the same pointer won
+	count_add(id, -1);
+}
+
+// Preferred hooks: they run only for dentries. __d_alloc is the one place
+// that allocates from the dentry cache; dentry_free hands every dentry to
+// the cache (after an RCU grace period, which does not matter here: the
+// object cannot be reused before).
+SEC("fexit/__d_alloc")
+int BPF_PROG(alloc_fexit, struct super_block *sb, const struct qstr *name, struct dentry *ret)
+{
+	if (ret)
+		track_alloc((u64)ret);
+	return 0;
+}
+
+SEC("fentry/dentry_free")
+int BPF_PROG(free_fentry, struct dentry *dentry)
+{
+	track_free((u64)dentry);
+	return 0;
+}
+
+// Fallback hooks, where fentry/fexit are refused: the slab tracepoints run
+// for every cache, so the programs filter to the dentry cache first.
+SEC("tp_btf/kmem_cache_alloc")
+int BPF_PROG(alloc_tp, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	if (ptr && is_dentry_cache(s))
+		track_alloc((u64)ptr);
 	return 0;
 }
 
 SEC("tp_btf/kmem_cache_free")
-int BPF_PROG(dentry_free, unsigned long call_site, const void *ptr, const struct kmem_cache *s)
+int BPF_PROG(free_tp, unsigned long call_site, const void *ptr, const struct kmem_cache *s)
 {
-	if (!ptr || !is_dentry_cache(s))
-		return 0;
-
-	u64 key = (u64)ptr;
-	u64 *cgid = bpf_map_lookup_elem(&live, &key);
-	if (!cgid)
-		return 0; // allocated before the accountant started, or not tracked
-	u64 id = *cgid;
-	if (bpf_map_delete_elem(&live, &key) != 0)
-		return 0; // a concurrent free of the same pointer won
-	count_add(id, -1);
+	if (ptr && is_dentry_cache(s))
+		track_free((u64)ptr);
 	return 0;
 }
 

@@ -81,6 +81,8 @@ struct kmem_cache {
 };
 
 struct inode;
+struct super_block;
+struct qstr;
 
 struct dentry {
 	struct inode *d_inode;
