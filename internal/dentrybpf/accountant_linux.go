@@ -28,6 +28,7 @@ type Accountant struct {
 	hooks    string
 	maps     dentryMaps
 	vars     dentryVariables
+	bss      *ebpf.Map // backs vars; shared by every program
 	alloc    *ebpf.Program
 	free     *ebpf.Program
 	links    []link.Link
@@ -40,20 +41,22 @@ type Accountant struct {
 	watermark uint64 // highest cgroup id that existed when the accountant attached
 }
 
-// fentryObjects and tracepointObjects are the two ways to load the
-// accountant: maps, counters and one pair of hot-path programs. The
-// negative-dentry iterator is loaded separately so that a kernel refusing it
-// costs only that count.
-type fentryObjects struct {
+// sharedObjects are loaded once: the maps and the counters' .bss. The
+// hot-path programs (one pair, fentryPrograms or tracepointPrograms) and the
+// negative-dentry iterator are loaded against them, each separately, so that
+// a kernel refusing one costs only that one.
+type sharedObjects struct {
 	dentryMaps
 	dentryVariables
+	Bss *ebpf.Map `ebpf:".bss"`
+}
+
+type fentryPrograms struct {
 	Alloc *ebpf.Program `ebpf:"alloc_fexit"`
 	Free  *ebpf.Program `ebpf:"free_fentry"`
 }
 
-type tracepointObjects struct {
-	dentryMaps
-	dentryVariables
+type tracepointPrograms struct {
 	Alloc *ebpf.Program `ebpf:"alloc_tp"`
 	Free  *ebpf.Program `ebpf:"free_tp"`
 }
@@ -96,19 +99,33 @@ func (a *Accountant) start(cfg Config) error {
 	spec.Maps[dentryMapCounts].MaxEntries = cfg.MaxCgroups
 	spec.Maps[dentryMapNegatives].MaxEntries = cfg.MaxCgroups
 
+	var shared sharedObjects
+	if err := spec.LoadAndAssign(&shared, nil); err != nil {
+		return classify("creating eBPF maps", err)
+	}
+	a.maps, a.vars, a.bss = shared.dentryMaps, shared.dentryVariables, shared.Bss
+	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
+		dentryMapLive:      a.maps.Live,
+		dentryMapCounts:    a.maps.Counts,
+		dentryMapNegatives: a.maps.Negatives,
+		".bss":             a.bss,
+	}}
+
 	candidates := []string{HooksFentry, HooksTracepoint}
 	if cfg.Hooks != HooksAuto {
 		candidates = []string{cfg.Hooks}
 	}
 	var errs []error
 	for _, hooks := range candidates {
-		err := a.attach(kernel, spec, hooks)
+		err := a.attach(kernel, spec, opts, hooks)
 		if err == nil {
 			a.hooks = hooks
 			break
 		}
 		errs = append(errs, err)
-		a.release()
+		if derr := a.detach(); derr != nil {
+			errs = append(errs, derr)
+		}
 	}
 	if a.hooks == "" {
 		return errors.Join(errs...)
@@ -119,24 +136,24 @@ func (a *Accountant) start(cfg Config) error {
 	}
 	a.startedAt = time.Now()
 
-	a.startNegative(spec)
+	a.startNegative(spec, opts)
 	a.watermark = a.readWatermark(cfg.CgroupRoot)
 	a.objSize = a.readObjectSize()
 	a.checkMerged()
 	return nil
 }
 
-// attach loads the maps and the hot-path programs for hooks and attaches
-// them, free before alloc so that no tracked dentry's free is missed.
-func (a *Accountant) attach(kernel *btf.Spec, spec *ebpf.CollectionSpec, hooks string) error {
+// attach loads the hot-path programs for hooks and attaches them, free
+// before alloc so that no tracked dentry's free is missed.
+func (a *Accountant) attach(kernel *btf.Spec, spec *ebpf.CollectionSpec, opts *ebpf.CollectionOptions, hooks string) error {
 	var allocName, freeName string
 	switch hooks {
 	case HooksFentry:
-		var objs fentryObjects
-		if err := spec.LoadAndAssign(&objs, nil); err != nil {
+		var progs fentryPrograms
+		if err := spec.LoadAndAssign(&progs, opts); err != nil {
 			return classify("loading fentry/fexit programs", err)
 		}
-		a.maps, a.vars, a.alloc, a.free = objs.dentryMaps, objs.dentryVariables, objs.Alloc, objs.Free
+		a.alloc, a.free = progs.Alloc, progs.Free
 		allocName, freeName = dentryProgAllocFexit, dentryProgFreeFentry
 	case HooksTracepoint:
 		for _, tp := range []string{"kmem_cache_alloc", "kmem_cache_free"} {
@@ -144,11 +161,11 @@ func (a *Accountant) attach(kernel *btf.Spec, spec *ebpf.CollectionSpec, hooks s
 				return err
 			}
 		}
-		var objs tracepointObjects
-		if err := spec.LoadAndAssign(&objs, nil); err != nil {
+		var progs tracepointPrograms
+		if err := spec.LoadAndAssign(&progs, opts); err != nil {
 			return classify("loading tracepoint programs", err)
 		}
-		a.maps, a.vars, a.alloc, a.free = objs.dentryMaps, objs.dentryVariables, objs.Alloc, objs.Free
+		a.alloc, a.free = progs.Alloc, progs.Free
 		allocName, freeName = dentryProgAllocTp, dentryProgFreeTp
 	default:
 		return fmt.Errorf("%w: unknown hooks %q (want %q, %q or empty)",
@@ -194,13 +211,10 @@ func checkTracepoint(kernel *btf.Spec, name string) error {
 
 // startNegative loads the iterator that counts negative dentries. It is
 // optional: without it NegativeCounted reports false.
-func (a *Accountant) startNegative(spec *ebpf.CollectionSpec) {
+func (a *Accountant) startNegative(spec *ebpf.CollectionSpec, opts *ebpf.CollectionOptions) {
 	var objs struct {
 		CountNegative *ebpf.Program `ebpf:"count_negative"`
 	}
-	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
-		dentryMapNegatives: a.maps.Negatives,
-	}}
 	if err := spec.LoadAndAssign(&objs, opts); err != nil {
 		a.logger.Warn("dentry accountant: negative dentries will not be counted",
 			zap.Error(classify("loading the map iterator", err)))
@@ -355,11 +369,19 @@ func (a *Accountant) release() error {
 	if a.negIter != nil {
 		errs = append(errs, a.negIter.Close())
 	}
+	errs = append(errs, a.detach(), a.negProg.Close(), a.maps.Close(), a.bss.Close())
+	a.negIter, a.negProg, a.bss = nil, nil, nil
+	a.maps, a.vars = dentryMaps{}, dentryVariables{}
+	return errors.Join(errs...)
+}
+
+// detach detaches and closes the hot-path programs.
+func (a *Accountant) detach() error {
+	var errs []error
 	for _, l := range a.links {
 		errs = append(errs, l.Close())
 	}
-	errs = append(errs, a.negProg.Close(), a.alloc.Close(), a.free.Close(), a.maps.Close())
-	a.negIter, a.links, a.negProg, a.alloc, a.free = nil, nil, nil, nil, nil
-	a.maps, a.vars = dentryMaps{}, dentryVariables{}
+	errs = append(errs, a.alloc.Close(), a.free.Close())
+	a.links, a.alloc, a.free = nil, nil, nil
 	return errors.Join(errs...)
 }
