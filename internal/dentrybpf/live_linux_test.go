@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -315,6 +316,38 @@ func TestOverflow(t *testing.T) {
 		t.Errorf("Overflows() = %d after %d uncountable lookups", a.Overflows(), 3*room)
 	}
 	t.Logf("live %d, stats %+v", live, a.Stats())
+}
+
+// TestPrune: counters at zero for two snapshots are dropped; a counter
+// that is not zero when dropped is put back.
+func TestPrune(t *testing.T) {
+	a := startAccountant(t, Config{})
+	const idle, busy = uint64(1) << 62, uint64(1)<<62 + 1 // ids no cgroup has
+	for _, id := range []uint64{idle, busy} {
+		if err := a.maps.Counts.Put(id, int64(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if _, err := a.Snapshot(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int64
+	if err := a.maps.Counts.Lookup(idle, &n); !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t.Errorf("zero counter kept after two snapshots: %d, %v", n, err)
+	}
+
+	// As if the kernel charged 3 dentries between the read and the delete.
+	if err := a.maps.Counts.Put(busy, int64(3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.forget(busy); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.maps.Counts.Lookup(busy, &n); err != nil || n != 3 {
+		t.Errorf("counter after forget: %d, %v; want 3 put back", n, err)
+	}
 }
 
 func TestUnknownHooks(t *testing.T) {

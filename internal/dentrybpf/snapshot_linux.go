@@ -69,23 +69,31 @@ func (a *Accountant) prune(zeros []uint64) error {
 }
 
 // forget deletes a cgroup's counter atomically and puts back whatever the
-// kernel side added since it was read as 0.
+// kernel side added since it was read as 0, merging with an entry the kernel
+// may have created in the meantime.
 func (a *Accountant) forget(id uint64) error {
 	var v int64
-	err := a.maps.Counts.LookupAndDelete(&id, &v)
-	for err == nil && v != 0 {
-		err = a.maps.Counts.Update(&id, &v, ebpf.UpdateNoExist)
-		if errors.Is(err, ebpf.ErrKeyExist) {
-			var w int64
-			if err = a.maps.Counts.LookupAndDelete(&id, &w); err == nil {
-				v += w
-			}
+	if err := a.maps.Counts.LookupAndDelete(&id, &v); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
 		}
+		return err
 	}
-	if errors.Is(err, ebpf.ErrKeyNotExist) {
-		return nil
+	for range 100 {
+		if v == 0 {
+			return nil
+		}
+		err := a.maps.Counts.Update(&id, &v, ebpf.UpdateNoExist)
+		if !errors.Is(err, ebpf.ErrKeyExist) {
+			return err // nil: restored
+		}
+		var w int64
+		if err := a.maps.Counts.LookupAndDelete(&id, &w); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return err
+		}
+		v += w
 	}
-	return err
+	return fmt.Errorf("restoring the dentry count of cgroup %d: the kernel keeps recreating it", id)
 }
 
 // countNegative runs the map iterator over the live dentries and adds, per
