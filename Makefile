@@ -18,7 +18,9 @@ tools:
 ## generate: regenerate mdatagen code and documentation (commit the result).
 generate:
 	cd receiver/cgroupmemreceiver && $(TOOLS) mdatagen metadata.yaml
-	@if [ -f processor/memdivergenceprocessor/metadata.yaml ]; then cd processor/memdivergenceprocessor && $(TOOLS) mdatagen metadata.yaml; fi
+	cd processor/memdivergenceprocessor && $(TOOLS) mdatagen metadata.yaml
+	# eBPF objects (needs clang, llvm and libbpf-dev from Debian; the output is committed).
+	$(GO) generate ./internal/dentrybpf/
 
 ## build: build the collector with ocb from builder-config.yaml.
 build: $(COLLECTOR)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -18,27 +20,41 @@ import (
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
-// The benchmarks scrape N containers (N/2 burstable pods of two containers each) from two
-// trees: fixture-tree, the v1 capture's files copied N times under a temporary directory, and
-// live-cgroups, real empty cgroups of this host's v1 memory controller (root only).
-// BenchmarkBareFileReads opens, reads and closes the files the receiver reads for each cgroup
-// of the same trees; BenchmarkBarePreads re-reads them at offset 0 from descriptors opened
-// once, the way the receiver keeps them: the floor under BenchmarkScrape. All report
-// ns/container (wall clock) and cpu-ns/container (user and system CPU time of the process, GC
-// included), which holds steady on a shared machine where runnable tasks outnumber the cores.
+// The benchmarks scrape N containers (N/2 burstable pods of two containers each, laid out
+// kubepods/burstable/pod<uid>/<id>) from two trees: fixture-tree, the v1 capture's files
+// copied N/2 times under a temporary directory (10 and 100 containers, no privilege needed),
+// and live-cgroups, real cgroups of this host's v1 memory controller with one sleeping process
+// in each container (100 and 1,000 containers; root only, and 1,000 not with -short).
+//
+// BenchmarkScrape runs the receiver's scrape twice over: metrics=container+pod has the
+// container.* and k8s.pod.* metrics at their defaults with the node-wide metrics and the
+// socket receive-queue metrics off; metrics=default is the receiver's default configuration
+// (node dentry metrics and socket receive queues on), on live-cgroups only: a fixture tree has
+// no /proc to read them from. BenchmarkBareFileReads and
+// BenchmarkBarePreads are the two floors under it: they read the four files of floorFiles for
+// every pod and container cgroup of the same tree, the first opening, reading and closing
+// each file, the second re-reading descriptors opened once with pread at offset 0, the way
+// the receiver keeps them.
+//
+// Every benchmark reports, per container and scrape: ns/container (wall clock),
+// cpu-ns/container (user and system CPU time of the whole process from getrusage, GC and
+// every thread included, which holds steady on a shared machine where runnable tasks outnumber
+// the cores), and allocs/container and B/container. make bench turns them into the README's
+// performance table.
 
-var benchContainerCounts = []int{10, 100}
+// fixtureContainerCounts and liveContainerCounts are the tree sizes benchmarked.
+var (
+	fixtureContainerCounts = []int{10, 100}
+	liveContainerCounts    = []int{100, 1000}
+)
 
-// v1CgroupFiles are the files the receiver reads for each v1 cgroup, container or pod, at
-// steady state on kernels since 5.9: memory.kmem.tcp.usage_in_bytes only once the tcp
-// high-water mark is non-zero, and memory.kmem.slabinfo not again once it read empty.
-var v1CgroupFiles = []string{
+// floorFiles are the files of the floors: the four a container's memory usage,
+// working set, limit, RSS, cache and kernel memory come from.
+var floorFiles = []string{
 	"memory.stat",
 	"memory.usage_in_bytes",
 	"memory.limit_in_bytes",
 	"memory.kmem.usage_in_bytes",
-	"memory.kmem.tcp.max_usage_in_bytes",
-	"memory.oom_control",
 }
 
 // benchTree is a host root holding a pod tree, and the cgroups a scrape reads in it.
@@ -46,10 +62,16 @@ type benchTree struct {
 	root       string
 	cgroups    []string // every pod and container cgroup, under root
 	containers int
+	live       bool // real cgroups and processes: the root's proc is the host's
 }
 
 func BenchmarkScrape(b *testing.B) {
-	runOnTrees(b, benchScrape)
+	runOnTrees(b, func(b *testing.B, bt benchTree) {
+		b.Run("metrics=container+pod", func(b *testing.B) { benchScrape(b, bt, containerPodConfig(bt.root)) })
+		if bt.live {
+			b.Run("metrics=default", func(b *testing.B) { benchScrape(b, bt, defaultConfig(bt.root)) })
+		}
+	})
 }
 
 func BenchmarkBareFileReads(b *testing.B) {
@@ -61,48 +83,62 @@ func BenchmarkBarePreads(b *testing.B) {
 }
 
 func runOnTrees(b *testing.B, bench func(*testing.B, benchTree)) {
-	for _, n := range benchContainerCounts {
-		b.Run(fmt.Sprintf("containers=%d", n), func(b *testing.B) {
-			b.Run("fixture-tree", func(b *testing.B) { bench(b, fixtureBenchTree(b, n)) })
-			b.Run("live-cgroups", func(b *testing.B) { bench(b, liveBenchTree(b, n)) })
+	for _, n := range fixtureContainerCounts {
+		b.Run(fmt.Sprintf("containers=%d/fixture-tree", n), func(b *testing.B) { bench(b, fixtureBenchTree(b, n)) })
+	}
+	for _, n := range liveContainerCounts {
+		b.Run(fmt.Sprintf("containers=%d/live-cgroups", n), func(b *testing.B) {
+			if n > 100 && testing.Short() {
+				b.Skipf("%d live containers: not with -short", n)
+			}
+			bench(b, liveBenchTree(b, n))
 		})
 	}
 }
 
-func benchScrape(b *testing.B, bt benchTree) {
+// defaultConfig is the receiver's default configuration on root.
+func defaultConfig(root string) *Config {
 	cfg := createDefaultConfig().(*Config)
-	cfg.RootPath = bt.root
-	// The node-wide metrics read /proc once per scrape, not per container.
-	cfg.Metrics.SystemLinuxDentryCount.Enabled = false
-	cfg.Metrics.SystemMemoryLinuxSlabDentry.Enabled = false
+	cfg.RootPath = root
+	return cfg
+}
+
+// containerPodConfig keeps the container and pod metrics at their defaults and turns off the
+// node-wide ones (read from /proc once per scrape) and the socket receive queues (read from
+// /proc/<pid>/fd and sock_diag; internal/sockets measures them).
+func containerPodConfig(root string) *Config {
+	cfg := defaultConfig(root)
+	m := &cfg.Metrics
+	m.SystemLinuxDentryCount.Enabled = false
+	m.SystemMemoryLinuxSlabDentry.Enabled = false
+	m.ContainerMemorySockRcvq.Enabled = false
+	m.ContainerMemorySockRcvqPayload.Enabled = false
+	m.ContainerMemorySockRcvqSockets.Enabled = false
+	return cfg
+}
+
+func benchScrape(b *testing.B, bt benchTree, cfg *Config) {
 	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	ctx := context.Background()
 	require.NoError(b, s.start(ctx, componenttest.NewNopHost()))
 	b.Cleanup(func() { require.NoError(b, s.shutdown(ctx)) })
 	md, err := s.scrape(ctx)
 	require.NoError(b, err)
-	require.Equal(b, len(bt.cgroups), md.ResourceMetrics().Len(), "one resource per pod and container")
+	require.GreaterOrEqual(b, md.ResourceMetrics().Len(), len(bt.cgroups), "one resource per pod and container")
 
-	b.ReportAllocs()
-	cpu := cpuTime()
+	m := startMeasure(b)
 	for b.Loop() {
 		if _, err := s.scrape(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportPerContainer(b, bt.containers, cpuTime()-cpu)
+	m.report(b, bt.containers)
 }
 
 func benchBareReads(b *testing.B, bt benchTree) {
-	var paths []string
-	for _, cg := range bt.cgroups {
-		for _, f := range v1CgroupFiles {
-			paths = append(paths, filepath.Join(cg, f))
-		}
-	}
+	paths := floorPaths(bt)
 	buf := make([]byte, 8192)
-	b.ReportAllocs()
-	cpu := cpuTime()
+	m := startMeasure(b)
 	for b.Loop() {
 		for _, p := range paths {
 			if err := openReadClose(p, buf); err != nil {
@@ -110,7 +146,7 @@ func benchBareReads(b *testing.B, bt benchTree) {
 			}
 		}
 	}
-	reportPerContainer(b, bt.containers, cpuTime()-cpu)
+	m.report(b, bt.containers)
 }
 
 func benchBarePreads(b *testing.B, bt benchTree) {
@@ -120,16 +156,13 @@ func benchBarePreads(b *testing.B, bt benchTree) {
 			_ = syscall.Close(fd)
 		}
 	})
-	for _, cg := range bt.cgroups {
-		for _, f := range v1CgroupFiles {
-			fd, err := syscall.Open(filepath.Join(cg, f), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-			require.NoError(b, err)
-			fds = append(fds, fd)
-		}
+	for _, p := range floorPaths(bt) {
+		fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		require.NoError(b, err)
+		fds = append(fds, fd)
 	}
 	buf := make([]byte, 8192)
-	b.ReportAllocs()
-	cpu := cpuTime()
+	m := startMeasure(b)
 	for b.Loop() {
 		for _, fd := range fds {
 			if _, err := syscall.Pread(fd, buf, 0); err != nil {
@@ -137,7 +170,18 @@ func benchBarePreads(b *testing.B, bt benchTree) {
 			}
 		}
 	}
-	reportPerContainer(b, bt.containers, cpuTime()-cpu)
+	m.report(b, bt.containers)
+}
+
+// floorPaths are the floor files of every cgroup of the tree.
+func floorPaths(bt benchTree) []string {
+	var paths []string
+	for _, cg := range bt.cgroups {
+		for _, f := range floorFiles {
+			paths = append(paths, filepath.Join(cg, f))
+		}
+	}
+	return paths
 }
 
 // openReadClose reads a whole file into buf (the files are smaller) and discards it.
@@ -156,10 +200,29 @@ func openReadClose(path string, buf []byte) error {
 	}
 }
 
-func reportPerContainer(b *testing.B, containers int, cpu time.Duration) {
+// measure holds the process's CPU time and allocations when the timed loop started.
+type measure struct {
+	cpu            time.Duration
+	mallocs, bytes uint64
+}
+
+func startMeasure(b *testing.B) measure {
+	b.ReportAllocs()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return measure{cpu: cpuTime(), mallocs: ms.Mallocs, bytes: ms.TotalAlloc}
+}
+
+// report divides what the loop cost by b.N scrapes of containers containers.
+func (m measure) report(b *testing.B, containers int) {
+	cpu := cpuTime() - m.cpu
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	per := float64(b.N) * float64(containers)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/per, "ns/container")
 	b.ReportMetric(float64(cpu.Nanoseconds())/per, "cpu-ns/container")
+	b.ReportMetric(float64(ms.Mallocs-m.mallocs)/per, "allocs/container")
+	b.ReportMetric(float64(ms.TotalAlloc-m.bytes)/per, "B/container")
 }
 
 // cpuTime is the user and system CPU time the process has used so far.
@@ -198,15 +261,18 @@ func fixtureBenchTree(b *testing.B, n int) benchTree {
 	return bt
 }
 
-// liveBenchTree makes n/2 burstable pods of two empty containers each on the host.
+// liveBenchTree makes n/2 burstable pods of two containers each on the host, with a sleeping
+// process in each container. It skips unless cgroups can be created (root, v1 memory
+// controller); the tree's cleanup stops the processes and removes the cgroups.
 func liveBenchTree(b *testing.B, n int) benchTree {
 	tree := testcgroup.New(b)
-	bt := benchTree{root: tree.Root(), containers: n}
+	bt := benchTree{root: tree.Root(), containers: n, live: true}
 	hier := filepath.Join(tree.Root(), "sys", "fs", "cgroup", "memory")
 	for range n / 2 {
 		uid := testcgroup.NewPodUID()
 		for i := range 2 {
 			dir := tree.AddContainer(testcgroup.QoSBurstable, uid, testcgroup.NewContainerID())
+			tree.Start(b, dir, exec.Command("sleep", "infinity"))
 			if i == 0 {
 				bt.cgroups = append(bt.cgroups, filepath.Join(hier, tree.Rel(filepath.Dir(dir))))
 			}

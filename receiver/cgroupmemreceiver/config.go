@@ -34,6 +34,9 @@ type Config struct {
 
 	// K8sMetadata names pods and containers from the node's kubelet (off by default).
 	K8sMetadata k8smeta.Config `mapstructure:"k8s_metadata"`
+
+	// DentryAccounting counts live dentries per container with eBPF (off by default).
+	DentryAccounting DentryAccountingConfig `mapstructure:"dentry_accounting"`
 }
 
 var errRootPath = errors.New("root_path must be an absolute path")

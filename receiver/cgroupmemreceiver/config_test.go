@@ -24,6 +24,9 @@ func TestLoadConfig(t *testing.T) {
 	hostfs.Metrics.SystemMemoryLinuxSlabDentry.Enabled = false
 	hostfs.ResourceAttributes.CgroupPath.Enabled = true
 
+	ebpf := createDefaultConfig().(*Config)
+	ebpf.DentryAccounting = DentryAccountingConfig{Mode: dentryAccountingEBPF, MaxTrackedObjects: 262144}
+
 	tests := []struct {
 		id      component.ID
 		want    component.Config
@@ -35,6 +38,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "zero_interval"), wantErr: "collection_interval must be positive"},
 		{id: component.NewIDWithName(metadata.Type, "negative_files"), wantErr: "max_open_files must be 0 (automatic) or positive, got -1"},
 		{id: component.NewIDWithName(metadata.Type, "negative_files"), wantErr: "discovery_interval must be positive, got 0s"},
+		{id: component.NewIDWithName(metadata.Type, "bad_dentry_mode"), wantErr: `dentry_accounting.mode must be "off" or "ebpf", got "kprobe"`},
+		{id: component.NewIDWithName(metadata.Type, "ebpf"), want: ebpf},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
@@ -50,6 +55,7 @@ func TestLoadConfig(t *testing.T) {
 			require.NoError(t, err)
 			got, want := cfg.(*Config), tt.want.(*Config)
 			require.Equal(t, want.RootPath, got.RootPath)
+			require.Equal(t, want.DentryAccounting, got.DentryAccounting)
 			require.Equal(t, want.ControllerConfig, got.ControllerConfig)
 			// enabledSetByUser differs by design; compare what users set.
 			require.Equal(t, want.Metrics.ContainerMemoryRssHuge.Enabled, got.Metrics.ContainerMemoryRssHuge.Enabled)

@@ -37,6 +37,7 @@ func createDefaultConfig() component.Config {
 		RootPath:             "/",
 		DiscoveryInterval:    defaultDiscoveryInterval,
 		K8sMetadata:          k8smeta.NewDefaultConfig(),
+		DentryAccounting:     DentryAccountingConfig{Mode: dentryAccountingOff},
 	}
 }
 

@@ -37,6 +37,7 @@ type cgroupScraper struct {
 	memory   *cgroupfs.MemoryReader
 	sockets  *sockets.Collector
 	k8s      *k8smeta.Provider
+	dentries *dentryAccounting
 	procRoot string
 
 	lastSocketGroups int
@@ -69,6 +70,7 @@ func (s *cgroupScraper) start(ctx context.Context, _ component.Host) error {
 	if s.socketsEnabled() {
 		s.sockets = sockets.NewCollector(s.procRoot, s.logger)
 	}
+	s.startDentryAccounting()
 	if s.k8s, err = k8smeta.NewProvider(s.cfg.K8sMetadata, s.logger); err != nil {
 		return fmt.Errorf("k8s_metadata: %w", err)
 	}
@@ -93,6 +95,7 @@ func (s *cgroupScraper) shutdown(ctx context.Context) error {
 	if s.k8s != nil {
 		errs = append(errs, s.k8s.Shutdown(ctx))
 	}
+	errs = append(errs, s.dentries.close())
 	if s.sockets != nil {
 		errs = append(errs, s.sockets.Close())
 	}
@@ -113,6 +116,9 @@ func (s *cgroupScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		errs.AddPartial(containerMetricsLen, err)
 	}
 	socks := s.collectSockets(ctx, tree, &errs)
+	if err := s.dentries.snapshot(s.logger); err != nil {
+		errs.AddPartial(1, err)
+	}
 	for i := range tree.Pods {
 		pod := &tree.Pods[i]
 		for _, c := range pod.Containers {
@@ -138,6 +144,9 @@ func (s *cgroupScraper) scrapeContainer(now pcommon.Timestamp, c cgroupfs.Contai
 		return
 	}
 	s.recordContainer(now, mem)
+	if err := s.dentries.record(s.mb, now, filepath.Join(s.hier.Dir, c.Path)); err != nil {
+		errs.AddPartial(1, err)
+	}
 	u, found := socks[c.Path]
 	s.recordSockets(now, u, found)
 	s.mb.EmitForResource(metadata.WithResource(s.containerResource(c, names)))

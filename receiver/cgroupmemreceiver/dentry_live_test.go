@@ -1,0 +1,83 @@
+package cgroupmemreceiver
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
+	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
+)
+
+// TestLiveDentryAccounting runs the receiver with dentry_accounting: ebpf over a container
+// that creates and deletes 20,000 uniquely named files after the accountant started, and an
+// idle one. It skips where the kernel or the privileges do not allow the accountant.
+func TestLiveDentryAccounting(t *testing.T) {
+	tree := testcgroup.New(t)
+	uid := testcgroup.NewPodUID()
+	churnID, idleID := testcgroup.NewContainerID(), testcgroup.NewContainerID()
+	churn := tree.AddContainer(testcgroup.QoSBurstable, uid, churnID)
+	idle := tree.AddContainer(testcgroup.QoSBurstable, uid, idleID)
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.RootPath = tree.Root()
+	cfg.DentryAccounting.Mode = dentryAccountingEBPF
+	cfg.DentryAccounting.MaxTrackedObjects = 1 << 17
+	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	require.NoError(t, s.start(context.Background(), nil))
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	if s.dentries == nil {
+		t.Skip("the eBPF dentry accountant cannot run here (see the warning logged by start)")
+	}
+
+	const files = 20000
+	tree.Start(t, churn, testcgroup.Command(t, testcgroup.Workload{TempFiles: files}))
+	tree.Start(t, idle, testcgroup.Command(t, testcgroup.Workload{}))
+
+	md, err := s.scrape(context.Background())
+	require.NoError(t, err)
+	objSize := int64(s.dentries.acc.ObjectSize())
+
+	got := dentryPoints(md, churnID)
+	require.Equal(t, "full", got.coverage, "the container started after the accountant")
+	require.InDelta(t, files*objSize, got.bytes, 0.1*files*float64(objSize), "20,000 negative dentries × object size, within 10 %")
+	require.LessOrEqual(t, got.bytes, containerValues(md, churnID)["container.memory.kmem"], "dentries are part of the container's kernel memory")
+	if s.dentries.acc.NegativeCounted() {
+		require.InDelta(t, files, got.negative, 0.1*files)
+	}
+	quiet := dentryPoints(md, idleID)
+	require.Less(t, quiet.bytes, int64(200)*objSize, "an idle container holds few dentries")
+}
+
+type dentryPoint struct {
+	bytes, negative int64
+	coverage        string
+}
+
+func dentryPoints(md pmetric.Metrics, containerID string) dentryPoint {
+	var p dentryPoint
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		if id, ok := rms.At(i).Resource().Attributes().Get("container.id"); !ok || id.Str() != containerID {
+			continue
+		}
+		ms := rms.At(i).ScopeMetrics().At(0).Metrics()
+		for k := 0; k < ms.Len(); k++ {
+			m := ms.At(k)
+			switch m.Name() {
+			case "container.memory.slab.dentry":
+				dp := m.Sum().DataPoints().At(0)
+				p.bytes = dp.IntValue()
+				if c, ok := dp.Attributes().Get("coverage"); ok {
+					p.coverage = c.Str()
+				}
+			case "container.memory.slab.dentry.negative":
+				p.negative = m.Sum().DataPoints().At(0).IntValue()
+			}
+		}
+	}
+	return p
+}
