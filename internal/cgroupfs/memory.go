@@ -69,17 +69,36 @@ func NewMemoryReader(mode Mode) *MemoryReader {
 	return &MemoryReader{mode: mode, buf: make([]byte, 0, 4096)}
 }
 
-// Read reads the memory breakdown of a cgroup. A cgroup removed while being read gives
-// ErrVanished and its handle is closed. A file this kernel lacks leaves its values absent; a
-// file that cannot be read or parsed gives an error naming it, and the values of the other
-// files are kept.
+// Optional names the readings that cost a file of their own per cgroup and scrape, which a
+// caller that does not report them can leave unread: a pod's metrics need none of them.
+type Optional uint8
+
+const (
+	OptSock       Optional = 1 << iota // Sock: v1 memory.kmem.tcp.* (v2 reads it from memory.stat)
+	OptOOMKills                        // OOMKills: v1 memory.oom_control, v2 memory.events
+	OptSwap                            // Swap: v2 memory.swap.current (v1 reads it from memory.stat)
+	OptSlabDentry                      // SlabDentry: v1 memory.kmem.slabinfo
+
+	AllOptional = OptSock | OptOOMKills | OptSwap | OptSlabDentry
+)
+
+// Read reads the memory breakdown of a cgroup, every reading included. A cgroup removed while
+// being read gives ErrVanished and its handle is closed. A file this kernel lacks leaves its
+// values absent; a file that cannot be read or parsed gives an error naming it, and the values
+// of the other files are kept.
 func (r *MemoryReader) Read(cg *Cgroup) (Memory, error) {
+	return r.ReadOptional(cg, AllOptional)
+}
+
+// ReadOptional is Read with only the optional readings in opt: the files that only the others
+// come from are not read, and those readings are absent unless a file read anyway holds them.
+func (r *MemoryReader) ReadOptional(cg *Cgroup, opt Optional) (Memory, error) {
 	var m Memory
 	var err error
 	if r.mode.V2() {
-		err = r.readV2(cg, &m)
+		err = r.readV2(cg, &m, opt)
 	} else {
-		err = r.readV1(cg, &m)
+		err = r.readV1(cg, &m, opt)
 	}
 	if vanished(err) {
 		cg.Close()
@@ -103,6 +122,20 @@ func (r *MemoryReader) file(cg *Cgroup, id fileID, required bool) ([]byte, error
 		return nil, fmt.Errorf("%w: %w", ErrVanished, err)
 	}
 	return nil, err
+}
+
+// readOOMKills reads oom_kill from memory.oom_control (v1) or memory.events (v2); absent
+// when the file or the key is.
+func (r *MemoryReader) readOOMKills(cg *Cgroup, id fileID, c *collect) Value {
+	var v Value
+	b, err := r.file(cg, id, false)
+	c.add(id, err)
+	c.add(id, parseKV(b, func(k []byte, n uint64) {
+		if string(k) == "oom_kill" {
+			v = some(n)
+		}
+	}))
+	return v
 }
 
 // collect gathers the errors of one cgroup's files, each naming its file.

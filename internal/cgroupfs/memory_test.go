@@ -272,3 +272,53 @@ func TestReadVanishedMidFirstRead(t *testing.T) {
 		})
 	}
 }
+
+// TestReadOptional reads each optional reading alone: only its own files are opened besides
+// the four every read needs (memory.stat, usage, limit, kmem on v1; stat, current, max on v2).
+func TestReadOptional(t *testing.T) {
+	const slabinfo = "slabinfo - version: 2.1\n# name <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\ndentry 10 10 192 21 1 : tunables 0 0 0 : slabdata 1 1 0\n"
+	v1 := map[string]string{
+		"memory.stat": "total_rss 1\ntotal_swap 2\n", "memory.usage_in_bytes": "100\n",
+		"memory.limit_in_bytes": "200\n", "memory.kmem.usage_in_bytes": "3\n",
+		"memory.kmem.tcp.max_usage_in_bytes": "8\n", "memory.kmem.tcp.usage_in_bytes": "4\n",
+		"memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 5\n", "memory.kmem.slabinfo": slabinfo,
+	}
+	v2 := map[string]string{
+		"memory.stat": "anon 1\nsock 6\n", "memory.current": "100\n", "memory.max": "200\n",
+		"memory.swap.current": "2\n", "memory.events": "oom 1\noom_kill 5\n",
+	}
+	tests := []struct {
+		name      string
+		mode      Mode
+		files     map[string]string
+		opt       Optional
+		want      Memory
+		wantFiles int
+	}{
+		{name: "v1 none", mode: ModeV1, files: v1, opt: 0, wantFiles: 4,
+			want: Memory{Usage: some(100), Limit: some(200), RSS: some(1), Swap: some(2), Kmem: some(3)}},
+		{name: "v1 sock", mode: ModeV1, files: v1, opt: OptSock, wantFiles: 6,
+			want: Memory{Usage: some(100), Limit: some(200), RSS: some(1), Swap: some(2), Kmem: some(3), Sock: some(4)}},
+		{name: "v1 oom kills", mode: ModeV1, files: v1, opt: OptOOMKills, wantFiles: 5,
+			want: Memory{Usage: some(100), Limit: some(200), RSS: some(1), Swap: some(2), Kmem: some(3), OOMKills: some(5)}},
+		{name: "v1 slab dentry", mode: ModeV1, files: v1, opt: OptSlabDentry, wantFiles: 5,
+			want: Memory{Usage: some(100), Limit: some(200), RSS: some(1), Swap: some(2), Kmem: some(3), SlabDentry: some(10 * 192)}},
+		{name: "v2 none", mode: ModeV2, files: v2, opt: 0, wantFiles: 3,
+			want: Memory{Usage: some(100), Limit: some(200), RSS: some(1), Sock: some(6)}},
+		{name: "v2 swap", mode: ModeV2, files: v2, opt: OptSwap, wantFiles: 4,
+			want: Memory{Usage: some(100), Limit: some(200), RSS: some(1), Sock: some(6), Swap: some(2)}},
+		{name: "v2 oom kills", mode: ModeV2, files: v2, opt: OptOOMKills, wantFiles: 4,
+			want: Memory{Usage: some(100), Limit: some(200), RSS: some(1), Sock: some(6), OOMKills: some(5)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := NewFiles(64)
+			got, err := NewMemoryReader(tt.mode).ReadOptional(files.Cgroup(cgroupDir(t, tt.files)), tt.opt)
+			require.NoError(t, err)
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Fatalf("(-want +got):\n%s", d)
+			}
+			require.Equal(t, tt.wantFiles, files.Open(), "files kept open")
+		})
+	}
+}

@@ -15,7 +15,7 @@ import (
 //	memory.kmem.slabinfo dentry     SlabDentry (4.2–5.8; empty since 5.9)
 //
 // The total_* fields count this cgroup and its children, like usage_in_bytes does.
-func (r *MemoryReader) readV1(cg *Cgroup, m *Memory) error {
+func (r *MemoryReader) readV1(cg *Cgroup, m *Memory, opt Optional) error {
 	c := collect{dir: cg.Dir}
 	b, err := r.file(cg, v1Stat, true)
 	if vanished(err) {
@@ -28,16 +28,13 @@ func (r *MemoryReader) readV1(cg *Cgroup, m *Memory) error {
 	}
 	m.Limit = r.readLimit(cg, v1Limit, &c)
 	m.Kmem, _ = r.readUint(cg, v1Kmem, false, &c)
-	m.Sock = r.readTCPKmem(cg, &c)
-	if b, err := r.file(cg, v1OOMControl, false); err != nil || b != nil {
-		c.add(v1OOMControl, err)
-		c.add(v1OOMControl, parseKV(b, func(k []byte, v uint64) {
-			if string(k) == "oom_kill" {
-				m.OOMKills = some(v)
-			}
-		}))
+	if opt&OptSock != 0 {
+		m.Sock = r.readTCPKmem(cg, &c)
 	}
-	if !r.noSlabinfo {
+	if opt&OptOOMKills != 0 {
+		m.OOMKills = r.readOOMKills(cg, v1OOMControl, &c)
+	}
+	if opt&OptSlabDentry != 0 && !r.noSlabinfo {
 		m.SlabDentry = r.readSlabDentry(cg, &c)
 	}
 	return c.err()

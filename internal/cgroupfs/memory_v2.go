@@ -11,7 +11,7 @@ package cgroupfs
 //
 // Before 5.18 there is no "kernel" key; Kmem is then the sum of kernel_stack, pagetables,
 // percpu, slab and vmalloc, those of them the kernel prints.
-func (r *MemoryReader) readV2(cg *Cgroup, m *Memory) error {
+func (r *MemoryReader) readV2(cg *Cgroup, m *Memory, opt Optional) error {
 	c := collect{dir: cg.Dir}
 	b, err := r.file(cg, v2Stat, true)
 	if vanished(err) {
@@ -27,14 +27,11 @@ func (r *MemoryReader) readV2(cg *Cgroup, m *Memory) error {
 		return err
 	}
 	m.Limit = r.readLimit(cg, v2Max, &c)
-	m.Swap, _ = r.readUint(cg, v2SwapCurrent, false, &c)
-	if b, err := r.file(cg, v2Events, false); err != nil || b != nil {
-		c.add(v2Events, err)
-		c.add(v2Events, parseKV(b, func(k []byte, v uint64) {
-			if string(k) == "oom_kill" {
-				m.OOMKills = some(v)
-			}
-		}))
+	if opt&OptSwap != 0 {
+		m.Swap, _ = r.readUint(cg, v2SwapCurrent, false, &c)
+	}
+	if opt&OptOOMKills != 0 {
+		m.OOMKills = r.readOOMKills(cg, v2Events, &c)
 	}
 	return c.err()
 }
