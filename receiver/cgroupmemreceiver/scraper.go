@@ -40,6 +40,10 @@ type cgroupScraper struct {
 	dentries *dentryAccounting
 	procRoot string
 
+	// containerReadings are the optional cgroup readings a container's enabled metrics need;
+	// a pod's metrics need none.
+	containerReadings cgroupfs.Optional
+
 	lastSocketGroups int
 
 	budgetWarned bool
@@ -51,7 +55,29 @@ func newCgroupScraper(cfg *Config, set receiver.Settings) *cgroupScraper {
 		logger:   set.Logger,
 		mb:       metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
 		procRoot: filepath.Join(cfg.RootPath, "proc"),
+
+		containerReadings: containerReadings(cfg.Metrics),
 	}
+}
+
+// containerReadings are the optional readings whose container metric is enabled: each costs
+// a file read per container and scrape.
+func containerReadings(m metadata.MetricsConfig) cgroupfs.Optional {
+	var opt cgroupfs.Optional
+	for _, r := range []struct {
+		enabled bool
+		opt     cgroupfs.Optional
+	}{
+		{m.ContainerMemorySock.Enabled, cgroupfs.OptSock},
+		{m.ContainerMemoryOomKills.Enabled, cgroupfs.OptOOMKills},
+		{m.ContainerMemorySwap.Enabled, cgroupfs.OptSwap},
+		{m.ContainerMemorySlabDentry.Enabled, cgroupfs.OptSlabDentry},
+	} {
+		if r.enabled {
+			opt |= r.opt
+		}
+	}
+	return opt
 }
 
 // start finds the memory hierarchy under root_path; a root path without one fails the start.
@@ -139,7 +165,7 @@ func (s *cgroupScraper) scrapeContainer(now pcommon.Timestamp, c cgroupfs.Contai
 	if !names.included {
 		return
 	}
-	mem, ok := s.readCgroup(c.Path, errs)
+	mem, ok := s.readCgroup(c.Path, s.containerReadings, errs)
 	if !ok {
 		return
 	}
@@ -156,7 +182,7 @@ func (s *cgroupScraper) scrapePod(now pcommon.Timestamp, pod *cgroupfs.Pod, errs
 	if info, _ := s.k8s.Pod(pod.UID); !s.k8s.Include(info.Namespace, info.Name, "") {
 		return
 	}
-	mem, ok := s.readCgroup(pod.Path, errs)
+	mem, ok := s.readCgroup(pod.Path, 0, errs)
 	if !ok {
 		return
 	}
@@ -164,10 +190,10 @@ func (s *cgroupScraper) scrapePod(now pcommon.Timestamp, pod *cgroupfs.Pod, errs
 	s.mb.EmitForResource(metadata.WithResource(s.podResource(pod)))
 }
 
-// readCgroup reads one cgroup. ok is false when there is nothing to record: the cgroup
-// vanished (quietly skipped) or none of its files could be read.
-func (s *cgroupScraper) readCgroup(rel string, errs *scrapererror.ScrapeErrors) (cgroupfs.Memory, bool) {
-	mem, err := s.memory.Read(s.catalog.Handle(rel))
+// readCgroup reads one cgroup, with the optional readings in opt. ok is false when there is
+// nothing to record: the cgroup vanished (quietly skipped) or none of its files could be read.
+func (s *cgroupScraper) readCgroup(rel string, opt cgroupfs.Optional, errs *scrapererror.ScrapeErrors) (cgroupfs.Memory, bool) {
+	mem, err := s.memory.ReadOptional(s.catalog.Handle(rel), opt)
 	switch {
 	case errors.Is(err, cgroupfs.ErrVanished):
 		s.logger.Debug("Cgroup vanished during the scrape", zap.String("cgroup", rel), zap.Error(err))

@@ -182,3 +182,26 @@ func resourceAttr(md pmetric.Metrics, containerID, key string) string {
 	}
 	return ""
 }
+
+// TestScrapeReadsOnlyTheFilesItsMetricsNeed counts the files a scrape of the v1 capture keeps
+// open (2 pods, 3 containers). Every cgroup needs memory.stat, usage_in_bytes,
+// limit_in_bytes and kmem.usage_in_bytes. Only containers read memory.kmem.tcp.max_usage_in_bytes
+// (container.memory.sock; zero in the capture, so tcp.usage_in_bytes is not read) and
+// memory.oom_control (container.memory.oom_kills), and the first reads memory.kmem.slabinfo
+// (container.memory.slab.dentry; empty on 6.18, so no other is read): pod metrics need none.
+func TestScrapeReadsOnlyTheFilesItsMetricsNeed(t *testing.T) {
+	root := fixtureRoot("v1-hybrid-kernel-6.18")
+	openAfterScrape := func(cfg *Config) int {
+		s := startScraper(t, cfg)
+		_, err := s.scrape(context.Background())
+		require.NoError(t, err)
+		return s.files.Open()
+	}
+	require.Equal(t, 5*4+3*2+1, openAfterScrape(fixtureConfig(root)))
+
+	cfg := fixtureConfig(root)
+	cfg.Metrics.ContainerMemorySock.Enabled = false
+	cfg.Metrics.ContainerMemoryOomKills.Enabled = false
+	cfg.Metrics.ContainerMemorySlabDentry.Enabled = false
+	require.Equal(t, 5*4, openAfterScrape(cfg))
+}
