@@ -170,8 +170,10 @@ func (s *cgroupScraper) scrapeContainer(now pcommon.Timestamp, c cgroupfs.Contai
 		return
 	}
 	s.recordContainer(now, mem)
-	if err := s.dentries.record(s.mb, now, filepath.Join(s.hier.Dir, c.Path)); err != nil {
-		errs.AddPartial(1, err)
+	if s.dentries != nil { // the path is joined only for it: two allocations per container
+		if err := s.dentries.record(s.mb, now, filepath.Join(s.hier.Dir, c.Path)); err != nil {
+			errs.AddPartial(1, err)
+		}
 	}
 	u, found := socks[c.Path]
 	s.recordSockets(now, u, found)
