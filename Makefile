@@ -50,6 +50,9 @@ fuzz:
 	  done; \
 	done
 
-## bench: benchmarks (compare runs with benchstat).
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./... | tee $(BUILD_DIR)/bench.txt
+## bench: as root, the receiver's live-cgroup benchmarks beside the kernel's floors (6 runs,
+## benchstat), the whole collector's RSS and CPU at 1,000 containers, and README.md's
+## performance section regenerated from them (bench/run.sh). Other packages' benchmarks:
+## go test -run='^$' -bench=. ./internal/...
+bench: build
+	GO=$(GO) BUILD_DIR=$(BUILD_DIR) COLLECTOR=$(COLLECTOR) bench/run.sh

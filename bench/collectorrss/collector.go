@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Result is what one collector run measured.
+type Result struct {
+	Containers int `json:"containers"`
+	Pods       int `json:"pods"`
+	// Interval is the receiver's collection_interval.
+	Interval string `json:"interval"`
+	// Scrapes is how many scrapes the CPU window spans, after Warmup scrapes were left out.
+	Scrapes       int     `json:"scrapes"`
+	Warmup        int     `json:"warmup"`
+	WindowSeconds float64 `json:"window_seconds"`
+	// CPUSeconds is the collector's user and system time over the window (/proc/<pid>/stat).
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// CPUPerScrapeMillis is CPUSeconds per scrape; CPUPerContainerMicros divides it by the
+	// containers (0 when there are none).
+	CPUPerScrapeMillis    float64 `json:"cpu_per_scrape_ms"`
+	CPUPerContainerMicros float64 `json:"cpu_per_container_scrape_us"`
+	CPUPercentOfOneCore   float64 `json:"cpu_percent_of_one_core"`
+	// RSSBytes and HWMBytes are VmRSS and VmHWM at the end of the window.
+	RSSBytes uint64 `json:"vmrss_bytes"`
+	HWMBytes uint64 `json:"vmhwm_bytes"`
+	// ResourcesPerScrape and DataPointsPerScrape are what the debug exporter counted, per
+	// scrape of the window.
+	ResourcesPerScrape  float64 `json:"resources_per_scrape"`
+	DataPointsPerScrape float64 `json:"data_points_per_scrape"`
+	// Problems are the collector's warning and error log messages.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// collector is a running collector whose log is parsed for the debug exporter's exports.
+type collector struct {
+	cmd     *exec.Cmd
+	exports chan export
+	tail    *lineTail
+	done    chan struct{}
+	dir     string
+}
+
+// export is one "Metrics" log line of the debug exporter.
+type export struct {
+	at                time.Time
+	resources, points int
+	problem           string // a warning or error instead of an export
+	closed            bool
+}
+
+// startCollector runs bin with the deploy config made for root (see deployConfig).
+func startCollector(bin, configMap, root string, interval time.Duration) (c *collector, err error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	b, err := deployConfig(configMap, root, interval, port)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "cgroupmem-bench-collector-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, b, 0o644); err != nil {
+		return nil, err
+	}
+	c = &collector{exports: make(chan export, 1024), tail: &lineTail{max: 40}, done: make(chan struct{}), dir: dir}
+	c.cmd = exec.Command(bin, "--config="+cfg)
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c.cmd.Stdout = io.Discard
+	stderr, err := c.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	go c.readLog(stderr)
+	return c, nil
+}
+
+// readLog turns the collector's JSON log lines into exports and problems.
+func (c *collector) readLog(r io.Reader) {
+	defer close(c.done)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		c.tail.add(line)
+		if e, ok := parseLogLine(line, time.Now()); ok {
+			c.exports <- e
+		}
+	}
+	c.exports <- export{closed: true}
+}
+
+// parseLogLine reads the debug exporter's export lines and warning or error lines.
+func parseLogLine(line string, at time.Time) (export, bool) {
+	var l struct {
+		Level     string `json:"level"`
+		Msg       string `json:"msg"`
+		Resources *int   `json:"resource metrics"`
+		Points    *int   `json:"data points"`
+		Error     string `json:"error"`
+	}
+	if json.Unmarshal([]byte(line), &l) != nil {
+		return export{}, false
+	}
+	switch {
+	case l.Msg == "Metrics" && l.Resources != nil && l.Points != nil:
+		return export{at: at, resources: *l.Resources, points: *l.Points}, true
+	case l.Level == "warn" || l.Level == "error":
+		p := l.Level + ": " + l.Msg
+		if l.Error != "" {
+			p += ": " + l.Error
+		}
+		return export{at: at, problem: p}, true
+	}
+	return export{}, false
+}
+
+// measure waits for warmup scrapes, then takes CPU time at the start of the next scrape's
+// exports and again scrapes later, and reads the memory figures at the end. A scrape is a
+// burst of exports: the batch processor may split one scrape's metrics, never across a
+// pause of half an interval.
+func (c *collector) measure(ctx context.Context, interval time.Duration, warmup, scrapes int) (Result, error) {
+	r := Result{Interval: interval.String(), Scrapes: scrapes, Warmup: warmup}
+	pid := c.cmd.Process.Pid
+	var last time.Time
+	var cpu0 time.Duration
+	var t0 time.Time
+	bursts := 0
+	for {
+		var e export
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-time.After(10*interval + 30*time.Second):
+			return r, fmt.Errorf("no export for %s; the collector's last lines:\n%s", 10*interval+30*time.Second, c.tail)
+		case e = <-c.exports:
+		}
+		switch {
+		case e.closed:
+			return r, fmt.Errorf("the collector exited: %v; its last lines:\n%s", c.wait(), c.tail)
+		case e.problem != "":
+			r.Problems = append(r.Problems, e.problem)
+			continue
+		}
+		if last.IsZero() || e.at.Sub(last) > interval/2 {
+			bursts++
+			switch bursts {
+			case warmup + 1:
+				var err error
+				if cpu0, err = processCPU(pid); err != nil {
+					return r, err
+				}
+				t0 = e.at
+			case warmup + 1 + scrapes:
+				cpu1, err := processCPU(pid)
+				if err != nil {
+					return r, err
+				}
+				st, err := readStatus(pid)
+				if err != nil {
+					return r, err
+				}
+				r.RSSBytes, r.HWMBytes = st.rss, st.hwm
+				window := e.at.Sub(t0)
+				if d := window - time.Duration(scrapes)*interval; d > interval/2 || d < -interval/2 {
+					return r, fmt.Errorf("%d scrapes took %s at an interval of %s: a scrape was missed or its export not seen", scrapes, window, interval)
+				}
+				r.WindowSeconds = window.Seconds()
+				r.CPUSeconds = (cpu1 - cpu0).Seconds()
+				r.CPUPerScrapeMillis = 1000 * r.CPUSeconds / float64(scrapes)
+				r.CPUPercentOfOneCore = 100 * r.CPUSeconds / r.WindowSeconds
+				r.ResourcesPerScrape /= float64(scrapes)
+				r.DataPointsPerScrape /= float64(scrapes)
+				return r, nil
+			}
+		}
+		last = e.at
+		if bursts > warmup {
+			r.ResourcesPerScrape += float64(e.resources)
+			r.DataPointsPerScrape += float64(e.points)
+		}
+	}
+}
+
+// stop ends the collector: SIGTERM, then SIGKILL after 10 s.
+func (c *collector) stop() error {
+	defer os.RemoveAll(c.dir)
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+	}
+	go func() { // drain what readLog still sends
+		for e := range c.exports {
+			if e.closed {
+				return
+			}
+		}
+	}()
+	err := c.wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() {
+		return nil
+	}
+	return err
+}
+
+func (c *collector) wait() error {
+	if c.cmd.ProcessState != nil {
+		return nil
+	}
+	return c.cmd.Wait()
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// lineTail keeps the last lines of a log for error messages.
+type lineTail struct {
+	max   int
+	mu    sync.Mutex
+	lines []string
+}
+
+func (t *lineTail) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, line)
+	if len(t.lines) > t.max {
+		t.lines = t.lines[len(t.lines)-t.max:]
+	}
+}
+
+func (t *lineTail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.lines, "\n")
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// deployConfig is the DaemonSet's collector config, the config.yaml of deploy/configmap.yaml,
+// made to run on this host: root_path is the bench tree and collection_interval the
+// harness's; there is no kubelet here, so k8s_metadata goes; the debug exporter at basic
+// verbosity replaces the exporters; the logs are JSON and unsampled, so the harness sees every
+// export (the default sampling drops the 11th line of a message in each 10 s); and the
+// self-telemetry is served on 127.0.0.1:metricsPort. Receiver settings, processors and
+// pipelines stay as deployed.
+func deployConfig(configMap, root string, interval time.Duration, metricsPort int) ([]byte, error) {
+	b, err := os.ReadFile(configMap)
+	if err != nil {
+		return nil, err
+	}
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	if err := yaml.Unmarshal(b, &cm); err != nil {
+		return nil, fmt.Errorf("%s: %w", configMap, err)
+	}
+	raw, ok := cm.Data["config.yaml"]
+	if !ok {
+		return nil, fmt.Errorf("%s: no data.config.yaml", configMap)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(raw), &cfg); err != nil {
+		return nil, fmt.Errorf("%s: config.yaml: %w", configMap, err)
+	}
+	if err := override(cfg, root, interval, metricsPort); err != nil {
+		return nil, fmt.Errorf("%s: config.yaml: %w", configMap, err)
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "${env:") {
+			return nil, fmt.Errorf("%s: config.yaml still refers to the environment after the harness's changes: %q", configMap, strings.TrimSpace(line))
+		}
+	}
+	return out, nil
+}
+
+func override(cfg map[string]any, root string, interval time.Duration, metricsPort int) error {
+	recv, err := section(cfg, "receivers", "cgroupmem")
+	if err != nil {
+		return err
+	}
+	recv["root_path"] = root
+	recv["collection_interval"] = interval.String()
+	delete(recv, "k8s_metadata")
+
+	cfg["exporters"] = map[string]any{"debug": map[string]any{"verbosity": "basic"}}
+	pipelines, err := section(cfg, "service", "pipelines")
+	if err != nil {
+		return err
+	}
+	for name, p := range pipelines {
+		pm, ok := p.(map[string]any)
+		if !ok {
+			return fmt.Errorf("service.pipelines.%s is not a map", name)
+		}
+		pm["exporters"] = []any{"debug"}
+	}
+	tel, err := section(cfg, "service", "telemetry")
+	if err != nil {
+		return err
+	}
+	tel["logs"] = map[string]any{"level": "info", "encoding": "json", "sampling": map[string]any{"enabled": false}}
+	metrics, _ := tel["metrics"].(map[string]any)
+	if metrics == nil {
+		metrics = map[string]any{}
+		tel["metrics"] = metrics
+	}
+	metrics["readers"] = []any{map[string]any{"pull": map[string]any{"exporter": map[string]any{
+		"prometheus": map[string]any{"host": "127.0.0.1", "port": metricsPort}}}}}
+	return nil
+}
+
+// section returns the map at path in cfg.
+func section(cfg map[string]any, path ...string) (map[string]any, error) {
+	m := cfg
+	for i, k := range path {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			return nil, errors.New("no map at " + strings.Join(path[:i+1], "."))
+		}
+		m = next
+	}
+	return m, nil
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+)
+
+func TestDeployConfig(t *testing.T) {
+	b, err := deployConfig(filepath.Join("..", "..", "deploy", "configmap.yaml"), "/tmp/root", time.Second, 18888)
+	require.NoError(t, err)
+	var cfg map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &cfg))
+	recv, err := section(cfg, "receivers", "cgroupmem")
+	require.NoError(t, err)
+	require.Equal(t, "/tmp/root", recv["root_path"])
+	require.Equal(t, "1s", recv["collection_interval"])
+	require.NotContains(t, recv, "k8s_metadata")
+	require.Equal(t, map[string]any{"debug": map[string]any{"verbosity": "basic"}}, cfg["exporters"])
+	pipe, err := section(cfg, "service", "pipelines", "metrics")
+	require.NoError(t, err)
+	require.Equal(t, []any{"debug"}, pipe["exporters"])
+	require.Contains(t, pipe["processors"], "memdivergence", "the deployed processors stay")
+	logs, err := section(cfg, "service", "telemetry", "logs")
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"enabled": false}, logs["sampling"])
+}
+
+func TestDeployConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, configMap, wantErr string
+	}{
+		{name: "no config.yaml", configMap: "data: {}\n", wantErr: "no data.config.yaml"},
+		{name: "no receiver", configMap: "data:\n  config.yaml: |\n    receivers: {}\n", wantErr: "no map at receivers.cgroupmem"},
+		{
+			name:      "environment left",
+			configMap: "data:\n  config.yaml: |\n    receivers:\n      cgroupmem:\n        root_path: ${env:ROOT}\n    processors:\n      batch:\n        timeout: ${env:T}\n    service:\n      pipelines:\n        metrics: {}\n      telemetry: {}\n",
+			wantErr:   "timeout: ${env:T}",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "configmap.yaml")
+			require.NoError(t, os.WriteFile(p, []byte(tt.configMap), 0o644))
+			_, err := deployConfig(p, "/r", time.Second, 1)
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}

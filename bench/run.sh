@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# What `make bench` runs: the receiver's live-cgroup benchmarks beside the kernel's floors,
+# benchstat over them, the whole collector's RSS and CPU at 0 and 1,000 containers, and the
+# README's performance section regenerated from those results. Needs root (it creates cgroups
+# in /sys/fs/cgroup/memory and removes them afterwards) and the collector from `make build`.
+#
+# Environment: GO (go), BUILD_DIR (_build), COLLECTOR ($BUILD_DIR/otelcol-cgroupmem),
+# BENCH_COUNT (6 runs of each benchmark), README (README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+BUILD_DIR=${BUILD_DIR:-_build}
+COLLECTOR=${COLLECTOR:-$BUILD_DIR/otelcol-cgroupmem}
+BENCH_COUNT=${BENCH_COUNT:-6}
+README=${README:-README.md}
+started=$(date +%s)
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: the live-cgroup benchmarks and the collector run need root (to create cgroups in /sys/fs/cgroup/memory)" >&2
+	exit 1
+fi
+if [ ! -x "$COLLECTOR" ]; then
+	echo "bench: no collector at $COLLECTOR: run make build" >&2
+	exit 1
+fi
+mkdir -p "$BUILD_DIR"
+
+# ran holds each command as the README quotes it.
+ran=()
+note() {
+	ran+=("$1")
+	echo "+ $1" >&2
+}
+
+bench_cmd="$GO test -run='^\$' -bench='/containers=/live-cgroups' -benchmem -count=$BENCH_COUNT -timeout=60m ./receiver/cgroupmemreceiver"
+note "$bench_cmd > $BUILD_DIR/bench.txt"
+$GO test -run='^$' -bench='/containers=/live-cgroups' -benchmem -count="$BENCH_COUNT" -timeout=60m \
+	./receiver/cgroupmemreceiver | tee "$BUILD_DIR/bench.txt"
+
+note "$GO tool -modfile=tools/go.mod benchstat -filter '.unit:(cpu-ns/container OR allocs/container)' $BUILD_DIR/bench.txt > $BUILD_DIR/benchstat.txt"
+$GO tool -modfile=tools/go.mod benchstat -filter '.unit:(cpu-ns/container OR allocs/container)' \
+	"$BUILD_DIR/bench.txt" >"$BUILD_DIR/benchstat.txt"
+cat "$BUILD_DIR/benchstat.txt"
+
+note "$GO build -o $BUILD_DIR/collectorrss ./bench/collectorrss"
+$GO build -o "$BUILD_DIR/collectorrss" ./bench/collectorrss
+note "$BUILD_DIR/collectorrss -collector $COLLECTOR -configmap deploy/configmap.yaml -containers 0,1000 -interval 1s -warmup 5 -scrapes 30 -out $BUILD_DIR/bench-collector.json"
+"$BUILD_DIR/collectorrss" -collector "$COLLECTOR" -configmap deploy/configmap.yaml -containers 0,1000 \
+	-interval 1s -warmup 5 -scrapes 30 -out "$BUILD_DIR/bench-collector.json"
+
+report_args=()
+for r in "${ran[@]}"; do
+	report_args+=(-ran "$r")
+done
+report_args+=(-ran "$GO run ./bench/perfreport -bench $BUILD_DIR/bench.txt -benchstat $BUILD_DIR/benchstat.txt -collector $BUILD_DIR/bench-collector.json -readme $README")
+$GO run ./bench/perfreport -bench "$BUILD_DIR/bench.txt" -benchstat "$BUILD_DIR/benchstat.txt" \
+	-collector "$BUILD_DIR/bench-collector.json" -readme "$README" -command "make bench" \
+	-started "$started" "${report_args[@]}"
