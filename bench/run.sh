@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What `make bench` runs: the receiver's live-cgroup benchmarks beside the kernel's floors,
-# benchstat over them, the whole collector's RSS and CPU at 0 and 1,000 containers, and the
-# README's performance section regenerated from those results. Needs root (it creates cgroups
-# in /sys/fs/cgroup/memory and removes them afterwards) and the collector from `make build`.
+# benchstat over them, the whole collector's RSS and CPU at 0 and 1,000 containers (and at
+# 1,000 without the memdivergence processor), and README's performance section regenerated
+# from those results. Needs root (it creates cgroups in /sys/fs/cgroup/memory and removes
+# them afterwards) and the collector from `make build`.
 #
 # Environment: GO (go), BUILD_DIR (_build), COLLECTOR ($BUILD_DIR/otelcol-cgroupmem),
 # BENCH_COUNT (6 runs of each benchmark), README (README.md).
@@ -48,12 +49,18 @@ $GO build -o "$BUILD_DIR/collectorrss" ./bench/collectorrss
 note "$BUILD_DIR/collectorrss -collector $COLLECTOR -configmap deploy/configmap.yaml -containers 0,1000 -interval 1s -warmup 5 -scrapes 30 -out $BUILD_DIR/bench-collector.json"
 "$BUILD_DIR/collectorrss" -collector "$COLLECTOR" -configmap deploy/configmap.yaml -containers 0,1000 \
 	-interval 1s -warmup 5 -scrapes 30 -out "$BUILD_DIR/bench-collector.json"
+# The same at 1,000 containers without the memdivergence processor: what the pipeline's
+# analysis adds to the receiver's cost.
+note "$BUILD_DIR/collectorrss -collector $COLLECTOR -configmap deploy/configmap.yaml -without memdivergence -containers 1000 -interval 1s -warmup 5 -scrapes 30 -out $BUILD_DIR/bench-collector-without.json"
+"$BUILD_DIR/collectorrss" -collector "$COLLECTOR" -configmap deploy/configmap.yaml -without memdivergence \
+	-containers 1000 -interval 1s -warmup 5 -scrapes 30 -out "$BUILD_DIR/bench-collector-without.json"
 
 report_args=()
 for r in "${ran[@]}"; do
 	report_args+=(-ran "$r")
 done
-report_args+=(-ran "$GO run ./bench/perfreport -bench $BUILD_DIR/bench.txt -benchstat $BUILD_DIR/benchstat.txt -collector $BUILD_DIR/bench-collector.json -readme $README")
+collectors="$BUILD_DIR/bench-collector.json,$BUILD_DIR/bench-collector-without.json"
+report_args+=(-ran "$GO run ./bench/perfreport -bench $BUILD_DIR/bench.txt -benchstat $BUILD_DIR/benchstat.txt -collector $collectors -readme $README")
 $GO run ./bench/perfreport -bench "$BUILD_DIR/bench.txt" -benchstat "$BUILD_DIR/benchstat.txt" \
-	-collector "$BUILD_DIR/bench-collector.json" -readme "$README" -command "make bench" \
+	-collector "$collectors" -readme "$README" -command "make bench" \
 	-started "$started" "${report_args[@]}"

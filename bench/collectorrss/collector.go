@@ -21,6 +21,9 @@ import (
 type Result struct {
 	Containers int `json:"containers"`
 	Pods       int `json:"pods"`
+	// Processors are those of the metrics pipeline; Without, the deployed ones left out.
+	Processors []string `json:"processors"`
+	Without    []string `json:"without,omitempty"`
 	// Interval is the receiver's collection_interval.
 	Interval string `json:"interval"`
 	// Scrapes is how many scrapes the CPU window spans, after Warmup scrapes were left out.
@@ -62,19 +65,28 @@ type export struct {
 	closed            bool
 }
 
-// startCollector runs bin with the deploy config made for root (see deployConfig).
-func startCollector(bin, configMap, root string, interval time.Duration) (c *collector, err error) {
+// setup is how the collector is run.
+type setup struct {
+	bin, configMap  string
+	without         []string // processors left out of the deployed pipelines
+	interval        time.Duration
+	warmup, scrapes int
+}
+
+// startCollector runs the collector with the deploy config made for root (see
+// deployConfig), and returns the metrics pipeline's processors.
+func startCollector(su setup, root string) (c *collector, processors []string, err error) {
 	port, err := freePort()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	b, err := deployConfig(configMap, root, interval, port)
+	b, processors, err := deployConfig(su.configMap, root, su.interval, port, su.without)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir, err := os.MkdirTemp("", "cgroupmem-bench-collector-")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -83,21 +95,21 @@ func startCollector(bin, configMap, root string, interval time.Duration) (c *col
 	}()
 	cfg := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfg, b, 0o644); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c = &collector{exports: make(chan export, 1024), tail: &lineTail{max: 40}, done: make(chan struct{}), dir: dir}
-	c.cmd = exec.Command(bin, "--config="+cfg)
+	c.cmd = exec.Command(su.bin, "--config="+cfg)
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.cmd.Stdout = io.Discard
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := c.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+		return nil, nil, fmt.Errorf("starting %s: %w", su.bin, err)
 	}
 	go c.readLog(stderr)
-	return c, nil
+	return c, processors, nil
 }
 
 // readLog turns the collector's JSON log lines into exports and problems.
@@ -144,7 +156,8 @@ func parseLogLine(line string, at time.Time) (export, bool) {
 // exports and again scrapes later, and reads the memory figures at the end. A scrape is a
 // burst of exports: the batch processor may split one scrape's metrics, never across a
 // pause of half an interval.
-func (c *collector) measure(ctx context.Context, interval time.Duration, warmup, scrapes int) (Result, error) {
+func (c *collector) measure(ctx context.Context, su setup) (Result, error) {
+	interval, warmup, scrapes := su.interval, su.warmup, su.scrapes
 	r := Result{Interval: interval.String(), Scrapes: scrapes, Warmup: warmup}
 	pid := c.cmd.Process.Pid
 	var last time.Time

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,46 +16,48 @@ import (
 // harness's; there is no kubelet here, so k8s_metadata goes; the debug exporter at basic
 // verbosity replaces the exporters; the logs are JSON and unsampled, so the harness sees every
 // export (the default sampling drops the 11th line of a message in each 10 s); and the
-// self-telemetry is served on 127.0.0.1:metricsPort. Receiver settings, processors and
-// pipelines stay as deployed.
-func deployConfig(configMap, root string, interval time.Duration, metricsPort int) ([]byte, error) {
+// self-telemetry is served on 127.0.0.1:metricsPort. The processors named in without leave
+// the pipelines; receiver settings and the other processors stay as deployed. It returns the
+// config and the processors of the metrics pipeline, in order.
+func deployConfig(configMap, root string, interval time.Duration, metricsPort int, without []string) ([]byte, []string, error) {
 	b, err := os.ReadFile(configMap)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var cm struct {
 		Data map[string]string `yaml:"data"`
 	}
 	if err := yaml.Unmarshal(b, &cm); err != nil {
-		return nil, fmt.Errorf("%s: %w", configMap, err)
+		return nil, nil, fmt.Errorf("%s: %w", configMap, err)
 	}
 	raw, ok := cm.Data["config.yaml"]
 	if !ok {
-		return nil, fmt.Errorf("%s: no data.config.yaml", configMap)
+		return nil, nil, fmt.Errorf("%s: no data.config.yaml", configMap)
 	}
 	var cfg map[string]any
 	if err := yaml.Unmarshal([]byte(raw), &cfg); err != nil {
-		return nil, fmt.Errorf("%s: config.yaml: %w", configMap, err)
+		return nil, nil, fmt.Errorf("%s: config.yaml: %w", configMap, err)
 	}
-	if err := override(cfg, root, interval, metricsPort); err != nil {
-		return nil, fmt.Errorf("%s: config.yaml: %w", configMap, err)
+	processors, err := override(cfg, root, interval, metricsPort, without)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: config.yaml: %w", configMap, err)
 	}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.Contains(line, "${env:") {
-			return nil, fmt.Errorf("%s: config.yaml still refers to the environment after the harness's changes: %q", configMap, strings.TrimSpace(line))
+			return nil, nil, fmt.Errorf("%s: config.yaml still refers to the environment after the harness's changes: %q", configMap, strings.TrimSpace(line))
 		}
 	}
-	return out, nil
+	return out, processors, nil
 }
 
-func override(cfg map[string]any, root string, interval time.Duration, metricsPort int) error {
+func override(cfg map[string]any, root string, interval time.Duration, metricsPort int, without []string) ([]string, error) {
 	recv, err := section(cfg, "receivers", "cgroupmem")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	recv["root_path"] = root
 	recv["collection_interval"] = interval.String()
@@ -63,18 +66,38 @@ func override(cfg map[string]any, root string, interval time.Duration, metricsPo
 	cfg["exporters"] = map[string]any{"debug": map[string]any{"verbosity": "basic"}}
 	pipelines, err := section(cfg, "service", "pipelines")
 	if err != nil {
-		return err
+		return nil, err
 	}
+	removed := map[string]bool{}
+	var metricsProcessors []string
 	for name, p := range pipelines {
 		pm, ok := p.(map[string]any)
 		if !ok {
-			return fmt.Errorf("service.pipelines.%s is not a map", name)
+			return nil, fmt.Errorf("service.pipelines.%s is not a map", name)
 		}
 		pm["exporters"] = []any{"debug"}
+		procs, _ := pm["processors"].([]any)
+		var kept []any
+		for _, p := range procs {
+			if slices.Contains(without, fmt.Sprint(p)) {
+				removed[fmt.Sprint(p)] = true
+				continue
+			}
+			kept = append(kept, p)
+			if name == "metrics" {
+				metricsProcessors = append(metricsProcessors, fmt.Sprint(p))
+			}
+		}
+		pm["processors"] = kept
+	}
+	for _, w := range without {
+		if !removed[w] {
+			return nil, fmt.Errorf("processor %q is in no pipeline", w)
+		}
 	}
 	tel, err := section(cfg, "service", "telemetry")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tel["logs"] = map[string]any{"level": "info", "encoding": "json", "sampling": map[string]any{"enabled": false}}
 	metrics, _ := tel["metrics"].(map[string]any)
@@ -84,7 +107,7 @@ func override(cfg map[string]any, root string, interval time.Duration, metricsPo
 	}
 	metrics["readers"] = []any{map[string]any{"pull": map[string]any{"exporter": map[string]any{
 		"prometheus": map[string]any{"host": "127.0.0.1", "port": metricsPort}}}}}
-	return nil
+	return metricsProcessors, nil
 }
 
 // section returns the map at path in cfg.

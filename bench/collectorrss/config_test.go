@@ -11,8 +11,9 @@ import (
 )
 
 func TestDeployConfig(t *testing.T) {
-	b, err := deployConfig(filepath.Join("..", "..", "deploy", "configmap.yaml"), "/tmp/root", time.Second, 18888)
+	b, processors, err := deployConfig(filepath.Join("..", "..", "deploy", "configmap.yaml"), "/tmp/root", time.Second, 18888, nil)
 	require.NoError(t, err)
+	require.Contains(t, processors, "memdivergence")
 	var cfg map[string]any
 	require.NoError(t, yaml.Unmarshal(b, &cfg))
 	recv, err := section(cfg, "receivers", "cgroupmem")
@@ -46,8 +47,27 @@ func TestDeployConfigErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "configmap.yaml")
 			require.NoError(t, os.WriteFile(p, []byte(tt.configMap), 0o644))
-			_, err := deployConfig(p, "/r", time.Second, 1)
+			_, _, err := deployConfig(p, "/r", time.Second, 1, nil)
 			require.ErrorContains(t, err, tt.wantErr)
 		})
 	}
+}
+
+func TestDeployConfigWithout(t *testing.T) {
+	configMap := filepath.Join("..", "..", "deploy", "configmap.yaml")
+	all, _, err := deployConfig(configMap, "/r", time.Second, 1, nil)
+	require.NoError(t, err)
+	b, processors, err := deployConfig(configMap, "/r", time.Second, 1, []string{"memdivergence"})
+	require.NoError(t, err)
+	require.NotContains(t, processors, "memdivergence")
+	require.NotEmpty(t, processors)
+	require.NotEqual(t, all, b)
+	var cfg map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &cfg))
+	pipe, err := section(cfg, "service", "pipelines", "metrics")
+	require.NoError(t, err)
+	require.NotContains(t, pipe["processors"], "memdivergence")
+
+	_, _, err = deployConfig(configMap, "/r", time.Second, 1, []string{"nosuch"})
+	require.ErrorContains(t, err, `processor "nosuch" is in no pipeline`)
 }

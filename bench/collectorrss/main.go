@@ -4,7 +4,7 @@
 // collector on it with the DaemonSet's config (deploy/configmap.yaml, see deployConfig for
 // what changes) and collection_interval -interval, leaves -warmup scrapes out, and takes
 // the collector's CPU time over the next -scrapes scrapes (utime + stime of /proc/<pid>/stat)
-// and its VmRSS and VmHWM at the end. It then stops the collector, kills the sleepers and
+// and its VmRSS and VmHWM at the end; -without leaves deployed processors out. It then stops the collector, kills the sleepers and
 // removes the cgroups, deepest first, also on SIGINT or SIGTERM. It writes the results as
 // JSON to -out. It needs root.
 //
@@ -36,6 +36,7 @@ func main() {
 	bin := flag.String("collector", "_build/otelcol-cgroupmem", "the collector binary")
 	configMap := flag.String("configmap", "deploy/configmap.yaml", "the DaemonSet's ConfigMap, whose config.yaml is run")
 	sizes := flag.String("containers", "0,1000", "comma-separated container counts, one collector run each")
+	without := flag.String("without", "", "comma-separated processors to leave out of the deployed pipelines")
 	interval := flag.Duration("interval", time.Second, "the receiver's collection_interval")
 	warmup := flag.Int("warmup", 5, "scrapes left out before the window")
 	scrapes := flag.Int("scrapes", 30, "scrapes in the measured window")
@@ -53,9 +54,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	su := setup{bin: *bin, configMap: *configMap, interval: *interval, warmup: *warmup, scrapes: *scrapes}
+	if *without != "" {
+		su.without = strings.Split(*without, ",")
+	}
 	rep := Report{Collector: *bin}
 	for _, n := range counts {
-		r, err := run(ctx, *bin, *configMap, n, *interval, *warmup, *scrapes)
+		r, err := run(ctx, su, n)
 		if err != nil {
 			log.Fatalf("%d containers: %v", n, err)
 		}
@@ -69,20 +74,20 @@ func main() {
 }
 
 // run measures the collector on a fresh tree of n containers and removes the tree.
-func run(ctx context.Context, bin, configMap string, n int, interval time.Duration, warmup, scrapes int) (r Result, err error) {
+func run(ctx context.Context, su setup, n int) (r Result, err error) {
 	t, err := newTree(n)
 	if err != nil {
 		return r, err
 	}
 	defer func() { err = errors.Join(err, t.remove()) }()
 	log.Printf("%d containers in %s, root_path %s", n, t.dir, t.root)
-	c, err := startCollector(bin, configMap, t.root, interval)
+	c, processors, err := startCollector(su, t.root)
 	if err != nil {
 		return r, err
 	}
-	r, err = c.measure(ctx, interval, warmup, scrapes)
+	r, err = c.measure(ctx, su)
 	err = errors.Join(err, c.stop())
-	r.Containers, r.Pods = n, (n+1)/2
+	r.Containers, r.Pods, r.Processors, r.Without = n, (n+1)/2, processors, su.without
 	if n > 0 {
 		r.CPUPerContainerMicros = 1000 * r.CPUPerScrapeMillis / float64(n)
 	}

@@ -1,7 +1,7 @@
 // Command perfreport writes the performance section of README.md, between the markers
 // <!-- perf:begin --> and <!-- perf:end -->, from one run of make bench: the go test -bench
 // output of the receiver's live-cgroups benchmarks, benchstat's summary of it, and
-// bench/collectorrss's JSON report. The table, the verdicts on issue 7's targets, the
+// bench/collectorrss's JSON reports. The table, the verdicts on issue 7's targets, the
 // machine's description and the method paragraph are all written here, never by hand.
 //
 //	perfreport -bench _build/bench.txt -benchstat _build/benchstat.txt \
@@ -27,7 +27,7 @@ func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 func main() {
 	benchPath := flag.String("bench", "_build/bench.txt", "go test -bench output")
 	statPath := flag.String("benchstat", "_build/benchstat.txt", "benchstat output of the same runs")
-	collectorPath := flag.String("collector", "_build/bench-collector.json", "bench/collectorrss report; empty: none")
+	collectorPaths := flag.String("collector", "_build/bench-collector.json", "comma-separated bench/collectorrss reports, their runs in order; empty: none")
 	readme := flag.String("readme", "README.md", "the README to rewrite")
 	command := flag.String("command", "make bench", "the command a reader runs to regenerate the section")
 	started := flag.Int64("started", 0, "Unix time the command started (for its duration); 0: unknown")
@@ -55,14 +55,19 @@ func main() {
 	if *started > 0 {
 		r.took = r.date.Sub(time.Unix(*started, 0))
 	}
-	if *collectorPath != "" {
-		b, err := os.ReadFile(*collectorPath)
+	for _, path := range strings.Split(*collectorPaths, ",") {
+		if path == "" {
+			continue
+		}
+		b, err := os.ReadFile(path)
 		if err != nil {
 			log.Fatal(err)
 		}
-		if err := json.Unmarshal(b, &r.collector); err != nil {
-			log.Fatalf("%s: %v", *collectorPath, err)
+		var cr collectorReport
+		if err := json.Unmarshal(b, &cr); err != nil {
+			log.Fatalf("%s: %v", path, err)
 		}
+		r.collector.Runs = append(r.collector.Runs, cr.Runs...)
 	}
 	section, err := r.render()
 	if err != nil {

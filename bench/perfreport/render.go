@@ -17,6 +17,8 @@ const (
 type collectorRun struct {
 	Containers            int      `json:"containers"`
 	Pods                  int      `json:"pods"`
+	Processors            []string `json:"processors"`
+	Without               []string `json:"without"`
 	Interval              string   `json:"interval"`
 	Scrapes               int      `json:"scrapes"`
 	Warmup                int      `json:"warmup"`
@@ -133,25 +135,43 @@ func (r report) renderCollector(p func(string, ...any)) {
 		return
 	}
 	c0 := r.collector.Runs[0]
-	p("`_build/otelcol-cgroupmem`, collection_interval %s, after %d warm-up scrapes; CPU over the next %d scrapes, RSS at their end.\n\n",
+	p("`_build/otelcol-cgroupmem` with the DaemonSet's config, collection_interval %s, after %d warm-up scrapes; CPU over the next %d scrapes, RSS at their end.\n\n",
 		c0.Interval, c0.Warmup, c0.Scrapes)
-	p("| containers | pods | resources / data points per scrape | VmRSS | peak RSS (VmHWM) | CPU per scrape | CPU µs per container and scrape | %% of one core |\n")
-	p("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| containers | processors | resources / data points per scrape | VmRSS | peak RSS (VmHWM) | CPU per scrape | CPU µs per container and scrape | %% of one core |\n")
+	p("|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	verdict := fmt.Sprintf("not measured at %s containers", thousands(targetRSSAt))
+	var others []string
 	for _, c := range r.collector.Runs {
 		perContainer := "–"
 		if c.Containers > 0 {
 			perContainer = fmt.Sprintf("%.1f", c.CPUPerContainerMicros)
 		}
+		procs := "as deployed: " + strings.Join(c.Processors, ", ")
+		if len(c.Without) > 0 {
+			procs = strings.Join(c.Processors, ", ") + " (without " + strings.Join(c.Without, ", ") + ")"
+		}
 		p("| %s | %s | %s / %s | %.1f MiB | %.1f MiB | %.1f ms | %s | %.2f %% |\n",
-			thousands(c.Containers), thousands(c.Pods), thousands(int(c.ResourcesPerScrape+0.5)), thousands(int(c.DataPointsPerScrape+0.5)),
+			thousands(c.Containers), procs, thousands(int(c.ResourcesPerScrape+0.5)), thousands(int(c.DataPointsPerScrape+0.5)),
 			mib(c.RSSBytes), mib(c.HWMBytes), c.CPUPerScrapeMillis, perContainer, c.CPUPercentOfOneCore)
-		if c.Containers == targetRSSAt {
+		switch {
+		case c.Containers != targetRSSAt:
+		case len(c.Without) == 0:
 			verdict = fmt.Sprintf("peak %.1f MiB (VmRSS %.1f MiB) at %s containers, **%s**",
 				mib(c.HWMBytes), mib(c.RSSBytes), thousands(c.Containers), metOrMissed(c.HWMBytes <= targetRSSBytes))
+		default:
+			within := "over"
+			if c.HWMBytes <= targetRSSBytes {
+				within = "within"
+			}
+			others = append(others, fmt.Sprintf("without %s: peak %.1f MiB (VmRSS %.1f MiB), %s the target",
+				strings.Join(c.Without, ", "), mib(c.HWMBytes), mib(c.RSSBytes), within))
 		}
 	}
-	p("\nTarget: the whole collector within %d MiB of RSS, peak included: %s.\n", targetRSSBytes>>20, verdict)
+	p("\nTarget: the whole collector as deployed within %d MiB of RSS, peak included: %s", targetRSSBytes>>20, verdict)
+	if len(others) > 0 {
+		p("; %s", strings.Join(others, "; "))
+	}
+	p(".\n")
 	for _, c := range r.collector.Runs {
 		if len(c.Problems) > 0 {
 			p("\nThe collector logged at %s containers: %s.\n", thousands(c.Containers), strings.Join(c.Problems, "; "))
@@ -179,7 +199,7 @@ func (r report) renderMethod(p func(string, ...any)) {
 	p("The receiver rows call the scraper's scrape() in a loop as the collector's scrape controller does, with discovery cached (inotify) and the files kept open, and build the pmetric.Metrics without exporting them. Besides the floor's 4 files, the receiver reads memory.kmem.tcp.max_usage_in_bytes (for container.memory.sock) and memory.oom_control (for container.memory.oom_kills) of each cgroup; those reads are part of its cost. ")
 	p("The default config adds the node-wide dentry metrics (/proc, once per scrape) and the socket receive-queue metrics (cgroup.procs, /proc/<pid>/fd and sock_diag per container). ")
 	p("Ratios are of medians of the same run. ")
-	p("The collector is `make build`'s binary run with the DaemonSet's pipeline from deploy/configmap.yaml (memory_limiter, memdivergence, batch; socket receive-queue metrics off), the debug exporter at basic verbosity in place of OTLP, and no kubelet metadata; scrapes are counted from the debug exporter's log lines, CPU time is utime + stime of /proc/<pid>/stat over whole scrape intervals, and RSS is VmRSS and VmHWM of /proc/<pid>/status.\n\n")
+	p("The collector is `make build`'s binary run with the DaemonSet's pipeline from deploy/configmap.yaml (memory_limiter, memdivergence, batch; socket receive-queue metrics off), the debug exporter at basic verbosity in place of OTLP, and no kubelet metadata; scrapes are counted from the debug exporter's log lines, CPU time is utime + stime of /proc/<pid>/stat over whole scrape intervals, and RSS is VmRSS and VmHWM of /proc/<pid>/status. A run marked \"without\" leaves that deployed processor out of the pipeline, to show its share; the target is judged on the pipeline as deployed.\n\n")
 }
 
 func micros(s stat) string {
