@@ -59,24 +59,17 @@ type dentryPoint struct {
 
 func dentryPoints(md pmetric.Metrics, containerID string) dentryPoint {
 	var p dentryPoint
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		if id, ok := rms.At(i).Resource().Attributes().Get("container.id"); !ok || id.Str() != containerID {
-			continue
-		}
-		ms := rms.At(i).ScopeMetrics().At(0).Metrics()
-		for k := 0; k < ms.Len(); k++ {
-			m := ms.At(k)
-			switch m.Name() {
-			case "container.memory.slab.dentry":
-				dp := m.Sum().DataPoints().At(0)
-				p.bytes = dp.IntValue()
-				if c, ok := dp.Attributes().Get("coverage"); ok {
-					p.coverage = c.Str()
-				}
-			case "container.memory.slab.dentry.negative":
-				p.negative = m.Sum().DataPoints().At(0).IntValue()
+	ms := containerMetrics(md, containerID)
+	for k := 0; k < ms.Len(); k++ {
+		switch m := ms.At(k); m.Name() {
+		case "container.memory.slab.dentry":
+			dp := m.Sum().DataPoints().At(0)
+			p.bytes = dp.IntValue()
+			if c, ok := dp.Attributes().Get("coverage"); ok {
+				p.coverage = c.Str()
 			}
+		case "container.memory.slab.dentry.negative":
+			p.negative = m.Sum().DataPoints().At(0).IntValue()
 		}
 	}
 	return p

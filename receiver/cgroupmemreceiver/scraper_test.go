@@ -147,23 +147,24 @@ func TestScrapeMatchesCaptureNotes(t *testing.T) {
 	}
 }
 
+// containerMetrics returns the metrics of one container's resource (empty when absent).
+func containerMetrics(md pmetric.Metrics, containerID string) pmetric.MetricSlice {
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		if id, ok := rms.At(i).Resource().Attributes().Get("container.id"); ok && id.Str() == containerID {
+			return rms.At(i).ScopeMetrics().At(0).Metrics()
+		}
+	}
+	return pmetric.NewMetricSlice()
+}
+
 // containerValues maps metric names to the single data point of one container's resource.
 func containerValues(md pmetric.Metrics, containerID string) map[string]int64 {
 	out := map[string]int64{}
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		id, ok := rms.At(i).Resource().Attributes().Get("container.id")
-		if !ok || id.Str() != containerID {
-			continue
-		}
-		sms := rms.At(i).ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				if dps := ms.At(k).Sum().DataPoints(); dps.Len() == 1 {
-					out[ms.At(k).Name()] = dps.At(0).IntValue()
-				}
-			}
+	ms := containerMetrics(md, containerID)
+	for k := 0; k < ms.Len(); k++ {
+		if dps := ms.At(k).Sum().DataPoints(); dps.Len() == 1 {
+			out[ms.At(k).Name()] = dps.At(0).IntValue()
 		}
 	}
 	return out

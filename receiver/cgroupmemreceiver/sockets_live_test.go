@@ -59,18 +59,12 @@ type socketPoint struct {
 
 func socketPoints(md pmetric.Metrics, containerID string) map[string]socketPoint {
 	out := map[string]socketPoint{}
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		if id, ok := rms.At(i).Resource().Attributes().Get("container.id"); !ok || id.Str() != containerID {
-			continue
-		}
-		ms := rms.At(i).ScopeMetrics().At(0).Metrics()
-		for k := 0; k < ms.Len(); k++ {
-			if m := ms.At(k); strings.HasPrefix(m.Name(), "container.memory.sock_rcvq") {
-				dp := m.Sum().DataPoints().At(0)
-				src, _ := dp.Attributes().Get("source")
-				out[m.Name()] = socketPoint{value: dp.IntValue(), source: src.Str()}
-			}
+	ms := containerMetrics(md, containerID)
+	for k := 0; k < ms.Len(); k++ {
+		if m := ms.At(k); strings.HasPrefix(m.Name(), "container.memory.sock_rcvq") {
+			dp := m.Sum().DataPoints().At(0)
+			src, _ := dp.Attributes().Get("source")
+			out[m.Name()] = socketPoint{value: dp.IntValue(), source: src.Str()}
 		}
 	}
 	return out
