@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/collector/scraper/scrapererror"
 
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
@@ -72,6 +73,13 @@ func BenchmarkScrape(b *testing.B) {
 			b.Run("metrics=default", func(b *testing.B) { benchScrape(b, bt, defaultConfig(bt.root)) })
 		}
 	})
+}
+
+// BenchmarkRead is the scrape without building metrics: discovery (cached) and the cgroup
+// reader over every pod and container, with the files the default container and pod metrics
+// need. It splits the scrape's cost between reading the kernel files and building pdata.
+func BenchmarkRead(b *testing.B) {
+	runOnTrees(b, benchRead)
 }
 
 func BenchmarkBareFileReads(b *testing.B) {
@@ -133,6 +141,39 @@ func benchScrape(b *testing.B, bt benchTree, cfg *Config) {
 		}
 	}
 	m.report(b, bt.containers)
+}
+
+func benchRead(b *testing.B, bt benchTree) {
+	s := newCgroupScraper(containerPodConfig(bt.root), receivertest.NewNopSettings(metadata.Type))
+	ctx := context.Background()
+	require.NoError(b, s.start(ctx, componenttest.NewNopHost()))
+	b.Cleanup(func() { require.NoError(b, s.shutdown(ctx)) })
+	var errs scrapererror.ScrapeErrors
+	read := func() int {
+		tree, err := s.catalog.Refresh(time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for _, pod := range tree.Pods {
+			for _, c := range pod.Containers {
+				if _, ok := s.readCgroup(c.Path, s.containerReadings, &errs); ok {
+					n++
+				}
+			}
+			if _, ok := s.readCgroup(pod.Path, 0, &errs); ok {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(b, len(bt.cgroups), read(), "every pod and container cgroup is read")
+	m := startMeasure(b)
+	for b.Loop() {
+		read()
+	}
+	m.report(b, bt.containers)
+	require.NoError(b, errs.Combine())
 }
 
 func benchBareReads(b *testing.B, bt benchTree) {
