@@ -163,3 +163,21 @@ func TestKeptOpenGrowsBufferForLargeFiles(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, some(77), m.RSS)
 }
+
+func TestKeptOpenTransientFilesAreKeptOnceTheBudgetFrees(t *testing.T) {
+	files := NewFiles(2)
+	r := NewMemoryReader(ModeV2)
+	a := files.Cgroup(cgroupDir(t, map[string]string{"memory.current": "1\n", "memory.stat": "anon 1\n"}))
+	b := files.Cgroup(cgroupDir(t, map[string]string{"memory.current": "2\n", "memory.stat": "anon 2\n"}))
+	for _, cg := range []*Cgroup{a, b} {
+		_, err := r.Read(cg)
+		require.NoError(t, err)
+	}
+	require.True(t, files.Exhausted(), "b's files were read without keeping them")
+	a.Close()
+	m, err := r.Read(b)
+	require.NoError(t, err)
+	require.Equal(t, some(2), m.Usage)
+	require.Equal(t, 2, files.Open(), "b's files take the descriptors a released")
+	require.False(t, files.Exhausted())
+}

@@ -44,38 +44,33 @@ func (cg *Cgroup) Close() {
 }
 
 // read returns the content of one file into buf. A file this cgroup lacks gives (nil, nil) and
-// is remembered as absent. Errors are *fs.PathError naming the file.
+// is remembered as absent. A file without a kept descriptor is opened on each read, and kept
+// as soon as the budget has room. Errors are *fs.PathError naming the file.
 func (cg *Cgroup) read(id fileID, buf []byte) ([]byte, error) {
 	s := &cg.slots[id]
 	switch s.state {
 	case slotAbsent:
 		return nil, nil
-	case slotUnknown:
-		fd, kept, err := cg.files.open(filepath.Join(cg.Dir, fileNames[id]))
-		if err != nil {
-			// ENOENT means this kernel lacks the file, unless the cgroup itself went away
-			// in the middle of the read: then it is a vanished cgroup, not an absent file.
-			if errors.Is(err, syscall.ENOENT) && cg.dirExists() {
-				s.state = slotAbsent
-				return nil, nil
-			}
-			return nil, cg.pathError(id, "open", err)
+	case slotOpen:
+		return cg.pread(id, s.fd, buf)
+	}
+	fd, kept, err := cg.files.open(filepath.Join(cg.Dir, fileNames[id]))
+	if err != nil {
+		// On a first open, ENOENT means this kernel lacks the file, unless the cgroup itself
+		// went away in the middle of the read: then it is a vanished cgroup, not an absent file.
+		if s.state == slotUnknown && errors.Is(err, syscall.ENOENT) && cg.dirExists() {
+			s.state = slotAbsent
+			return nil, nil
 		}
-		if !kept {
-			defer cg.files.ops.close(fd)
-			s.state = slotTransient
-			return cg.pread(id, fd, buf)
-		}
-		*s = slot{fd: fd, state: slotOpen}
-	case slotTransient:
-		fd, err := cg.files.ops.open(filepath.Join(cg.Dir, fileNames[id]))
-		if err != nil {
-			return nil, cg.pathError(id, "open", err)
-		}
+		return nil, cg.pathError(id, "open", err)
+	}
+	if !kept {
 		defer cg.files.ops.close(fd)
+		s.state = slotTransient
 		return cg.pread(id, fd, buf)
 	}
-	return cg.pread(id, s.fd, buf)
+	*s = slot{fd: fd, state: slotOpen}
+	return cg.pread(id, fd, buf)
 }
 
 // pread reads the whole file from offset 0, growing buf until one read fits.
