@@ -63,6 +63,8 @@ func override(cfg map[string]any, root string, interval time.Duration, metricsPo
 	recv["collection_interval"] = interval.String()
 	delete(recv, "k8s_metadata")
 
+	compressTrend(cfg, interval)
+
 	cfg["exporters"] = map[string]any{"debug": map[string]any{"verbosity": "basic"}}
 	pipelines, err := section(cfg, "service", "pipelines")
 	if err != nil {
@@ -108,6 +110,31 @@ func override(cfg map[string]any, root string, interval time.Duration, metricsPo
 	metrics["readers"] = []any{map[string]any{"pull": map[string]any{"exporter": map[string]any{
 		"prometheus": map[string]any{"host": "127.0.0.1", "port": metricsPort}}}}}
 	return metricsProcessors, nil
+}
+
+// compressTrend scales the memdivergence processor's clock to the harness's: its trend keeps
+// one sample per trend.sample_interval (a minute by default) and emits the growth metrics only
+// once it holds trend.min_samples, so a run of a few dozen scrapes would never reach the
+// steady state a node reaches after ten minutes. With the sample interval set to the
+// collection interval, every scrape is a trend sample: the growth metrics are emitted from
+// the min_samples-th scrape on and the windows fill, as on a node that has run for an hour.
+// A config without the processor is left as it is.
+func compressTrend(cfg map[string]any, interval time.Duration) {
+	procs, _ := cfg["processors"].(map[string]any)
+	if _, ok := procs["memdivergence"]; !ok {
+		return
+	}
+	p, _ := procs["memdivergence"].(map[string]any)
+	if p == nil {
+		p = map[string]any{}
+		procs["memdivergence"] = p
+	}
+	trend, _ := p["trend"].(map[string]any)
+	if trend == nil {
+		trend = map[string]any{}
+		p["trend"] = trend
+	}
+	trend["sample_interval"] = interval.String()
 }
 
 // section returns the map at path in cfg.

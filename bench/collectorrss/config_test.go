@@ -29,6 +29,9 @@ func TestDeployConfig(t *testing.T) {
 	logs, err := section(cfg, "service", "telemetry", "logs")
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"enabled": false}, logs["sampling"])
+	trend, err := section(cfg, "processors", "memdivergence", "trend")
+	require.NoError(t, err)
+	require.Equal(t, "1s", trend["sample_interval"], "one trend sample per scrape, so the run reaches the steady state")
 }
 
 func TestDeployConfigErrors(t *testing.T) {
