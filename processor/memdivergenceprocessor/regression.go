@@ -26,7 +26,7 @@ func (w *window) slopes() (ws fit, causes [numCauses]float64) {
 		p := w.at(i)
 		yMean += p.ws
 		for c := range numCauses {
-			cMean[c] += p.causes[c]
+			cMean[c] += float64(p.causes[c])
 		}
 	}
 	yMean /= n
@@ -41,7 +41,7 @@ func (w *window) slopes() (ws fit, causes [numCauses]float64) {
 		sxy += dt * dy
 		syy += dy * dy
 		for c := range numCauses {
-			cxy[c] += dt * (p.causes[c] - cMean[c])
+			cxy[c] += dt * (float64(p.causes[c]) - cMean[c])
 		}
 	}
 	if sxx == 0 {

@@ -13,7 +13,7 @@ func newPoint(s *sample, b *breakdown) point {
 	ws, _ := s.in.get(inWorkingSet)
 	p := point{t: int64(s.ts), ws: float64(ws)}
 	for c := range numCauses {
-		p.causes[c] = float64(b[c])
+		p.causes[c] = float32(b[c])
 	}
 	return p
 }

@@ -18,7 +18,7 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 func fillWindow(w *window, n int, step time.Duration, ws func(i int) float64) {
 	for i := range n {
 		p := point{t: t0.Add(time.Duration(i) * step).UnixNano(), ws: ws(i)}
-		p.causes[causePageCache] = ws(i)
+		p.causes[causePageCache] = float32(ws(i))
 		w.add(p, 0)
 	}
 }

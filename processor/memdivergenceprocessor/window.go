@@ -6,11 +6,15 @@ import "time"
 const minTrendSamples = 3
 
 // point is one kept sample of a resource: the working set and each cause, in bytes, at a
-// time in Unix nanoseconds.
+// time in Unix nanoseconds. The causes are kept as float32, 40 bytes a point instead of 64:
+// every resource holds a window of them for as long as it reports, so at 1,000 containers
+// that is 2 MiB less heap. Their 24-bit mantissa rounds a cause to within 1 part in 16
+// million (64 bytes of 1 GiB), far below what moves a growth rate; the working set, which
+// the ETA is projected from, keeps float64.
 type point struct {
 	t      int64
 	ws     float64
-	causes [numCauses]float64
+	causes [numCauses]float32
 }
 
 // window is a fixed-size ring of the latest points of one resource, oldest first.
