@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
 
@@ -27,7 +28,8 @@ import (
 // and live-cgroups, real cgroups of this host's v1 memory controller with one sleeping process
 // in each container (100 and 1,000 containers; root only, and 1,000 not with -short).
 //
-// BenchmarkScrape runs the receiver's scrape twice over: metrics=container+pod has the
+// BenchmarkScrape runs the receiver's scrape as the receiver does (in batches of
+// batchResources resources, handed to a consumer that drops them) twice over: metrics=container+pod has the
 // container.* and k8s.pod.* metrics at their defaults with the node-wide metrics and the
 // socket receive-queue metrics off; metrics=default is the receiver's default configuration
 // (node dentry metrics and socket receive queues on), on live-cgroups only: a fixture tree has
@@ -134,9 +136,10 @@ func benchScrape(b *testing.B, bt benchTree, cfg *Config) {
 	require.NoError(b, err)
 	require.GreaterOrEqual(b, md.ResourceMetrics().Len(), len(bt.cgroups), "one resource per pod and container")
 
+	discard := func(pmetric.Metrics) {}
 	m := startMeasure(b)
 	for b.Loop() {
-		if _, err := s.scrape(ctx); err != nil {
+		if err := s.scrapeInBatches(ctx, batchResources, discard); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
-	"go.opentelemetry.io/collector/scraper"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/cgroupmem/cgroupmem/internal/k8smeta"
@@ -47,12 +46,5 @@ func createMetricsReceiver(
 	baseCfg component.Config,
 	next consumer.Metrics,
 ) (receiver.Metrics, error) {
-	cfg := baseCfg.(*Config)
-	s := newCgroupScraper(cfg, set)
-	sc, err := scraper.NewMetrics(s.scrape, scraper.WithStart(s.start), scraper.WithShutdown(s.shutdown))
-	if err != nil {
-		return nil, err
-	}
-	return scraperhelper.NewMetricsController(&cfg.ControllerConfig, set, next,
-		scraperhelper.AddMetricsScraper(metadata.Type, sc))
+	return newMetricsReceiver(baseCfg.(*Config), set, next)
 }

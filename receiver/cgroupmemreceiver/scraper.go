@@ -131,9 +131,29 @@ func (s *cgroupScraper) shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// batchResources is how many resources the receiver hands on at once. A node's scrape is
+// passed down the pipeline in batches of this size rather than whole, so that the pdata in
+// flight stays the size of one batch however many containers the node runs: at 1,000
+// containers a whole scrape is 1,500 resources, and with the memdivergence processor's
+// analysis about 10 MiB of pdata at once. The batch processor downstream regroups them.
+const batchResources = 100
+
 // scrape discovers the container cgroups, reads each and records its metrics with one
-// timestamp. A container that vanished is skipped; one that fails is a partial error.
+// timestamp, and returns them as one batch. Tests and benchmarks use it; the receiver
+// scrapes in batches.
 func (s *cgroupScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
+	all := pmetric.NewMetrics()
+	err := s.scrapeInBatches(ctx, 0, func(md pmetric.Metrics) {
+		md.ResourceMetrics().MoveAndAppendTo(all.ResourceMetrics())
+	})
+	return all, err
+}
+
+// scrapeInBatches scrapes every container, pod and the node, and calls emit with the metrics
+// of every batchResources resources (0: once, with all of them). A pod's containers and the
+// pod go in the same batch. A container that vanished is skipped; one that fails is a
+// partial error, returned once all batches are emitted.
+func (s *cgroupScraper) scrapeInBatches(ctx context.Context, batchResources int, emit func(pmetric.Metrics)) error {
 	now := pcommon.NewTimestampFromTime(time.Now())
 	var errs scrapererror.ScrapeErrors
 
@@ -145,29 +165,45 @@ func (s *cgroupScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	if err := s.dentries.snapshot(s.logger); err != nil {
 		errs.AddPartial(1, err)
 	}
+	pending := 0
+	flush := func() {
+		if md := s.mb.Emit(); md.ResourceMetrics().Len() > 0 {
+			emit(md)
+		}
+		pending = 0
+	}
 	for i := range tree.Pods {
 		pod := &tree.Pods[i]
 		for _, c := range pod.Containers {
-			s.scrapeContainer(now, c, socks, &errs)
+			pending += s.scrapeContainer(now, c, socks, &errs)
 		}
-		s.scrapePod(now, pod, &errs)
+		pending += s.scrapePod(now, pod, &errs)
+		if batchResources > 0 && pending >= batchResources {
+			flush()
+		}
 	}
 	for _, c := range tree.Standalone {
-		s.scrapeContainer(now, c, socks, &errs)
+		pending += s.scrapeContainer(now, c, socks, &errs)
+		if batchResources > 0 && pending >= batchResources {
+			flush()
+		}
 	}
 	s.scrapeNode(now, &errs)
+	flush()
 	s.warnFileBudget()
-	return s.mb.Emit(), errs.Combine()
+	return errs.Combine()
 }
 
-func (s *cgroupScraper) scrapeContainer(now pcommon.Timestamp, c cgroupfs.Container, socks map[string]sockets.Usage, errs *scrapererror.ScrapeErrors) {
+// scrapeContainer records one container's metrics as a resource; it returns how many
+// resources it recorded (0 or 1).
+func (s *cgroupScraper) scrapeContainer(now pcommon.Timestamp, c cgroupfs.Container, socks map[string]sockets.Usage, errs *scrapererror.ScrapeErrors) int {
 	names := s.containerNames(c)
 	if !names.included {
-		return
+		return 0
 	}
 	mem, ok := s.readCgroup(c.Path, s.containerReadings, errs)
 	if !ok {
-		return
+		return 0
 	}
 	s.recordContainer(now, mem)
 	if s.dentries != nil { // the path is joined only for it: two allocations per container
@@ -178,18 +214,22 @@ func (s *cgroupScraper) scrapeContainer(now pcommon.Timestamp, c cgroupfs.Contai
 	u, found := socks[c.Path]
 	s.recordSockets(now, u, found)
 	s.mb.EmitForResource(metadata.WithResource(s.containerResource(c, names)))
+	return 1
 }
 
-func (s *cgroupScraper) scrapePod(now pcommon.Timestamp, pod *cgroupfs.Pod, errs *scrapererror.ScrapeErrors) {
+// scrapePod records one pod's metrics as a resource; it returns how many resources it
+// recorded (0 or 1).
+func (s *cgroupScraper) scrapePod(now pcommon.Timestamp, pod *cgroupfs.Pod, errs *scrapererror.ScrapeErrors) int {
 	if info, _ := s.k8s.Pod(pod.UID); !s.k8s.Include(info.Namespace, info.Name, "") {
-		return
+		return 0
 	}
 	mem, ok := s.readCgroup(pod.Path, 0, errs)
 	if !ok {
-		return
+		return 0
 	}
 	s.recordPod(now, mem)
 	s.mb.EmitForResource(metadata.WithResource(s.podResource(pod)))
+	return 1
 }
 
 // readCgroup reads one cgroup, with the optional readings in opt. ok is false when there is

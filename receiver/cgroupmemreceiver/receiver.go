@@ -1,0 +1,120 @@
+package cgroupmemreceiver // import "github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver"
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.uber.org/zap"
+)
+
+// metricsReceiver runs the scraper on the schedule of scraperhelper's controller
+// (initial_delay, then a scrape at once and every collection_interval, each bounded by
+// timeout when set), but hands each scrape on in batches of batchResources resources instead
+// of whole: the pipeline then holds one batch of pdata at a time, not the node's. Each batch
+// is reported like any receiver's data (otelcol_receiver_accepted_metric_points and
+// refused_metric_points); a scrape's errors are logged as scraperhelper logs them.
+type metricsReceiver struct {
+	cfg     *Config
+	scraper *cgroupScraper
+	next    consumer.Metrics
+	obs     *receiverhelper.ObsReport
+	logger  *zap.Logger
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	// batch is how many resources go down the pipeline at once; tests lower it.
+	batch int
+}
+
+func newMetricsReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics) (*metricsReceiver, error) {
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID:             set.ID,
+		ReceiverCreateSettings: set,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &metricsReceiver{
+		cfg:     cfg,
+		scraper: newCgroupScraper(cfg, set),
+		next:    next,
+		obs:     obs,
+		logger:  set.Logger,
+		stop:    make(chan struct{}),
+		batch:   batchResources,
+	}, nil
+}
+
+// Start starts the scraper, then scrapes in the background until Shutdown.
+func (r *metricsReceiver) Start(ctx context.Context, host component.Host) error {
+	if err := r.scraper.start(ctx, host); err != nil {
+		return err
+	}
+	r.wg.Go(r.run)
+	return nil
+}
+
+func (r *metricsReceiver) run() {
+	if d := r.cfg.InitialDelay; d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.stop:
+			return
+		}
+	}
+	ticker := time.NewTicker(r.cfg.CollectionInterval)
+	defer ticker.Stop()
+	for {
+		r.scrapeOnce()
+		select {
+		case <-ticker.C:
+		case <-r.stop:
+			return
+		}
+	}
+}
+
+// scrapeOnce scrapes the node and sends the batches on.
+func (r *metricsReceiver) scrapeOnce() {
+	ctx := context.Background()
+	if r.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.cfg.Timeout)
+		defer cancel()
+	}
+	var consumeErrs []error
+	err := r.scraper.scrapeInBatches(ctx, r.batch, func(md pmetric.Metrics) {
+		points := md.DataPointCount()
+		opCtx := r.obs.StartMetricsOp(ctx)
+		err := r.next.ConsumeMetrics(opCtx, md)
+		r.obs.EndMetricsOp(opCtx, "", points, err)
+		if err != nil {
+			consumeErrs = append(consumeErrs, err)
+		}
+	})
+	if err != nil {
+		r.logger.Error("Error scraping metrics", zap.Error(err))
+	}
+	if err := errors.Join(consumeErrs...); err != nil {
+		r.logger.Debug("The next consumer refused metrics", zap.Error(err))
+	}
+}
+
+// Shutdown stops the scrapes, waits for one in progress, and shuts the scraper down. It is
+// safe without Start and when called twice.
+func (r *metricsReceiver) Shutdown(ctx context.Context) error {
+	select {
+	case <-r.stop:
+	default:
+		close(r.stop)
+	}
+	r.wg.Wait()
+	return r.scraper.shutdown(ctx)
+}
