@@ -26,8 +26,74 @@ func (s *cgroupScraper) containerNames(c cgroupfs.Container) containerNames {
 	return n
 }
 
+// resourceKey is everything a pod's or container's resource attributes are built from. A pod
+// is keyed by its cgroup's path, UID and QoS in c, and its names in n.pod.
+type resourceKey struct {
+	c    cgroupfs.Container
+	n    containerNames
+	node string
+}
+
+// cachedResource is a resource built once and copied into every scrape's metrics while its
+// key holds.
+type cachedResource struct {
+	key  resourceKey
+	res  pcommon.Resource
+	seen uint64 // the scrape that last used it
+}
+
+// resourceCache keeps the resource of every pod and container between scrapes, by cgroup
+// path: its attributes change only when the kubelet's names for it do, and building one
+// costs a dozen allocations more than copying it. Entries not used by a scrape are dropped
+// after it.
+type resourceCache struct {
+	byPath map[string]*cachedResource
+	scrape uint64
+	used   int
+}
+
+// get returns the cached resource of path when it was built from key, or builds it.
+func (rc *resourceCache) get(path string, key resourceKey, build func() pcommon.Resource) pcommon.Resource {
+	if rc.byPath == nil {
+		rc.byPath = make(map[string]*cachedResource)
+	}
+	e, ok := rc.byPath[path]
+	switch {
+	case !ok:
+		e = &cachedResource{key: key, res: build(), seen: rc.scrape - 1}
+		rc.byPath[path] = e
+	case e.key != key:
+		e.key, e.res = key, build()
+	}
+	if e.seen != rc.scrape {
+		e.seen = rc.scrape
+		rc.used++
+	}
+	return e.res
+}
+
+// endScrape drops the entries the scrape did not use: cgroups that are gone or filtered out.
+func (rc *resourceCache) endScrape() {
+	if len(rc.byPath) > rc.used {
+		for path, e := range rc.byPath {
+			if e.seen != rc.scrape {
+				delete(rc.byPath, path)
+			}
+		}
+	}
+	rc.scrape++
+	rc.used = 0
+}
+
 // containerResource describes a container from its cgroup path and, when known, its names.
 func (s *cgroupScraper) containerResource(c cgroupfs.Container, n containerNames) pcommon.Resource {
+	node := s.k8s.NodeName()
+	return s.resources.get(c.Path, resourceKey{c: c, n: n, node: node}, func() pcommon.Resource {
+		return s.buildContainerResource(c, n, node)
+	})
+}
+
+func (s *cgroupScraper) buildContainerResource(c cgroupfs.Container, n containerNames, node string) pcommon.Resource {
 	rb := s.mb.NewResourceBuilder()
 	rb.SetContainerID(c.ID)
 	if c.Runtime != "" {
@@ -43,23 +109,26 @@ func (s *cgroupScraper) containerResource(c cgroupfs.Container, n containerNames
 	if n.known {
 		rb.SetK8sContainerSandbox(n.container.Sandbox)
 	}
-	setIfKnown(rb.SetK8sNodeName, s.k8s.NodeName())
+	setIfKnown(rb.SetK8sNodeName, node)
 	rb.SetCgroupPath(c.Path)
 	return rb.Emit()
 }
 
 // podResource describes a pod from its cgroup path and, when known, its names.
 func (s *cgroupScraper) podResource(p *cgroupfs.Pod) pcommon.Resource {
-	rb := s.mb.NewResourceBuilder()
-	rb.SetK8sPodUID(p.UID)
-	rb.SetK8sPodQosClass(p.QoS)
-	if info, ok := s.k8s.Pod(p.UID); ok {
+	info, _ := s.k8s.Pod(p.UID)
+	node := s.k8s.NodeName()
+	key := resourceKey{c: cgroupfs.Container{Path: p.Path, PodUID: p.UID, QoS: p.QoS}, n: containerNames{pod: info}, node: node}
+	return s.resources.get(p.Path, key, func() pcommon.Resource {
+		rb := s.mb.NewResourceBuilder()
+		rb.SetK8sPodUID(p.UID)
+		rb.SetK8sPodQosClass(p.QoS)
 		setIfKnown(rb.SetK8sPodName, info.Name)
 		setIfKnown(rb.SetK8sNamespaceName, info.Namespace)
-	}
-	setIfKnown(rb.SetK8sNodeName, s.k8s.NodeName())
-	rb.SetCgroupPath(p.Path)
-	return rb.Emit()
+		setIfKnown(rb.SetK8sNodeName, node)
+		rb.SetCgroupPath(p.Path)
+		return rb.Emit()
+	})
 }
 
 // nodeResource describes the node for the node-wide metrics.

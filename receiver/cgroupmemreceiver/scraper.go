@@ -40,6 +40,8 @@ type cgroupScraper struct {
 	dentries *dentryAccounting
 	procRoot string
 
+	resources resourceCache
+
 	// containerReadings are the optional cgroup readings a container's enabled metrics need;
 	// a pod's metrics need none.
 	containerReadings cgroupfs.Optional
@@ -190,6 +192,7 @@ func (s *cgroupScraper) scrapeInBatches(ctx context.Context, batchResources int,
 	}
 	s.scrapeNode(now, &errs)
 	flush()
+	s.resources.endScrape()
 	s.warnFileBudget()
 	return errs.Combine()
 }
