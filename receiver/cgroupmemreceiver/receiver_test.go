@@ -62,6 +62,7 @@ func TestScrapeInBatches(t *testing.T) {
 func TestReceiverSendsBatches(t *testing.T) {
 	cfg := fixtureConfig(fixtureRoot("v1-hybrid-kernel-6.18"))
 	cfg.CollectionInterval = time.Hour // only the scrape at start
+	cfg.InitialDelay = 0
 	whole, err := scrapeOnce(t, cfg)
 	require.NoError(t, err)
 	want := whole.ResourceMetrics().Len()

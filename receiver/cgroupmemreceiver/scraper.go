@@ -208,6 +208,12 @@ func (s *cgroupScraper) scrapeContainer(now pcommon.Timestamp, c cgroupfs.Contai
 	if !ok {
 		return 0
 	}
+	s.emitContainer(now, c, names, mem, socks, errs)
+	return 1
+}
+
+// emitContainer records a container's readings and closes its resource.
+func (s *cgroupScraper) emitContainer(now pcommon.Timestamp, c cgroupfs.Container, names containerNames, mem cgroupfs.Memory, socks map[string]sockets.Usage, errs *scrapererror.ScrapeErrors) {
 	s.recordContainer(now, mem)
 	if s.dentries != nil { // the path is joined only for it: two allocations per container
 		if err := s.dentries.record(s.mb, now, filepath.Join(s.hier.Dir, c.Path)); err != nil {
@@ -217,7 +223,6 @@ func (s *cgroupScraper) scrapeContainer(now pcommon.Timestamp, c cgroupfs.Contai
 	u, found := socks[c.Path]
 	s.recordSockets(now, u, found)
 	s.mb.EmitForResource(metadata.WithResource(s.containerResource(c, names)))
-	return 1
 }
 
 // scrapePod records one pod's metrics as a resource; it returns how many resources it
@@ -230,9 +235,14 @@ func (s *cgroupScraper) scrapePod(now pcommon.Timestamp, pod *cgroupfs.Pod, errs
 	if !ok {
 		return 0
 	}
+	s.emitPod(now, pod, mem)
+	return 1
+}
+
+// emitPod records a pod's readings and closes its resource.
+func (s *cgroupScraper) emitPod(now pcommon.Timestamp, pod *cgroupfs.Pod, mem cgroupfs.Memory) {
 	s.recordPod(now, mem)
 	s.mb.EmitForResource(metadata.WithResource(s.podResource(pod)))
-	return 1
 }
 
 // readCgroup reads one cgroup, with the optional readings in opt. ok is false when there is
