@@ -68,7 +68,7 @@ func (c *Catalog) needWalk(now time.Time) bool {
 }
 
 // syncHandles closes the handles of cgroups that are gone and opens none: handles are made
-// on first use by Handle.
+// on first use by Handle. The others are told of the walk.
 func (c *Catalog) syncHandles() {
 	seen := make(map[string]struct{}, len(c.handles))
 	for _, p := range c.tree.Pods {
@@ -84,7 +84,9 @@ func (c *Catalog) syncHandles() {
 		if _, ok := seen[rel]; !ok {
 			h.Close()
 			delete(c.handles, rel)
+			continue
 		}
+		h.Rediscovered()
 	}
 }
 

@@ -40,11 +40,14 @@ func catalogChanges(t *testing.T, dir string) {
 	require.NoError(t, err)
 	require.Equal(t, 1, cat.Walks(), "nothing changed: no walk")
 
+	kept := cat.Handle(tree.Pods[0].Containers[0].Path)
+	kept.tcp = tcpIdle
 	require.NoError(t, os.Mkdir(filepath.Join(pod, containerID(1)), 0o755))
 	tree, err = cat.Refresh(now.Add(2 * time.Second))
 	require.NoError(t, err)
 	require.Equal(t, 2, cat.Walks(), "a new container directory triggers a walk")
 	require.Equal(t, 2, containerCount(tree))
+	require.Equal(t, tcpUnknown, kept.tcp, "a walk has kept handles check idle tcp accounting again")
 
 	gone := tree.Pods[0].Containers[1].Path
 	_ = cat.Handle(gone)

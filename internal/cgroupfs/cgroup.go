@@ -30,6 +30,27 @@ type Cgroup struct {
 	Dir   string
 	slots [numFiles]slot
 	files *Files
+	// tcp is what the v1 reader knows of this cgroup's tcp accounting (memory.kmem.tcp.*).
+	tcp tcpAccounting
+}
+
+// tcpAccounting is whether a v1 cgroup's tcp counters run. They start only once someone
+// writes memory.kmem.tcp.limit_in_bytes, and never stop after that.
+type tcpAccounting uint8
+
+const (
+	tcpUnknown tcpAccounting = iota // to be checked: memory.kmem.tcp.max_usage_in_bytes
+	tcpIdle                         // never counted anything, as of the last check
+	tcpActive                       // has counted: memory.kmem.tcp.usage_in_bytes is read
+)
+
+// Rediscovered tells the handle that discovery walked the tree again: what it concluded
+// cannot change without a write to the cgroup (tcp accounting that was idle) is checked again
+// on the next read.
+func (cg *Cgroup) Rediscovered() {
+	if cg.tcp == tcpIdle {
+		cg.tcp = tcpUnknown
+	}
 }
 
 // Close closes the cgroup's open files. It is idempotent.

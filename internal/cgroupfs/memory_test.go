@@ -322,3 +322,39 @@ func TestReadOptional(t *testing.T) {
 		})
 	}
 }
+
+// TestTCPAccountingCheckedOnRediscovery: a cgroup whose tcp counters never ran is not read
+// again for them until discovery walks the tree; once they have counted, they are read on
+// every scrape.
+func TestTCPAccountingCheckedOnRediscovery(t *testing.T) {
+	dir := cgroupDir(t, map[string]string{
+		"memory.stat": "total_rss 1\n", "memory.usage_in_bytes": "100\n", "memory.limit_in_bytes": "200\n",
+		"memory.kmem.usage_in_bytes":         "3\n",
+		"memory.kmem.tcp.usage_in_bytes":     "0\n",
+		"memory.kmem.tcp.max_usage_in_bytes": "0\n",
+	})
+	files := NewFiles(64)
+	cg := files.Cgroup(dir)
+	r := NewMemoryReader(ModeV1)
+	read := func() Value {
+		t.Helper()
+		m, err := r.ReadOptional(cg, OptSock)
+		require.NoError(t, err)
+		return m.Sock
+	}
+	require.Equal(t, Value{}, read(), "never counted: not reported")
+	require.Equal(t, 5, files.Open(), "the usage file is not opened while the counters are idle")
+
+	// Someone writes memory.kmem.tcp.limit_in_bytes and sockets get charged.
+	writeFile(t, filepath.Join(dir, "memory.kmem.tcp.max_usage_in_bytes"), "8192\n")
+	writeFile(t, filepath.Join(dir, "memory.kmem.tcp.usage_in_bytes"), "4096\n")
+	require.Equal(t, Value{}, read(), "idle until the next discovery walk")
+
+	cg.Rediscovered()
+	require.Equal(t, some(4096), read())
+	writeFile(t, filepath.Join(dir, "memory.kmem.tcp.max_usage_in_bytes"), "0\n") // a reset of the mark
+	writeFile(t, filepath.Join(dir, "memory.kmem.tcp.usage_in_bytes"), "0\n")
+	require.Equal(t, some(0), read(), "counters that ran keep being read")
+	cg.Rediscovered()
+	require.Equal(t, some(0), read(), "and stay active across walks")
+}

@@ -68,10 +68,23 @@ func (m *Memory) setV1Stat(key []byte, v uint64) {
 // readTCPKmem reads memory.kmem.tcp.usage_in_bytes. That counter runs only after
 // memory.kmem.tcp.limit_in_bytes was written; until then it reads 0 whatever the sockets hold.
 // So it is reported only once it has counted something: a non-zero high-water mark in
-// memory.kmem.tcp.max_usage_in_bytes, which costs one read per scrape while inactive.
+// memory.kmem.tcp.max_usage_in_bytes. No container runtime writes that limit, so on most
+// nodes the mark stays 0: it is checked on a cgroup's first read and after each discovery
+// walk (Cgroup.Rediscovered), not on every scrape, which saves a file read per container and
+// scrape. Once it has counted, the counter runs for good and only the usage is read.
 func (r *MemoryReader) readTCPKmem(cg *Cgroup, c *collect) Value {
-	if peak, _ := r.readUint(cg, v1TCPMaxUsage, false, c); !peak.OK || peak.V == 0 {
+	switch cg.tcp {
+	case tcpIdle:
 		return Value{}
+	case tcpUnknown:
+		peak, _ := r.readUint(cg, v1TCPMaxUsage, false, c)
+		if !peak.OK || peak.V == 0 {
+			if peak.OK {
+				cg.tcp = tcpIdle
+			}
+			return Value{}
+		}
+		cg.tcp = tcpActive
 	}
 	usage, _ := r.readUint(cg, v1TCPUsage, false, c)
 	return usage
