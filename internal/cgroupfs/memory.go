@@ -62,6 +62,11 @@ type MemoryReader struct {
 	// noSlabinfo is set once a memory.kmem.slabinfo reads empty: kernels since 5.9 print
 	// nothing there for every cgroup, so it is not read again.
 	noSlabinfo bool
+	// oomEpoch counts changes of the node's OOM kill count; oomTracked says that count is
+	// known, so that a cgroup's oom_kill read in the current epoch is still right.
+	oomEpoch   uint64
+	oomCount   uint64
+	oomTracked bool
 }
 
 // NewMemoryReader returns a reader for cgroups of a hierarchy in the given mode.
@@ -124,17 +129,35 @@ func (r *MemoryReader) file(cg *Cgroup, id fileID, required bool) ([]byte, error
 	return nil, err
 }
 
+// NodeOOMKills tells the reader the node's OOM kill count (oom_kill of /proc/vmstat) before
+// a scrape, known false when it could not be read. The kernel counts every OOM kill there and
+// in the victim's memory cgroup at once, so while the node's count stays the same no cgroup's
+// oom_kill has changed, and a cgroup whose count was read since is not read again: one file
+// less per container and scrape. A reader never told reads it every time.
+func (r *MemoryReader) NodeOOMKills(count uint64, known bool) {
+	if !known || !r.oomTracked || count != r.oomCount {
+		r.oomEpoch++
+	}
+	r.oomCount, r.oomTracked = count, known
+}
+
 // readOOMKills reads oom_kill from memory.oom_control (v1) or memory.events (v2); absent
-// when the file or the key is.
+// when the file or the key is. It returns the handle's value when that was read in the
+// current epoch without error.
 func (r *MemoryReader) readOOMKills(cg *Cgroup, id fileID, c *collect) Value {
+	if r.oomTracked && cg.oom.read && cg.oom.epoch == r.oomEpoch {
+		return cg.oom.kills
+	}
 	var v Value
 	b, err := r.file(cg, id, false)
 	c.add(id, err)
-	c.add(id, parseKV(b, func(k []byte, n uint64) {
+	perr := parseKV(b, func(k []byte, n uint64) {
 		if string(k) == "oom_kill" {
 			v = some(n)
 		}
-	}))
+	})
+	c.add(id, perr)
+	cg.oom = oomReading{kills: v, epoch: r.oomEpoch, read: err == nil && perr == nil}
 	return v
 }
 

@@ -2,6 +2,7 @@ package cgroupfs
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -357,4 +358,54 @@ func TestTCPAccountingCheckedOnRediscovery(t *testing.T) {
 	require.Equal(t, some(0), read(), "counters that ran keep being read")
 	cg.Rediscovered()
 	require.Equal(t, some(0), read(), "and stay active across walks")
+}
+
+// TestOOMKillsReadWhenTheNodeCountChanges: with the node's OOM kill count known, a cgroup's
+// oom_kill is read again only once that count moved; unknown, it is read every time.
+func TestOOMKillsReadWhenTheNodeCountChanges(t *testing.T) {
+	for _, tt := range []struct {
+		mode       Mode
+		file, stat string
+		oom        func(n int) string
+	}{
+		{ModeV1, "memory.oom_control", "total_rss 1\n", func(n int) string { return fmt.Sprintf("oom_kill_disable 0\nunder_oom 0\noom_kill %d\n", n) }},
+		{ModeV2, "memory.events", "anon 1\n", func(n int) string { return fmt.Sprintf("low 0\nhigh 0\nmax 9\noom 2\noom_kill %d\n", n) }},
+	} {
+		t.Run(tt.mode.String(), func(t *testing.T) {
+			dir := cgroupDir(t, map[string]string{
+				"memory.stat": tt.stat, "memory.usage_in_bytes": "100\n", "memory.current": "100\n", tt.file: tt.oom(1),
+			})
+			cg := NewFiles(64).Cgroup(dir)
+			r := NewMemoryReader(tt.mode)
+			read := func() Value {
+				t.Helper()
+				m, err := r.ReadOptional(cg, OptOOMKills)
+				require.NoError(t, err)
+				return m.OOMKills
+			}
+			require.Equal(t, some(1), read(), "never told the node's count: read")
+			writeFile(t, filepath.Join(dir, tt.file), tt.oom(2))
+			require.Equal(t, some(2), read(), "never told: read every time")
+
+			r.NodeOOMKills(40, true)
+			require.Equal(t, some(2), read(), "first read of the epoch")
+			writeFile(t, filepath.Join(dir, tt.file), tt.oom(3))
+			r.NodeOOMKills(40, true)
+			require.Equal(t, some(2), read(), "the node's count did not move: the handle's value holds")
+			r.NodeOOMKills(41, true)
+			require.Equal(t, some(3), read(), "it moved: read again")
+
+			writeFile(t, filepath.Join(dir, tt.file), "oom_kill many\n")
+			r.NodeOOMKills(42, true)
+			_, err := r.ReadOptional(cg, OptOOMKills)
+			require.ErrorIs(t, err, ErrMalformed)
+			writeFile(t, filepath.Join(dir, tt.file), tt.oom(4))
+			r.NodeOOMKills(42, true)
+			require.Equal(t, some(4), read(), "a failed read is not kept")
+
+			writeFile(t, filepath.Join(dir, tt.file), tt.oom(5))
+			r.NodeOOMKills(0, false)
+			require.Equal(t, some(5), read(), "the node's count unknown: read every time")
+		})
+	}
 }

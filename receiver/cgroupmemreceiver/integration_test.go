@@ -3,6 +3,8 @@ package cgroupmemreceiver
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -364,4 +366,33 @@ func liveResources(md pmetric.Metrics) map[string]liveResource {
 		out[key] = r
 	}
 	return out
+}
+
+// TestLiveOOMKillIsCounted kills a process for exceeding its container's limit and checks that
+// the next scrape reports it: the receiver re-reads containers' OOM kill counts only when the
+// node's count (oom_kill of /proc/vmstat) moved, so this holds that the kernel moves both.
+func TestLiveOOMKillIsCounted(t *testing.T) {
+	tree := testcgroup.New(t)
+	id := testcgroup.NewContainerID()
+	dir := tree.AddContainer(testcgroup.QoSBurstable, testcgroup.NewPodUID(), id)
+	tree.SetMemoryLimit(dir, 16*mib)
+	_ = os.WriteFile(filepath.Join(dir, "memory.swappiness"), []byte("0"), 0) // no swapping out of the OOM
+	tree.Start(t, dir, exec.Command("sleep", "infinity"))                     // keeps the cgroup from looking empty
+	s := startLiveScraper(t, tree)
+
+	oomKills := func() int64 {
+		t.Helper()
+		md, err := s.scrape(context.Background())
+		require.NoError(t, err)
+		v, ok := liveResources(md)["container "+id].values["container.memory.oom_kills"]
+		require.True(t, ok, "container.memory.oom_kills emitted")
+		return v
+	}
+	require.Zero(t, oomKills())
+	require.Zero(t, oomKills(), "nothing killed: the count the handle holds")
+
+	tree.Start(t, dir, exec.Command("tail", "/dev/zero")) // buffers /dev/zero until the limit kills it
+	require.Eventually(t, func() bool { return testcgroup.ReadKernel(t, dir).OOMKills >= 1 }, 30*time.Second, 20*time.Millisecond,
+		"the kernel OOM-kills tail at the 16 MiB limit")
+	require.Equal(t, int64(testcgroup.ReadKernel(t, dir).OOMKills), oomKills(), "the kill shows in the next scrape")
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cgroupmem/cgroupmem/internal/cgroupfs"
 	"github.com/cgroupmem/cgroupmem/internal/k8smeta"
+	"github.com/cgroupmem/cgroupmem/internal/nodemem"
 	"github.com/cgroupmem/cgroupmem/internal/sockets"
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
@@ -49,6 +50,8 @@ type cgroupScraper struct {
 	lastSocketGroups int
 
 	budgetWarned bool
+	// nodeOOMKillsWarned says that the node's OOM kill count could not be read, once.
+	nodeOOMKillsWarned bool
 }
 
 func newCgroupScraper(cfg *Config, set receiver.Settings) *cgroupScraper {
@@ -163,6 +166,7 @@ func (s *cgroupScraper) scrapeInBatches(ctx context.Context, batchResources int,
 	if err != nil {
 		errs.AddPartial(containerMetricsLen, err)
 	}
+	s.trackNodeOOMKills()
 	socks := s.collectSockets(ctx, tree, &errs)
 	if err := s.dentries.snapshot(s.logger); err != nil {
 		errs.AddPartial(1, err)
@@ -243,6 +247,21 @@ func (s *cgroupScraper) scrapePod(now pcommon.Timestamp, pod *cgroupfs.Pod, errs
 func (s *cgroupScraper) emitPod(now pcommon.Timestamp, pod *cgroupfs.Pod, mem cgroupfs.Memory) {
 	s.recordPod(now, mem)
 	s.mb.EmitForResource(metadata.WithResource(s.podResource(pod)))
+}
+
+// trackNodeOOMKills gives the cgroup reader the node's OOM kill count, so that containers'
+// oom_kill files are read again only after an OOM kill somewhere on the node.
+func (s *cgroupScraper) trackNodeOOMKills() {
+	if !s.cfg.Metrics.ContainerMemoryOomKills.Enabled {
+		return
+	}
+	kills, found, err := nodemem.ReadOOMKills(s.procRoot)
+	s.memory.NodeOOMKills(kills, err == nil && found)
+	if (err != nil || !found) && !s.nodeOOMKillsWarned {
+		s.nodeOOMKillsWarned = true
+		s.logger.Info("The node's OOM kill count (oom_kill of /proc/vmstat) is not available: every container's OOM kill count is read on every scrape",
+			zap.String("proc", s.procRoot), zap.Error(err))
+	}
 }
 
 // readCgroup reads one cgroup, with the optional readings in opt. ok is false when there is
