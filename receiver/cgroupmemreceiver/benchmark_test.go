@@ -79,9 +79,10 @@ func BenchmarkScrape(b *testing.B) {
 	})
 }
 
-// BenchmarkRead is the scrape without building metrics: discovery (cached) and the cgroup
-// reader over every pod and container, with the files the default container and pod metrics
-// need. It splits the scrape's cost between reading the kernel files and building pdata.
+// BenchmarkRead is the scrape without building metrics: discovery (cached), the node's OOM
+// kill count, and the cgroup reader over every pod and container, with the files the default
+// container and pod metrics need. It splits the scrape's cost between reading the kernel
+// files and building pdata.
 func BenchmarkRead(b *testing.B) {
 	runOnTrees(b, benchRead)
 }
@@ -166,6 +167,7 @@ func benchRead(b *testing.B, bt benchTree) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		s.trackNodeOOMKills()
 		n := 0
 		for _, pod := range tree.Pods {
 			for _, c := range pod.Containers {
