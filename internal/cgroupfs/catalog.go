@@ -86,7 +86,7 @@ func (c *Catalog) syncHandles() {
 			delete(c.handles, rel)
 			continue
 		}
-		h.Rediscovered()
+		h.rediscovered()
 	}
 }
 

@@ -54,10 +54,10 @@ const (
 	tcpActive                       // has counted: memory.kmem.tcp.usage_in_bytes is read
 )
 
-// Rediscovered tells the handle that discovery walked the tree again: what it concluded
+// rediscovered tells the handle that discovery walked the tree again: what it concluded
 // cannot change without a write to the cgroup (tcp accounting that was idle) is checked again
 // on the next read.
-func (cg *Cgroup) Rediscovered() {
+func (cg *Cgroup) rediscovered() {
 	if cg.tcp == tcpIdle {
 		cg.tcp = tcpUnknown
 	}

@@ -351,12 +351,12 @@ func TestTCPAccountingCheckedOnRediscovery(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "memory.kmem.tcp.usage_in_bytes"), "4096\n")
 	require.Equal(t, Value{}, read(), "idle until the next discovery walk")
 
-	cg.Rediscovered()
+	cg.rediscovered()
 	require.Equal(t, some(4096), read())
 	writeFile(t, filepath.Join(dir, "memory.kmem.tcp.max_usage_in_bytes"), "0\n") // a reset of the mark
 	writeFile(t, filepath.Join(dir, "memory.kmem.tcp.usage_in_bytes"), "0\n")
 	require.Equal(t, some(0), read(), "counters that ran keep being read")
-	cg.Rediscovered()
+	cg.rediscovered()
 	require.Equal(t, some(0), read(), "and stay active across walks")
 }
 

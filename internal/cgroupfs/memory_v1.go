@@ -70,7 +70,7 @@ func (m *Memory) setV1Stat(key []byte, v uint64) {
 // So it is reported only once it has counted something: a non-zero high-water mark in
 // memory.kmem.tcp.max_usage_in_bytes. No container runtime writes that limit, so on most
 // nodes the mark stays 0: it is checked on a cgroup's first read and after each discovery
-// walk (Cgroup.Rediscovered), not on every scrape, which saves a file read per container and
+// walk (rediscovered), not on every scrape, which saves a file read per container and
 // scrape. Once it has counted, the counter runs for good and only the usage is read.
 func (r *MemoryReader) readTCPKmem(cg *Cgroup, c *collect) Value {
 	switch cg.tcp {

@@ -27,8 +27,9 @@ type metricsReceiver struct {
 	obs     *receiverhelper.ObsReport
 	logger  *zap.Logger
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
 	// batch is how many resources go down the pipeline at once; tests lower it.
 	batch int
 }
@@ -110,11 +111,7 @@ func (r *metricsReceiver) scrapeOnce() {
 // Shutdown stops the scrapes, waits for one in progress, and shuts the scraper down. It is
 // safe without Start and when called twice.
 func (r *metricsReceiver) Shutdown(ctx context.Context) error {
-	select {
-	case <-r.stop:
-	default:
-		close(r.stop)
-	}
+	r.stopOnce.Do(func() { close(r.stop) })
 	r.wg.Wait()
 	return r.scraper.shutdown(ctx)
 }
