@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/scraper/scrapererror"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -92,6 +93,21 @@ func TestScrapeFiltersByNamespace(t *testing.T) {
 		return resourceAttr(md, fixtureWorkload, "k8s.container.name") == "php" &&
 			len(containerValues(md, fixtureIdle)) == 0
 	}, 10*time.Second, 20*time.Millisecond, "kube-system's container is dropped once its names are known")
+
+	// Nor are its processes looked at for sockets.
+	tree, err := s.catalog.Refresh(time.Now())
+	require.NoError(t, err)
+	var errs scrapererror.ScrapeErrors
+	groups := s.socketGroups(tree, &errs)
+	require.NoError(t, errs.Combine())
+	var kept []string
+	for path := range groups {
+		kept = append(kept, path)
+	}
+	require.Len(t, kept, 2, "the workload and the sandbox of the shop pod: %v", kept)
+	for _, path := range kept {
+		require.NotContains(t, path, fixtureIdle)
+	}
 }
 
 func TestScrapeKeepsFlowingWhenKubeletIsDown(t *testing.T) {

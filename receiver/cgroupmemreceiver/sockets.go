@@ -23,14 +23,29 @@ func (s *cgroupScraper) socketsEnabled() bool {
 		m.ContainerMemorySockRcvqSockets.Enabled
 }
 
-// collectSockets attributes socket receive queues to every container of the tree, keyed by
-// the container's cgroup path.
+// collectSockets attributes socket receive queues to every container the filters keep,
+// keyed by the container's cgroup path.
 func (s *cgroupScraper) collectSockets(ctx context.Context, tree cgroupfs.Tree, errs *scrapererror.ScrapeErrors) map[string]sockets.Usage {
 	if s.sockets == nil {
 		return nil
 	}
+	groups := s.socketGroups(tree, errs)
+	usage, err := s.sockets.Collect(ctx, groups)
+	if err != nil {
+		errs.AddPartial(socketMetricsLen*len(groups), err)
+	}
+	return usage
+}
+
+// socketGroups lists the processes of every container the k8s_metadata filters keep, by
+// cgroup path: a container that will not be reported costs no cgroup.procs read and no walk
+// of its processes' descriptors.
+func (s *cgroupScraper) socketGroups(tree cgroupfs.Tree, errs *scrapererror.ScrapeErrors) map[string][]int {
 	groups := make(map[string][]int, s.lastSocketGroups)
 	add := func(c cgroupfs.Container) {
+		if !s.containerNames(c).included {
+			return
+		}
 		pids, err := cgroupfs.Procs(filepath.Join(s.hier.Dir, c.Path))
 		if err != nil {
 			errs.AddPartial(socketMetricsLen, err)
@@ -46,11 +61,7 @@ func (s *cgroupScraper) collectSockets(ctx context.Context, tree cgroupfs.Tree, 
 		add(c)
 	}
 	s.lastSocketGroups = len(groups)
-	usage, err := s.sockets.Collect(ctx, groups)
-	if err != nil {
-		errs.AddPartial(socketMetricsLen*len(groups), err)
-	}
-	return usage
+	return groups
 }
 
 var socketSources = map[sockets.Source]metadata.AttributeSocketSource{
