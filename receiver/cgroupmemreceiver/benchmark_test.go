@@ -228,7 +228,8 @@ func benchBuild(b *testing.B, bt benchTree) {
 				k++
 			}
 			if r := readings[k]; r.ok {
-				s.emitPod(now, pod, r.mem)
+				info, _ := s.k8s.Pod(pod.UID)
+				s.emitPod(now, pod, info, r.mem)
 				pending++
 			}
 			k++

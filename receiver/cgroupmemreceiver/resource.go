@@ -114,9 +114,8 @@ func (s *cgroupScraper) buildContainerResource(c cgroupfs.Container, n container
 	return rb.Emit()
 }
 
-// podResource describes a pod from its cgroup path and, when known, its names.
-func (s *cgroupScraper) podResource(p *cgroupfs.Pod) pcommon.Resource {
-	info, _ := s.k8s.Pod(p.UID)
+// podResource describes a pod from its cgroup path and, when known, its names in info.
+func (s *cgroupScraper) podResource(p *cgroupfs.Pod, info k8smeta.PodInfo) pcommon.Resource {
 	node := s.k8s.NodeName()
 	key := resourceKey{c: cgroupfs.Container{Path: p.Path, PodUID: p.UID, QoS: p.QoS}, n: containerNames{pod: info}, node: node}
 	return s.resources.get(p.Path, key, func() pcommon.Resource {

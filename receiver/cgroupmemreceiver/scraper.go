@@ -232,21 +232,23 @@ func (s *cgroupScraper) emitContainer(now pcommon.Timestamp, c cgroupfs.Containe
 // scrapePod records one pod's metrics as a resource; it returns how many resources it
 // recorded (0 or 1).
 func (s *cgroupScraper) scrapePod(now pcommon.Timestamp, pod *cgroupfs.Pod, errs *scrapererror.ScrapeErrors) int {
-	if info, _ := s.k8s.Pod(pod.UID); !s.k8s.Include(info.Namespace, info.Name, "") {
+	info, _ := s.k8s.Pod(pod.UID)
+	if !s.k8s.Include(info.Namespace, info.Name, "") {
 		return 0
 	}
 	mem, ok := s.readCgroup(pod.Path, 0, errs)
 	if !ok {
 		return 0
 	}
-	s.emitPod(now, pod, mem)
+	s.emitPod(now, pod, info, mem)
 	return 1
 }
 
-// emitPod records a pod's readings and closes its resource.
-func (s *cgroupScraper) emitPod(now pcommon.Timestamp, pod *cgroupfs.Pod, mem cgroupfs.Memory) {
+// emitPod records a pod's readings and closes its resource; info is what the kubelet says of
+// the pod (zero when unknown).
+func (s *cgroupScraper) emitPod(now pcommon.Timestamp, pod *cgroupfs.Pod, info k8smeta.PodInfo, mem cgroupfs.Memory) {
 	s.recordPod(now, mem)
-	s.mb.EmitForResource(metadata.WithResource(s.podResource(pod)))
+	s.mb.EmitForResource(metadata.WithResource(s.podResource(pod, info)))
 }
 
 // trackNodeOOMKills gives the cgroup reader the node's OOM kill count, so that containers'
