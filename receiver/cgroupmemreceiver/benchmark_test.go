@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -35,8 +36,10 @@ import (
 // container.* and k8s.pod.* metrics at their defaults with the node-wide metrics and the
 // socket receive-queue metrics off; metrics=default is the receiver's default configuration
 // (node dentry metrics and socket receive queues on), on live-cgroups only: a fixture tree has
-// no /proc to read them from. BenchmarkBareFileReads and
-// BenchmarkBarePreads are the two floors under it: they read the four files of floorFiles for
+// no /proc to read them from. BenchmarkRead and BenchmarkBuild split the container and pod
+// scrape into its reads and its metric building, and BenchmarkLeastPdata is the least that
+// building its output can cost. BenchmarkBareFileReads and
+// BenchmarkBarePreads are the two floors under the scrape: they read the four files of floorFiles for
 // every pod and container cgroup of the same tree, the first opening, reading and closing
 // each file, the second re-reading descriptors opened once with pread at offset 0, the way
 // the receiver keeps them.
@@ -92,6 +95,17 @@ func BenchmarkRead(b *testing.B) {
 // file read in it.
 func BenchmarkBuild(b *testing.B) {
 	runOnTrees(b, benchBuild)
+}
+
+// BenchmarkLeastPdata is a floor for BenchmarkBuild: the container and pod scrape's own
+// output (its batches, resources, metrics and data points, taken from one real scrape) built
+// again with nothing but pmetric calls: each resource copied from a finished one, as the
+// receiver's resource cache does, and each metric and data point set from a flat list of
+// what the scrape produced. No reading is converted, no metric is looked up or checked for
+// being enabled: what is left is what handing these data points down a collector pipeline
+// as pdata costs at the least.
+func BenchmarkLeastPdata(b *testing.B) {
+	runOnTrees(b, benchLeastPdata)
 }
 
 func BenchmarkBareFileReads(b *testing.B) {
@@ -244,6 +258,151 @@ func benchBuild(b *testing.B, bt benchTree) {
 	m.report(b, bt.containers)
 }
 
+func benchLeastPdata(b *testing.B, bt benchTree) {
+	shapes := scrapeShapes(b, bt)
+	m := startMeasure(b)
+	for b.Loop() {
+		now := pcommon.NewTimestampFromTime(time.Now())
+		for i := range shapes {
+			shapes[i].build(now)
+		}
+	}
+	m.report(b, bt.containers)
+}
+
+// scrapeShapes runs one container and pod scrape of bt and keeps the shape of each of its
+// batches, after checking that the shape builds that batch again.
+func scrapeShapes(tb testing.TB, bt benchTree) []pdataShape {
+	s := newCgroupScraper(containerPodConfig(bt.root), receivertest.NewNopSettings(metadata.Type))
+	ctx := context.Background()
+	require.NoError(tb, s.start(ctx, componenttest.NewNopHost()))
+	tb.Cleanup(func() { require.NoError(tb, s.shutdown(ctx)) })
+	var batches []pmetric.Metrics
+	require.NoError(tb, s.scrapeInBatches(ctx, batchResources, func(md pmetric.Metrics) { batches = append(batches, md) }))
+	shapes := make([]pdataShape, len(batches))
+	resources := 0
+	for i, md := range batches {
+		shapes[i] = shapeOf(md)
+		resources += md.ResourceMetrics().Len()
+		built := shapes[i].build(pcommon.NewTimestampFromTime(time.Now()))
+		require.NoError(tb, pmetrictest.CompareMetrics(md, built,
+			pmetrictest.IgnoreTimestamp(), pmetrictest.IgnoreStartTimestamp()), "batch %d is built again as the scrape made it", i)
+	}
+	require.Equal(tb, len(bt.cgroups), resources, "one resource per pod and container")
+	return shapes
+}
+
+// TestLeastPdataBuildsTheScrapeAgain checks BenchmarkLeastPdata's premise on a fixture tree:
+// the shapes it keeps build the scrape's batches again, data point for data point.
+func TestLeastPdataBuildsTheScrapeAgain(t *testing.T) {
+	shapes := scrapeShapes(t, fixtureBenchTree(t, 2*batchResources))
+	require.Greater(t, len(shapes), 1, "more than one batch")
+	points := 0
+	for _, ps := range shapes {
+		md := ps.build(pcommon.NewTimestampFromTime(time.Now()))
+		points += md.DataPointCount()
+	}
+	require.Greater(t, points, 2*batchResources*5, "a few data points per container at least")
+}
+
+// pdataShape is one batch of a scrape's output, kept so that the same pmetric.Metrics can be
+// built again with the fewest pmetric calls.
+type pdataShape struct {
+	resources []resourceShape
+}
+
+type resourceShape struct {
+	resource            pcommon.Resource
+	scopeName, scopeVer string
+	metrics             []metricShape
+}
+
+type metricShape struct {
+	name, unit, description string
+	sum                     bool // a sum (else a gauge)
+	monotonic               bool
+	temporality             pmetric.AggregationTemporality
+	points                  []pointShape
+}
+
+type pointShape struct {
+	attributes pcommon.Map // empty for most
+	start      pcommon.Timestamp
+	value      int64
+}
+
+// shapeOf keeps what md is made of; it takes int gauges and sums, the only kinds the
+// receiver emits.
+func shapeOf(md pmetric.Metrics) pdataShape {
+	var ps pdataShape
+	for _, rm := range md.ResourceMetrics().All() {
+		for _, sm := range rm.ScopeMetrics().All() {
+			rs := resourceShape{resource: rm.Resource(), scopeName: sm.Scope().Name(), scopeVer: sm.Scope().Version()}
+			for _, m := range sm.Metrics().All() {
+				ms := metricShape{name: m.Name(), unit: m.Unit(), description: m.Description()}
+				var dps pmetric.NumberDataPointSlice
+				if m.Type() == pmetric.MetricTypeSum {
+					ms.sum, ms.monotonic, ms.temporality = true, m.Sum().IsMonotonic(), m.Sum().AggregationTemporality()
+					dps = m.Sum().DataPoints()
+				} else {
+					dps = m.Gauge().DataPoints()
+				}
+				for _, dp := range dps.All() {
+					ms.points = append(ms.points, pointShape{attributes: dp.Attributes(), start: dp.StartTimestamp(), value: dp.IntValue()})
+				}
+				rs.metrics = append(rs.metrics, ms)
+			}
+			ps.resources = append(ps.resources, rs)
+		}
+	}
+	return ps
+}
+
+// build makes the batch again, stamped now.
+func (ps pdataShape) build(now pcommon.Timestamp) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rms := md.ResourceMetrics()
+	rms.EnsureCapacity(len(ps.resources))
+	for i := range ps.resources {
+		rs := &ps.resources[i]
+		rm := rms.AppendEmpty()
+		rs.resource.CopyTo(rm.Resource())
+		sm := rm.ScopeMetrics().AppendEmpty()
+		sm.Scope().SetName(rs.scopeName)
+		sm.Scope().SetVersion(rs.scopeVer)
+		ms := sm.Metrics()
+		ms.EnsureCapacity(len(rs.metrics))
+		for j := range rs.metrics {
+			mshape := &rs.metrics[j]
+			m := ms.AppendEmpty()
+			m.SetName(mshape.name)
+			m.SetUnit(mshape.unit)
+			m.SetDescription(mshape.description)
+			var dps pmetric.NumberDataPointSlice
+			if mshape.sum {
+				sum := m.SetEmptySum()
+				sum.SetIsMonotonic(mshape.monotonic)
+				sum.SetAggregationTemporality(mshape.temporality)
+				dps = sum.DataPoints()
+			} else {
+				dps = m.SetEmptyGauge().DataPoints()
+			}
+			dps.EnsureCapacity(len(mshape.points))
+			for k := range mshape.points {
+				p := &mshape.points[k]
+				dp := dps.AppendEmpty()
+				dp.SetStartTimestamp(p.start)
+				dp.SetTimestamp(now)
+				dp.SetIntValue(p.value)
+				if p.attributes.Len() > 0 {
+					p.attributes.CopyTo(dp.Attributes())
+				}
+			}
+		}
+	}
+	return md
+}
+
 func benchBareReads(b *testing.B, bt benchTree) {
 	paths := floorPaths(bt)
 	buf := make([]byte, 8192)
@@ -345,7 +504,7 @@ func cpuTime() time.Duration {
 
 // fixtureBenchTree copies the v1 capture's burstable pod, with its two containers, n/2 times
 // under a temporary host root.
-func fixtureBenchTree(b *testing.B, n int) benchTree {
+func fixtureBenchTree(b testing.TB, n int) benchTree {
 	src := filepath.Join(fixtureRoot("v1-hybrid-kernel-6.18"), "sys", "fs", "cgroup", "memory")
 	srcPod := filepath.Join(src, "kubepods", "burstable", "pod3f0a9d1e-7c55-4b8e-9a31-2d4be2f1c0aa")
 	srcContainers := []string{
@@ -392,7 +551,7 @@ func liveBenchTree(b *testing.B, n int) benchTree {
 }
 
 // copyFiles copies the regular files of one directory (not its subdirectories) into dst.
-func copyFiles(b *testing.B, src, dst string) {
+func copyFiles(b testing.TB, src, dst string) {
 	require.NoError(b, os.MkdirAll(dst, 0o755))
 	entries, err := os.ReadDir(src)
 	require.NoError(b, err)
