@@ -40,29 +40,4 @@ func newTestProcessor(t testing.TB, cfg *Config) (processor.Metrics, *consumerte
 	return p, sink
 }
 
-// findMetric returns the metric with that name on a resource, or false.
-func findMetric(rm pmetric.ResourceMetrics, name string) (pmetric.Metric, bool) {
-	sms := rm.ScopeMetrics()
-	for i := 0; i < sms.Len(); i++ {
-		ms := sms.At(i).Metrics()
-		for j := 0; j < ms.Len(); j++ {
-			if ms.At(j).Name() == name {
-				return ms.At(j), true
-			}
-		}
-	}
-	return pmetric.Metric{}, false
-}
-
-// byAttr returns a gauge's int values keyed by one attribute's value.
-func byAttr(m pmetric.Metric, attr string) map[string]int64 {
-	out := make(map[string]int64)
-	dps := m.Gauge().DataPoints()
-	for i := 0; i < dps.Len(); i++ {
-		v, _ := dps.At(i).Attributes().Get(attr)
-		out[v.AsString()] = dps.At(i).IntValue()
-	}
-	return out
-}
-
 func settingsForTest() processor.Settings { return processortest.NewNopSettings(metadata.Type) }

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/cgroupmem/cgroupmem/processor/memdivergenceprocessor/internal/metadata"
+	"github.com/cgroupmem/cgroupmem/processor/memdivergenceprocessor/internal/metricstest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/processor-*.yaml from the receiver goldens")
@@ -117,13 +118,13 @@ func checkResource(t *testing.T, md pmetric.Metrics, w want) {
 	rm, ok := findResource(md, key, w.id, prefix+"working_set")
 	require.True(t, ok, "no resource with %s=%s", key, w.id)
 	if w.parts != nil {
-		div, ok := findMetric(rm, prefix+"divergence")
+		div, ok := metricstest.Find(rm, prefix+"divergence")
 		require.True(t, ok, "%s: no divergence", w.id)
-		assert.Equal(t, w.parts, byAttr(div, "cause"), "%s: divergence by cause", w.id)
+		assert.Equal(t, w.parts, metricstest.IntsByAttribute(div, "cause"), "%s: divergence by cause", w.id)
 	}
-	flag, ok := findMetric(rm, prefix+"divergence.flagged")
+	flag, ok := metricstest.Find(rm, prefix+"divergence.flagged")
 	require.True(t, ok, "%s: no flag", w.id)
-	assert.Equal(t, w.flagged, byAttr(flag, "cause"), "%s: flag", w.id)
+	assert.Equal(t, w.flagged, metricstest.IntsByAttribute(flag, "cause"), "%s: flag", w.id)
 }
 
 // findResource returns the resource whose attribute key is value and that carries the
@@ -132,7 +133,7 @@ func findResource(md pmetric.Metrics, key, value, wsName string) (pmetric.Resour
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		v, ok := rms.At(i).Resource().Attributes().Get(key)
-		if _, hasWS := findMetric(rms.At(i), wsName); ok && hasWS && v.AsString() == value {
+		if _, hasWS := metricstest.Find(rms.At(i), wsName); ok && hasWS && v.AsString() == value {
 			return rms.At(i), true
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/cgroupmem/cgroupmem/processor/memdivergenceprocessor"
+	"github.com/cgroupmem/cgroupmem/processor/memdivergenceprocessor/internal/metricstest"
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver"
 )
 
@@ -55,17 +56,17 @@ func TestPipeline(t *testing.T) {
 	for _, md := range sink.AllMetrics() {
 		work, ok := containerResource(md, workloadID)
 		require.True(t, ok, "workload container missing")
-		flag, ok := findMetric(work, "container.memory.divergence.flagged")
+		flag, ok := metricstest.Find(work, "container.memory.divergence.flagged")
 		require.True(t, ok)
-		assert.Equal(t, map[string]int64{"page_cache": 1}, byAttr(flag, "cause"))
-		div, _ := findMetric(work, "container.memory.divergence")
-		assert.Equal(t, int64(101003264), byAttr(div, "cause")["page_cache"])
+		assert.Equal(t, map[string]int64{"page_cache": 1}, metricstest.IntsByAttribute(flag, "cause"))
+		div, _ := metricstest.Find(work, "container.memory.divergence")
+		assert.Equal(t, int64(101003264), metricstest.IntsByAttribute(div, "cause")["page_cache"])
 
 		idle, ok := containerResource(md, idleID)
 		require.True(t, ok, "idle container missing")
-		flag, ok = findMetric(idle, "container.memory.divergence.flagged")
+		flag, ok = metricstest.Find(idle, "container.memory.divergence.flagged")
 		require.True(t, ok)
-		for cause, v := range byAttr(flag, "cause") {
+		for cause, v := range metricstest.IntsByAttribute(flag, "cause") {
 			assert.Zero(t, v, "idle container flagged (%s)", cause)
 		}
 	}
@@ -80,29 +81,4 @@ func containerResource(md pmetric.Metrics, id string) (pmetric.ResourceMetrics, 
 		}
 	}
 	return pmetric.ResourceMetrics{}, false
-}
-
-// findMetric returns the metric with that name on a resource, or false.
-func findMetric(rm pmetric.ResourceMetrics, name string) (pmetric.Metric, bool) {
-	sms := rm.ScopeMetrics()
-	for i := 0; i < sms.Len(); i++ {
-		ms := sms.At(i).Metrics()
-		for j := 0; j < ms.Len(); j++ {
-			if ms.At(j).Name() == name {
-				return ms.At(j), true
-			}
-		}
-	}
-	return pmetric.Metric{}, false
-}
-
-// byAttr returns a gauge's int values keyed by one attribute's value.
-func byAttr(m pmetric.Metric, attr string) map[string]int64 {
-	out := make(map[string]int64)
-	dps := m.Gauge().DataPoints()
-	for i := 0; i < dps.Len(); i++ {
-		v, _ := dps.At(i).Attributes().Get(attr)
-		out[v.AsString()] = dps.At(i).IntValue()
-	}
-	return out
 }
