@@ -14,15 +14,12 @@ import (
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
 
 	"github.com/cgroupmem/cgroupmem/internal/cgroupfs"
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
-	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
 // The benchmarks scrape N containers (N/2 burstable pods of two containers each, laid out
@@ -152,10 +149,8 @@ func containerPodConfig(root string) *Config {
 }
 
 func benchScrape(b *testing.B, bt benchTree, cfg *Config) {
-	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	s := startScraper(b, cfg)
 	ctx := context.Background()
-	require.NoError(b, s.start(ctx, componenttest.NewNopHost()))
-	b.Cleanup(func() { require.NoError(b, s.shutdown(ctx)) })
 	md, err := s.scrape(ctx)
 	require.NoError(b, err)
 	require.GreaterOrEqual(b, md.ResourceMetrics().Len(), len(bt.cgroups), "one resource per pod and container")
@@ -171,10 +166,7 @@ func benchScrape(b *testing.B, bt benchTree, cfg *Config) {
 }
 
 func benchRead(b *testing.B, bt benchTree) {
-	s := newCgroupScraper(containerPodConfig(bt.root), receivertest.NewNopSettings(metadata.Type))
-	ctx := context.Background()
-	require.NoError(b, s.start(ctx, componenttest.NewNopHost()))
-	b.Cleanup(func() { require.NoError(b, s.shutdown(ctx)) })
+	s := startScraper(b, containerPodConfig(bt.root))
 	var errs scrapererror.ScrapeErrors
 	read := func() int {
 		tree, err := s.catalog.Refresh(time.Now())
@@ -205,10 +197,7 @@ func benchRead(b *testing.B, bt benchTree) {
 }
 
 func benchBuild(b *testing.B, bt benchTree) {
-	s := newCgroupScraper(containerPodConfig(bt.root), receivertest.NewNopSettings(metadata.Type))
-	ctx := context.Background()
-	require.NoError(b, s.start(ctx, componenttest.NewNopHost()))
-	b.Cleanup(func() { require.NoError(b, s.shutdown(ctx)) })
+	s := startScraper(b, containerPodConfig(bt.root))
 	var errs scrapererror.ScrapeErrors
 	tree, err := s.catalog.Refresh(time.Now())
 	require.NoError(b, err)
@@ -273,12 +262,9 @@ func benchLeastPdata(b *testing.B, bt benchTree) {
 // scrapeShapes runs one container and pod scrape of bt and keeps the shape of each of its
 // batches, after checking that the shape builds that batch again.
 func scrapeShapes(tb testing.TB, bt benchTree) []pdataShape {
-	s := newCgroupScraper(containerPodConfig(bt.root), receivertest.NewNopSettings(metadata.Type))
-	ctx := context.Background()
-	require.NoError(tb, s.start(ctx, componenttest.NewNopHost()))
-	tb.Cleanup(func() { require.NoError(tb, s.shutdown(ctx)) })
+	s := startScraper(tb, containerPodConfig(bt.root))
 	var batches []pmetric.Metrics
-	require.NoError(tb, s.scrapeInBatches(ctx, batchResources, func(md pmetric.Metrics) { batches = append(batches, md) }))
+	require.NoError(tb, s.scrapeInBatches(context.Background(), batchResources, func(md pmetric.Metrics) { batches = append(batches, md) }))
 	shapes := make([]pdataShape, len(batches))
 	resources := 0
 	for i, md := range batches {

@@ -10,14 +10,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
 
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
-	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
 // The live tests run the scraper on cgroups of this host's cgroup v1 memory controller, built
@@ -304,10 +301,7 @@ func TestLiveDiscoveryFollowsChanges(t *testing.T) {
 // startLiveScraper starts a scraper with every metric on, reading the tree.
 func startLiveScraper(t *testing.T, tree *testcgroup.Tree) *cgroupScraper {
 	t.Helper()
-	s := newCgroupScraper(fixtureConfig(tree.Root()), receivertest.NewNopSettings(metadata.Type))
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
-	return s
+	return startScraper(t, fixtureConfig(tree.Root()))
 }
 
 // scrapeKeys scrapes once, without error, and returns the keys of the resources.

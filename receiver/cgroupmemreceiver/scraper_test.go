@@ -46,7 +46,7 @@ func fixtureConfig(root string) *Config {
 }
 
 // startScraper starts a scraper and shuts it down when the test ends.
-func startScraper(t *testing.T, cfg *Config) *cgroupScraper {
+func startScraper(t testing.TB, cfg *Config) *cgroupScraper {
 	t.Helper()
 	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
