@@ -24,13 +24,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// Report is the file -out receives.
-type Report struct {
-	Collector string   `json:"collector"`
-	Runs      []Result `json:"runs"`
-}
+	"github.com/cgroupmem/cgroupmem/bench/internal/collectorresult"
+)
 
 func main() {
 	bin := flag.String("collector", "_build/otelcol-cgroupmem", "the collector binary")
@@ -58,7 +54,7 @@ func main() {
 	if *without != "" {
 		su.without = strings.Split(*without, ",")
 	}
-	rep := Report{Collector: *bin}
+	rep := collectorresult.Report{Collector: *bin}
 	for _, n := range counts {
 		r, err := run(ctx, su, n)
 		if err != nil {
@@ -74,7 +70,7 @@ func main() {
 }
 
 // run measures the collector on a fresh tree of n containers and removes the tree.
-func run(ctx context.Context, su setup, n int) (r Result, err error) {
+func run(ctx context.Context, su setup, n int) (r collectorresult.Run, err error) {
 	t, err := newTree(n)
 	if err != nil {
 		return r, err
@@ -106,7 +102,7 @@ func parseCounts(s string) ([]int, error) {
 	return counts, nil
 }
 
-func write(path string, rep Report) error {
+func write(path string, rep collectorresult.Report) error {
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err

@@ -16,6 +16,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/cgroupmem/cgroupmem/bench/internal/collectorresult"
 )
 
 // stringList is a repeatable string flag.
@@ -63,7 +65,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		var cr collectorReport
+		var cr collectorresult.Report
 		if err := json.Unmarshal(b, &cr); err != nil {
 			log.Fatalf("%s: %v", path, err)
 		}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cgroupmem/cgroupmem/bench/internal/collectorresult"
 )
 
 const benchOutput = `goos: linux
@@ -91,7 +93,7 @@ func TestRender(t *testing.T) {
 		date:    time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC),
 		took:    200 * time.Second,
 		machine: machine{cpu: "cpu", cores: 2, kernel: "6.18", cgroupMode: "cgroup v1", goVersion: "go1.26", commit: "abc"},
-		collector: collectorReport{Runs: []collectorRun{
+		collector: collectorresult.Report{Runs: []collectorresult.Run{
 			{Containers: 1000, Pods: 500, Interval: "1s", Scrapes: 30, Warmup: 5, HWMBytes: 59 << 20, RSSBytes: 55 << 20, CPUPerContainerMicros: 46,
 				Processors: []string{"memory_limiter", "memdivergence", "batch"}},
 			{Containers: 1000, Pods: 500, Interval: "1s", Scrapes: 30, Warmup: 5, HWMBytes: 61 << 20, RSSBytes: 55 << 20, CPUPerContainerMicros: 40,

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/cgroupmem/cgroupmem/bench/internal/collectorresult"
 )
 
 // Targets of issue 7.
@@ -13,33 +15,10 @@ const (
 	targetRSSAt      = 1000
 )
 
-// collectorRun is one run of bench/collectorrss (its Result, the fields used here).
-type collectorRun struct {
-	Containers            int      `json:"containers"`
-	Pods                  int      `json:"pods"`
-	Processors            []string `json:"processors"`
-	Without               []string `json:"without"`
-	Interval              string   `json:"interval"`
-	Scrapes               int      `json:"scrapes"`
-	Warmup                int      `json:"warmup"`
-	CPUPerScrapeMillis    float64  `json:"cpu_per_scrape_ms"`
-	CPUPerContainerMicros float64  `json:"cpu_per_container_scrape_us"`
-	CPUPercentOfOneCore   float64  `json:"cpu_percent_of_one_core"`
-	RSSBytes              uint64   `json:"vmrss_bytes"`
-	HWMBytes              uint64   `json:"vmhwm_bytes"`
-	ResourcesPerScrape    float64  `json:"resources_per_scrape"`
-	DataPointsPerScrape   float64  `json:"data_points_per_scrape"`
-	Problems              []string `json:"problems"`
-}
-
-type collectorReport struct {
-	Runs []collectorRun `json:"runs"`
-}
-
 // report is everything the section is made of.
 type report struct {
 	bench     benchFile
-	collector collectorReport
+	collector collectorresult.Report
 	machine   machine
 	benchstat string   // benchstat's summary of the same runs
 	command   string   // what the reader runs: make bench
