@@ -133,7 +133,7 @@ func (r report) shares(sizes []int) []string {
 		}
 		floor := v[keptOpenRow]
 		rest := v[scrapeRow] - v[readRow] - v[buildRow]
-		part := fmt.Sprintf("At %s containers, the reader alone is %.2f× the floor and the metric building alone %.2f×, %.2f× together; the scrape's other %.1f µs (%.2f×) are what the two cost more when interleaved in one loop than each in a loop of its own.",
+		part := fmt.Sprintf("At %s containers, the reader alone is %.2f× the floor and the metric building alone %.2f×, %.2f× together; the scrape's other %.1f µs (%.2f×) are what the two cost more when they alternate in one scrape (each batch of 100 resources read, then built) than each in a loop of its own.",
 			thousands(n), v[readRow]/floor, v[buildRow]/floor, (v[readRow]+v[buildRow])/floor, rest/1000, rest/floor)
 		if least, ok := r.bench.stat(fmt.Sprintf(benchRows[leastRow].name, n), "cpu-ns/container"); ok && least.median > 0 {
 			part += fmt.Sprintf(" The least pdata of the same output is %.2f× the floor on its own: reading the floor's files and building that pdata, with no parsing and nothing else, would already be %.2f×.",

@@ -264,10 +264,12 @@ func TestLiveVanishedCgroupSkipped(t *testing.T) {
 				}
 				now := pcommon.NewTimestampFromTime(time.Now())
 				var errs scrapererror.ScrapeErrors
-				for _, c := range found.Pods[0].Containers {
-					s.scrapeContainer(now, c, nil, &errs)
+				pod := &found.Pods[0]
+				for i := range pod.Containers {
+					s.readContainer(&pod.Containers[i], &errs)
 				}
-				s.scrapePod(now, &found.Pods[0], &errs)
+				s.readPod(pod, &errs)
+				s.recordReadings(now, nil, &errs)
 				require.NoError(t, errs.Combine())
 				want := rm.want(stays, goes, uid)
 				require.ElementsMatch(t, want, resourceKeys(s.mb.Emit()))
