@@ -107,7 +107,7 @@ func (r report) render() (string, error) {
 	}
 
 	r.renderCollector(p)
-	r.renderReference(p)
+	r.renderReference(p, sizes)
 	r.renderMethod(p)
 
 	p("<details><summary>benchstat of the same runs (CPU time and allocations per container)</summary>\n\n```\n%s\n```\n</details>\n\n",
@@ -196,7 +196,7 @@ func (r report) renderCollector(p func(string, ...any)) {
 	p("\n")
 }
 
-func (r report) renderReference(p func(string, ...any)) {
+func (r report) renderReference(p func(string, ...any), sizes []int) {
 	p("### For reference: the issue's measurements, not ours\n\n")
 	p("Issue 7 measured these on the same machine kind (kernel 6.18, cgroup v1) with 200 idle containers in a `kubepods/burstable/pod<uid>/<id>` tree, one sleeping process each. They are quoted, not reproduced by `make bench`:\n\n")
 	p("| measurement (issue 7) | per container and scrape | process |\n")
@@ -204,7 +204,21 @@ func (r report) renderReference(p func(string, ...any)) {
 	p("| open + read + close of the 4 files | 75–83 µs | |\n")
 	p("| the 4 files kept open, pread at offset 0 | 18.5 µs | |\n")
 	p("| cAdvisor watching the same 200 containers | about 1,900 µs CPU per 10 s cycle | 3.9 %% of one core, 44 MB RSS |\n\n")
+	var floors []string
+	for _, n := range sizes {
+		if s, ok := r.bench.stat(fmt.Sprintf(benchRows[keptOpenRow].name, n), "cpu-ns/container"); ok {
+			floors = append(floors, fmt.Sprintf("%.1f µs at %s containers", s.median/1000/cgroupsPerContainer, thousands(n)))
+		}
+	}
+	if len(floors) > 0 {
+		p("The issue's 18.5 µs is for one cgroup per container. This run's kept-open floor is, per cgroup read: %s. The floor is measured again in every run and moves between runs of this machine; each ratio above is to the floor of its own run.\n\n",
+			strings.Join(floors, ", "))
+	}
 }
+
+// cgroupsPerContainer is how many cgroups a scrape reads per container in the benchmarks'
+// trees: the container's own, and half of its two-container pod's.
+const cgroupsPerContainer = 1.5
 
 func (r report) renderMethod(p func(string, ...any)) {
 	p("### Method\n\n")
