@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -18,7 +19,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
 
-	"github.com/cgroupmem/cgroupmem/internal/cgroupfs"
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 )
 
@@ -201,47 +201,32 @@ func benchBuild(b *testing.B, bt benchTree) {
 	var errs scrapererror.ScrapeErrors
 	tree, err := s.catalog.Refresh(time.Now())
 	require.NoError(b, err)
-	type reading struct {
-		mem cgroupfs.Memory
-		ok  bool
-	}
-	var readings []reading
-	for _, pod := range tree.Pods {
-		for _, c := range pod.Containers {
-			mem, ok := s.readCgroup(c.Path, s.containerReadings, &errs)
-			readings = append(readings, reading{mem, ok})
+	// The readings of each batch, as scrapeInBatches reads them.
+	var batches [][]cgroupReading
+	read := 0
+	for i := range tree.Pods {
+		pod := &tree.Pods[i]
+		for j := range pod.Containers {
+			s.readContainer(&pod.Containers[j], &errs)
 		}
-		mem, ok := s.readCgroup(pod.Path, 0, &errs)
-		readings = append(readings, reading{mem, ok})
+		s.readPod(pod, &errs)
+		if len(s.readings) >= batchResources || i == len(tree.Pods)-1 {
+			batches = append(batches, slices.Clone(s.readings))
+			read += len(s.readings)
+			s.readings = s.readings[:0]
+		}
 	}
 	require.NoError(b, errs.Combine())
-	require.Len(b, readings, len(bt.cgroups), "every pod and container cgroup is read")
+	require.Equal(b, len(bt.cgroups), read, "every pod and container cgroup is read")
 
 	m := startMeasure(b)
 	for b.Loop() {
 		now := pcommon.NewTimestampFromTime(time.Now())
-		k, pending := 0, 0
-		for i := range tree.Pods {
-			pod := &tree.Pods[i]
-			for _, c := range pod.Containers {
-				if r := readings[k]; r.ok {
-					s.emitContainer(now, c, s.containerNames(c), r.mem, nil, &errs)
-					pending++
-				}
-				k++
-			}
-			if r := readings[k]; r.ok {
-				info, _ := s.k8s.Pod(pod.UID)
-				s.emitPod(now, pod, info, r.mem)
-				pending++
-			}
-			k++
-			if pending >= batchResources {
-				s.mb.Emit()
-				pending = 0
-			}
+		for _, batch := range batches {
+			s.readings = append(s.readings[:0], batch...) // recordReadings empties it
+			s.recordReadings(now, nil, &errs)
+			s.mb.Emit()
 		}
-		s.mb.Emit()
 		s.resources.endScrape()
 	}
 	m.report(b, bt.containers)
