@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
 
+	"github.com/cgroupmem/cgroupmem/internal/cgroupfs"
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 )
 
@@ -168,6 +169,7 @@ func benchScrape(b *testing.B, bt benchTree, cfg *Config) {
 func benchRead(b *testing.B, bt benchTree) {
 	s := startScraper(b, containerPodConfig(bt.root))
 	var errs scrapererror.ScrapeErrors
+	// read is the scrape's read phase, its readings dropped where the scrape records them.
 	read := func() int {
 		tree, err := s.catalog.Refresh(time.Now())
 		if err != nil {
@@ -175,16 +177,7 @@ func benchRead(b *testing.B, bt benchTree) {
 		}
 		s.trackNodeOOMKills()
 		n := 0
-		for _, pod := range tree.Pods {
-			for _, c := range pod.Containers {
-				if _, ok := s.readCgroup(c.Path, s.containerReadings, &errs); ok {
-					n++
-				}
-			}
-			if _, ok := s.readCgroup(pod.Path, 0, &errs); ok {
-				n++
-			}
-		}
+		readInBatches(s, tree, &errs, func(batch []cgroupReading) { n += len(batch) })
 		return n
 	}
 	require.Equal(b, len(bt.cgroups), read(), "every pod and container cgroup is read")
@@ -201,21 +194,12 @@ func benchBuild(b *testing.B, bt benchTree) {
 	var errs scrapererror.ScrapeErrors
 	tree, err := s.catalog.Refresh(time.Now())
 	require.NoError(b, err)
-	// The readings of each batch, as scrapeInBatches reads them.
 	var batches [][]cgroupReading
 	read := 0
-	for i := range tree.Pods {
-		pod := &tree.Pods[i]
-		for j := range pod.Containers {
-			s.readContainer(&pod.Containers[j], &errs)
-		}
-		s.readPod(pod, &errs)
-		if len(s.readings) >= batchResources || i == len(tree.Pods)-1 {
-			batches = append(batches, slices.Clone(s.readings))
-			read += len(s.readings)
-			s.readings = s.readings[:0]
-		}
-	}
+	readInBatches(s, tree, &errs, func(batch []cgroupReading) {
+		batches = append(batches, slices.Clone(batch))
+		read += len(batch)
+	})
 	require.NoError(b, errs.Combine())
 	require.Equal(b, len(bt.cgroups), read, "every pod and container cgroup is read")
 
@@ -230,6 +214,22 @@ func benchBuild(b *testing.B, bt benchTree) {
 		s.resources.endScrape()
 	}
 	m.report(b, bt.containers)
+}
+
+// readInBatches reads the pods and containers of tree as scrapeInBatches does, calling batch
+// with the readings of each batch where the scrape would record them, and drops them.
+func readInBatches(s *cgroupScraper, tree cgroupfs.Tree, errs *scrapererror.ScrapeErrors, batch func([]cgroupReading)) {
+	for i := range tree.Pods {
+		pod := &tree.Pods[i]
+		for j := range pod.Containers {
+			s.readContainer(&pod.Containers[j], errs)
+		}
+		s.readPod(pod, errs)
+		if len(s.readings) >= batchResources || i == len(tree.Pods)-1 {
+			batch(s.readings)
+			s.readings = s.readings[:0]
+		}
+	}
 }
 
 func benchLeastPdata(b *testing.B, bt benchTree) {
