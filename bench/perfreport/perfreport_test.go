@@ -133,3 +133,27 @@ func TestThousands(t *testing.T) {
 		require.Equal(t, want, thousands(n))
 	}
 }
+
+func TestRatioText(t *testing.T) {
+	require.Equal(t, "2.53×", ratioText(2.5321))
+	require.Equal(t, "1.50×", ratioText(1.5))
+	require.Equal(t, "1.50×", ratioText(1.4999))
+	require.Equal(t, "1.503×", ratioText(1.5031), "over the target: not rounded down to it")
+	require.Equal(t, "1.5002×", ratioText(1.50024))
+	require.Equal(t, "1.51×", ratioText(1.507))
+}
+
+// TestRenderScrapeBelowItsShares: a scrape that costs less than its reader and building
+// alone is said to cost nothing for alternating them, not a negative extra.
+func TestRenderScrapeBelowItsShares(t *testing.T) {
+	out := benchOutput
+	for _, cpu := range []string{"23000", "24000", "25000"} {
+		out = strings.ReplaceAll(out, cpu+" cpu-ns/container", "15000 cpu-ns/container")
+	}
+	bf, err := parseBench(strings.NewReader(out))
+	require.NoError(t, err)
+	got, err := report{bench: bf, command: "make bench"}.render()
+	require.NoError(t, err)
+	require.Contains(t, got, "cost 1.0 µs (0.12×) less than the two in loops of their own: nothing measurable for alternating in this run.")
+	require.NotContains(t, got, "µs (-")
+}

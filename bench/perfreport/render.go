@@ -89,14 +89,14 @@ func (r report) render() (string, error) {
 			bytes, _ := r.bench.stat(name, "B/container")
 			ratio := "–"
 			if ok {
-				ratio = fmt.Sprintf("%.2f×", cpu.median/floor.median)
+				ratio = ratioText(cpu.median / floor.median)
 			}
 			p("| %s | %s | %s | %.1f | %.1f | %s | %s |\n", thousands(n), row.what,
 				micros(cpu), wall.median/1000, allocs.median, thousands(int(bytes.median+0.5)), ratio)
 			if i == scrapeRow && ok {
 				x := cpu.median / floor.median
 				met = met && x <= targetFloorRatio
-				verdicts = append(verdicts, fmt.Sprintf("%.2f× at %s containers", x, thousands(n)))
+				verdicts = append(verdicts, fmt.Sprintf("%s at %s containers", ratioText(x), thousands(n)))
 			}
 		}
 	}
@@ -133,8 +133,15 @@ func (r report) shares(sizes []int) []string {
 		}
 		floor := v[keptOpenRow]
 		rest := v[scrapeRow] - v[readRow] - v[buildRow]
-		part := fmt.Sprintf("At %s containers, the reader alone is %.2f× the floor and the metric building alone %.2f×, %.2f× together; the scrape's other %.1f µs (%.2f×) are what the two cost more when they alternate in one scrape (each batch of 100 resources read, then built) than each in a loop of its own.",
-			thousands(n), v[readRow]/floor, v[buildRow]/floor, (v[readRow]+v[buildRow])/floor, rest/1000, rest/floor)
+		part := fmt.Sprintf("At %s containers, the reader alone is %.2f× the floor and the metric building alone %.2f×, %.2f× together; ",
+			thousands(n), v[readRow]/floor, v[buildRow]/floor, (v[readRow]+v[buildRow])/floor)
+		if rest > 0 {
+			part += fmt.Sprintf("the scrape's other %.1f µs (%.2f×) are what the two cost more when they alternate in one scrape (each batch of 100 resources read, then built) than each in a loop of its own.",
+				rest/1000, rest/floor)
+		} else {
+			part += fmt.Sprintf("the scrape, which alternates them (each batch of 100 resources read, then built), cost %.1f µs (%.2f×) less than the two in loops of their own: nothing measurable for alternating in this run.",
+				-rest/1000, -rest/floor)
+		}
 		if least, ok := r.bench.stat(fmt.Sprintf(benchRows[leastRow].name, n), "cpu-ns/container"); ok && least.median > 0 {
 			part += fmt.Sprintf(" The least pdata of the same output is %.2f× the floor on its own: reading the floor's files and building that pdata, with no parsing and nothing else, would already be %.2f×.",
 				least.median/floor, 1+least.median/floor)
@@ -230,6 +237,17 @@ func (r report) renderMethod(p func(string, ...any)) {
 	p("The default config adds the node-wide dentry metrics (/proc, once per scrape) and the socket receive-queue metrics (cgroup.procs, /proc/<pid>/fd and sock_diag per container). ")
 	p("Ratios are of medians of the same run. ")
 	p("The collector is `make build`'s binary run with the DaemonSet's pipeline from deploy/configmap.yaml (memory_limiter, memdivergence, batch; socket receive-queue metrics off), the debug exporter at basic verbosity in place of OTLP, and no kubelet metadata; the memdivergence processor's trend.sample_interval is set to the collection interval, so that its growth metrics are emitted from the 10th scrape on and its windows fill within the run, as on a node that has run for an hour (with the default of one sample a minute, a run of a few dozen scrapes would never reach that steady state); scrapes are counted from the debug exporter's log lines, CPU time is utime + stime of /proc/<pid>/stat over whole scrape intervals, and RSS is VmRSS and VmHWM of /proc/<pid>/status. A run marked \"without\" leaves that deployed processor out of the pipeline, to show its share; the target is judged on the pipeline as deployed.\n\n")
+}
+
+// ratioText writes a multiple of the floor with two decimals, or with as many more as it
+// takes not to round a ratio over the target down to the target itself.
+func ratioText(x float64) string {
+	for prec := 2; ; prec++ {
+		t := fmt.Sprintf("%.*f×", prec, x)
+		if x <= targetFloorRatio || t != fmt.Sprintf("%.*f×", prec, targetFloorRatio) || prec == 6 {
+			return t
+		}
+	}
 }
 
 func micros(s stat) string {
