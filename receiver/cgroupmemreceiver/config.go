@@ -39,6 +39,15 @@ type Config struct {
 	DentryAccounting DentryAccountingConfig `mapstructure:"dentry_accounting"`
 }
 
+// scrapeTimeout is how long one scrape may take: timeout, at most collection_interval; 0
+// (timeout: 0s) means no bound.
+func (cfg *Config) scrapeTimeout() time.Duration {
+	if cfg.Timeout <= 0 {
+		return 0
+	}
+	return min(cfg.Timeout, cfg.CollectionInterval)
+}
+
 var errRootPath = errors.New("root_path must be an absolute path")
 
 // Validate checks the configuration without touching the filesystem; whether root_path holds
@@ -53,6 +62,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.DiscoveryInterval <= 0 {
 		errs = append(errs, fmt.Errorf("discovery_interval must be positive, got %s", cfg.DiscoveryInterval))
+	}
+	if cfg.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout must be 0 (none) or positive, got %s", cfg.Timeout))
 	}
 	if cfg.CollectionInterval <= 0 {
 		errs = append(errs, fmt.Errorf("collection_interval must be positive, got %s", cfg.CollectionInterval))

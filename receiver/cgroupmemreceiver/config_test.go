@@ -38,6 +38,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "zero_interval"), wantErr: "collection_interval must be positive"},
 		{id: component.NewIDWithName(metadata.Type, "negative_files"), wantErr: "max_open_files must be 0 (automatic) or positive, got -1"},
 		{id: component.NewIDWithName(metadata.Type, "negative_files"), wantErr: "discovery_interval must be positive, got 0s"},
+		{id: component.NewIDWithName(metadata.Type, "negative_timeout"), wantErr: "timeout must be 0 (none) or positive, got -1s"},
 		{id: component.NewIDWithName(metadata.Type, "bad_dentry_mode"), wantErr: `dentry_accounting.mode must be "off" or "ebpf", got "kprobe"`},
 		{id: component.NewIDWithName(metadata.Type, "ebpf"), want: ebpf},
 	}
@@ -70,5 +71,39 @@ func TestDefaultConfig(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	require.Equal(t, "/", cfg.RootPath)
 	require.Equal(t, 10*time.Second, cfg.CollectionInterval)
+	require.Equal(t, 5*time.Second, cfg.Timeout, "a scrape is bounded by default")
 	require.NoError(t, confmap.Validate(cfg))
+}
+
+// TestScrapeTimeout checks the bound of one scrape: timeout, never longer than
+// collection_interval, none when timeout is 0; and that the receiver's scrapes carry it as
+// their context's deadline.
+func TestScrapeTimeout(t *testing.T) {
+	tests := []struct {
+		name              string
+		timeout, interval time.Duration
+		want              time.Duration
+	}{
+		{name: "default", timeout: defaultScrapeTimeout, interval: defaultCollectionInterval, want: 5 * time.Second},
+		{name: "capped at the interval", timeout: 5 * time.Second, interval: time.Second, want: time.Second},
+		{name: "longer interval", timeout: 30 * time.Second, interval: time.Minute, want: 30 * time.Second},
+		{name: "none", timeout: 0, interval: time.Second, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.Timeout, cfg.CollectionInterval = tt.timeout, tt.interval
+			require.Equal(t, tt.want, cfg.scrapeTimeout())
+
+			r := &metricsReceiver{cfg: cfg}
+			before := time.Now()
+			ctx, cancel := r.scrapeContext()
+			defer cancel()
+			deadline, ok := ctx.Deadline()
+			require.Equal(t, tt.want > 0, ok, "deadline set")
+			if ok {
+				require.WithinDuration(t, before.Add(tt.want), deadline, time.Second)
+			}
+		})
+	}
 }

@@ -16,6 +16,10 @@ import (
 const (
 	defaultCollectionInterval = 10 * time.Second
 	defaultDiscoveryInterval  = 5 * time.Minute
+	// defaultScrapeTimeout bounds a scrape unless timeout is set: scrapes run one at a time,
+	// so one that a container makes slow (thousands of sockets or fds) would otherwise delay
+	// every metric of the node. The bound is never longer than collection_interval.
+	defaultScrapeTimeout = 5 * time.Second
 )
 
 // NewFactory returns the factory of the cgroupmem receiver.
@@ -30,6 +34,7 @@ func NewFactory() receiver.Factory {
 func createDefaultConfig() component.Config {
 	cc := scraperhelper.NewDefaultControllerConfig()
 	cc.CollectionInterval = defaultCollectionInterval
+	cc.Timeout = defaultScrapeTimeout
 	return &Config{
 		ControllerConfig:     cc,
 		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),

@@ -16,7 +16,7 @@ import (
 
 // metricsReceiver runs the scraper on the schedule of scraperhelper's controller
 // (initial_delay, then a scrape at once and every collection_interval, each bounded by
-// timeout when set), but hands each scrape on in batches of batchResources resources instead
+// timeout, 5 s by default and at most collection_interval), but hands each scrape on in batches of batchResources resources instead
 // of whole: the pipeline then holds one batch of pdata at a time, not the node's. Each batch
 // is reported like any receiver's data (otelcol_receiver_accepted_metric_points and
 // refused_metric_points); a scrape's errors are logged as scraperhelper logs them.
@@ -84,12 +84,8 @@ func (r *metricsReceiver) run() {
 
 // scrapeOnce scrapes the node and sends the batches on.
 func (r *metricsReceiver) scrapeOnce() {
-	ctx := context.Background()
-	if r.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.cfg.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := r.scrapeContext()
+	defer cancel()
 	var consumeErrs []error
 	err := r.scraper.scrapeInBatches(ctx, r.batch, func(md pmetric.Metrics) {
 		points := md.DataPointCount()
@@ -106,6 +102,14 @@ func (r *metricsReceiver) scrapeOnce() {
 	if err := errors.Join(consumeErrs...); err != nil {
 		r.logger.Debug("The next consumer refused metrics", zap.Error(err))
 	}
+}
+
+// scrapeContext bounds one scrape by the configured timeout (see Config.scrapeTimeout).
+func (r *metricsReceiver) scrapeContext() (context.Context, context.CancelFunc) {
+	if d := r.cfg.scrapeTimeout(); d > 0 {
+		return context.WithTimeout(context.Background(), d)
+	}
+	return context.WithCancel(context.Background())
 }
 
 // Shutdown stops the scrapes, waits for one in progress, and shuts the scraper down. It is
