@@ -27,7 +27,11 @@ type connection struct {
 // certificate files, and the kubeconfig for auth_type kubeConfig.
 func newConnection(ctx context.Context, cfg Config, env environment) (connection, error) {
 	if cfg.AuthType == AuthKubeConfig {
-		return kubeconfigConnection(ctx, cfg, env)
+		conn, err := kubeconfigConnection(ctx, cfg, env)
+		if err == nil {
+			err = conn.refuseTokenOverHTTP()
+		}
+		return conn, err
 	}
 	nodeName := env.nodeName(cfg)
 	podsURL, err := kubeletPodsURL(env.expand(cfg.Endpoint, nodeName), cfg.Endpoint)
@@ -76,12 +80,33 @@ func loadTLS(ctx context.Context, cfg configtls.ClientConfig) (*tls.Config, erro
 	return tlsCfg, nil
 }
 
-// httpClient returns a client of its own: its idle connections are closed at shutdown.
+// httpClient returns a client of its own: its idle connections are closed at shutdown. It
+// follows no redirect: Go's client sends the Authorization header on to a redirect's target on
+// the same host, https to http included, so a redirect is returned as the answer (an error).
 func (c connection) httpClient(timeout time.Duration) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = c.tls
 	if !c.viaProxy {
 		tr.Proxy = nil
 	}
-	return &http.Client{Transport: tr, Timeout: timeout}
+	return &http.Client{
+		Transport:     tr,
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// verifiesTLS reports whether the kubelet's (or API server's) certificate is verified: false
+// for https with verification turned off (tls.insecure_skip_verify, or the kubeconfig's
+// insecure-skip-tls-verify). Plain http is refused a token elsewhere.
+func (c connection) verifiesTLS() bool {
+	return c.tls == nil || !c.tls.InsecureSkipVerify
+}
+
+// refuseTokenOverHTTP fails a connection that would send a bearer token without TLS.
+func (c connection) refuseTokenOverHTTP() error {
+	if c.token.static == "" && c.token.file == "" || strings.HasPrefix(c.podsURL, "https://") {
+		return nil
+	}
+	return fmt.Errorf("%w: %s (use https, or a user without a token)", ErrTokenOverHTTP, c.podsURL)
 }

@@ -21,6 +21,11 @@ var (
 	ErrDecode = errors.New("k8smeta: cannot decode the kubelet's pod list")
 	// ErrToken means the bearer token could not be read.
 	ErrToken = errors.New("k8smeta: cannot read the bearer token")
+	// ErrRedirect means the kubelet (or the API server) answered with a redirect, which is not
+	// followed: Go's client would send the Authorization header on to the new location.
+	ErrRedirect = errors.New("k8smeta: redirect refused")
+	// ErrTokenOverHTTP means a bearer token would have been sent over plain http.
+	ErrTokenOverHTTP = errors.New("k8smeta: refusing to send a bearer token over http")
 	// ErrTLS means the TLS settings (CA, client certificate) could not be loaded.
 	ErrTLS = errors.New("k8smeta: cannot load TLS settings")
 )

@@ -33,6 +33,9 @@ func (e *statusError) sentinel() error {
 		return ErrUnauthorized
 	case http.StatusForbidden:
 		return ErrForbidden
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return ErrRedirect
 	default:
 		return ErrKubeletStatus
 	}
@@ -54,6 +57,9 @@ func (k *kubeletClient) pods(ctx context.Context) (*corev1.PodList, error) {
 	if err != nil {
 		return nil, err
 	}
+	if token != "" && req.URL.Scheme != "https" {
+		return nil, fmt.Errorf("%w: %s", ErrTokenOverHTTP, req.URL.Redacted())
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -68,6 +74,9 @@ func (k *kubeletClient) pods(ctx context.Context) (*corev1.PodList, error) {
 	}()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		if loc := resp.Header.Get("Location"); loc != "" {
+			body = []byte("to " + loc) // the redirect's target says more than its body
+		}
 		return nil, &statusError{code: resp.StatusCode, body: strings.TrimSpace(string(body))}
 	}
 	return decodePodList(io.LimitReader(resp.Body, maxPodListBytes))

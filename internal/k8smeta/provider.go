@@ -82,6 +82,10 @@ func newProvider(cfg Config, logger *zap.Logger, env environment) (*Provider, er
 	if err != nil {
 		return nil, err
 	}
+	if !conn.verifiesTLS() {
+		logger.Warn("TLS verification of the kubelet is off (tls.insecure_skip_verify, or insecure-skip-tls-verify in the kubeconfig): anyone who can answer on its address can feed pod names and read the bearer token",
+			zap.String("url", conn.podsURL))
+	}
 	p.client = &kubeletClient{conn: conn, http: conn.httpClient(cfg.Timeout)}
 	return p, nil
 }
