@@ -70,8 +70,8 @@ func TestFetchOverTLS(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.Len(t, list.Items, 1)
-			assert.Equal(t, "cart-7d9f", list.Items[0].Name)
+			require.Len(t, list, 1)
+			assert.Equal(t, "cart-7d9f", list[0].Metadata.Name)
 		})
 	}
 }

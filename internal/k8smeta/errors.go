@@ -19,6 +19,9 @@ var (
 	ErrKubeletStatus = errors.New("k8smeta: unexpected kubelet status")
 	// ErrDecode means the kubelet's answer is not a pod list.
 	ErrDecode = errors.New("k8smeta: cannot decode the kubelet's pod list")
+	// ErrPodListTooLarge means the kubelet's pod list, or one of its pods, is past the bounds
+	// of decoding it; the previous index is kept.
+	ErrPodListTooLarge = errors.New("k8smeta: kubelet's pod list too large")
 	// ErrToken means the bearer token could not be read.
 	ErrToken = errors.New("k8smeta: cannot read the bearer token")
 	// ErrRedirect means the kubelet (or the API server) answered with a redirect, which is not

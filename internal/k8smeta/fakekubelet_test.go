@@ -41,6 +41,8 @@ type fakeKubelet struct {
 	mu   sync.Mutex
 	srv  *httptest.Server
 	pods []corev1.Pod
+	// body, when not nil, writes the answer to an authorised request instead of pods.
+	body func(w io.Writer)
 }
 
 func newFakeKubelet(t *testing.T, pods ...corev1.Pod) *fakeKubelet {
@@ -85,6 +87,12 @@ func (k *fakeKubelet) setPods(pods ...corev1.Pod) {
 	k.pods = pods
 }
 
+func (k *fakeKubelet) setBody(body func(w io.Writer)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.body = body
+}
+
 func (k *fakeKubelet) serve(w http.ResponseWriter, r *http.Request) {
 	k.requests.Add(1)
 	if k.block != nil {
@@ -100,6 +108,12 @@ func (k *fakeKubelet) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k.mu.Lock()
+	if body := k.body; body != nil {
+		k.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		body(w)
+		return
+	}
 	list := corev1.PodList{
 		TypeMeta: metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"},
 		Items:    append([]corev1.Pod(nil), k.pods...),

@@ -59,6 +59,8 @@ func failureReason(err error) string {
 		return fmt.Sprintf("HTTP %d", statusErr.code)
 	case errors.Is(err, ErrToken):
 		return "token unreadable"
+	case errors.Is(err, ErrPodListTooLarge):
+		return "pod list too large"
 	case errors.Is(err, ErrDecode):
 		return "not a pod list"
 	case errors.As(err, &certErr), errors.As(err, &authorityErr), errors.As(err, &hostnameErr):

@@ -3,8 +3,6 @@ package k8smeta
 import (
 	"strings"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
 )
 
 // PodInfo names a pod.
@@ -37,17 +35,17 @@ type snapshot struct {
 	pods     map[string]podEntry
 }
 
-func newSnapshot(list *corev1.PodList, fetchedAt time.Time) *snapshot {
-	s := &snapshot{fetchedAt: fetchedAt, pods: make(map[string]podEntry, len(list.Items))}
-	for i := range list.Items {
-		pod := &list.Items[i]
+func newSnapshot(list []kubeletPod, fetchedAt time.Time) *snapshot {
+	s := &snapshot{fetchedAt: fetchedAt, pods: make(map[string]podEntry, len(list))}
+	for i := range list {
+		pod := &list[i]
 		if s.nodeName == "" {
 			s.nodeName = pod.Spec.NodeName
 		}
-		uid := normalizePodUID(string(pod.UID))
+		uid := normalizePodUID(pod.Metadata.UID)
 		s.pods[uid] = podEntry{
-			info:       PodInfo{Name: pod.Name, Namespace: pod.Namespace, UID: uid},
-			containers: podContainers(&pod.Status),
+			info:       PodInfo{Name: pod.Metadata.Name, Namespace: pod.Metadata.Namespace, UID: uid},
+			containers: podContainers(pod),
 		}
 	}
 	return s
@@ -55,16 +53,17 @@ func newSnapshot(list *corev1.PodList, fetchedAt time.Time) *snapshot {
 
 // podContainers indexes init, regular and ephemeral container statuses by container ID, with
 // the ID of the previous instance of a restarted container, whose cgroup may outlive it briefly.
-func podContainers(status *corev1.PodStatus) map[string]string {
+func podContainers(pod *kubeletPod) map[string]string {
 	out := make(map[string]string)
-	for _, statuses := range [][]corev1.ContainerStatus{
+	status := &pod.Status
+	for _, statuses := range [][]containerStatus{
 		status.InitContainerStatuses, status.ContainerStatuses, status.EphemeralContainerStatuses,
 	} {
 		for _, cs := range statuses {
 			if id := normalizeContainerID(cs.ContainerID); id != "" {
 				out[id] = cs.Name
 			}
-			if t := cs.LastTerminationState.Terminated; t != nil {
+			if t := cs.LastState.Terminated; t != nil {
 				if id := normalizeContainerID(t.ContainerID); id != "" {
 					if _, current := out[id]; !current {
 						out[id] = cs.Name

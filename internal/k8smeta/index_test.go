@@ -1,12 +1,16 @@
 package k8smeta
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestNewSnapshot(t *testing.T) {
@@ -36,7 +40,7 @@ func TestNewSnapshot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			snap := newSnapshot(&corev1.PodList{Items: []corev1.Pod{tt.pod}}, time.Time{})
+			snap := newSnapshot(listed(t, tt.pod), time.Time{})
 			got, ok := snap.pod(string(tt.pod.UID))
 			assert.True(t, ok)
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(podEntry{})); diff != "" {
@@ -45,6 +49,16 @@ func TestNewSnapshot(t *testing.T) {
 			assert.Equal(t, testNode, snap.nodeName)
 		})
 	}
+}
+
+// listed is what decodePodList makes of the kubelet's JSON of these pods.
+func listed(t *testing.T, pods ...corev1.Pod) []kubeletPod {
+	t.Helper()
+	b, err := json.Marshal(corev1.PodList{TypeMeta: metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"}, Items: pods})
+	require.NoError(t, err)
+	list, err := decodePodList(bytes.NewReader(b))
+	require.NoError(t, err)
+	return list
 }
 
 func TestNilSnapshot(t *testing.T) {
