@@ -292,7 +292,7 @@ func (a *Accountant) StartedAt() time.Time {
 
 // Covers reports whether the cgroup with this id was created after the
 // accountant attached, so that every dentry charged to it was counted
-// (coverage=full). It compares the id with the highest cgroup id present at
+// (container.memory.dentry.coverage=full). It compares the id with the highest cgroup id present at
 // start; kernfs ids only grow.
 func (a *Accountant) Covers(cgroupID uint64) bool {
 	return a != nil && cgroupID > a.watermark

@@ -31,9 +31,9 @@ func containerBatch(n int) pmetric.Metrics {
 			"container.memory.kmem": 23142400, "container.memory.sock": 1716224,
 			"container.memory.limit": 2 << 30, "container.memory.swap": 0,
 		})
-		addMetric(rm.ScopeMetrics().At(0).Metrics(), "container.memory.slab", true,
-			dp{ts: pcommon.NewTimestampFromTime(t0), i: 22884776, attrs: map[string]string{"state": "reclaimable"}},
-			dp{ts: pcommon.NewTimestampFromTime(t0), i: 32848, attrs: map[string]string{"state": "unreclaimable"}})
+		addMetric(rm.ScopeMetrics().At(0).Metrics(), "container.memory.slab.usage", true,
+			dp{ts: pcommon.NewTimestampFromTime(t0), i: 22884776, attrs: map[string]string{"container.memory.slab.state": "reclaimable"}},
+			dp{ts: pcommon.NewTimestampFromTime(t0), i: 32848, attrs: map[string]string{"container.memory.slab.state": "unreclaimable"}})
 	}
 	return md
 }

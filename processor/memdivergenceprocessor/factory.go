@@ -35,7 +35,7 @@ func createDefaultConfig() component.Config {
 			ActiveFile:   "container.memory.active_file",
 			InactiveFile: "container.memory.inactive_file",
 			Kmem:         "container.memory.kmem",
-			Slab:         "container.memory.slab",
+			Slab:         "container.memory.slab.usage",
 			DentrySlab:   "container.memory.slab.dentry",
 			Sock:         "container.memory.sock",
 			SockRcvq:     "container.memory.sock_rcvq",

@@ -46,24 +46,24 @@ func TestProcessorPassesThroughAndAppends(t *testing.T) {
 	}
 
 	container := got.At(1)
-	div, ok := metricstest.Find(container, "container.memory.divergence")
+	div, ok := metricstest.Find(container, "container.memory.divergence.usage")
 	require.True(t, ok)
 	assert.Equal(t, map[string]int64{
 		"page_cache": 500, "dentry_slab": 0, "other_slab": 0, "other_kernel": 0, "socket": 0, "unexplained": 100,
-	}, metricstest.IntsByAttribute(div, "cause"))
+	}, metricstest.IntsByAttribute(div, "memdivergence.cause"))
 	flag, ok := metricstest.Find(container, "container.memory.divergence.flagged")
 	require.True(t, ok)
-	assert.Equal(t, map[string]int64{"page_cache": 0}, metricstest.IntsByAttribute(flag, "cause"))
+	assert.Equal(t, map[string]int64{"page_cache": 0}, metricstest.IntsByAttribute(flag, "memdivergence.cause"))
 	assert.Equal(t, t0.UnixNano(), int64(div.Gauge().DataPoints().At(0).Timestamp()))
-	_, ok = metricstest.Find(container, "container.memory.limit.eta")
+	_, ok = metricstest.Find(container, "container.memory.limit_eta")
 	assert.False(t, ok, "no ETA without a limit and a trend")
 
 	pod := got.At(2)
-	podDiv, ok := metricstest.Find(pod, "k8s.pod.memory.divergence")
+	podDiv, ok := metricstest.Find(pod, "k8s.pod.memory.divergence.usage")
 	require.True(t, ok)
-	assert.Equal(t, int64(100), metricstest.IntsByAttribute(podDiv, "cause")["other_kernel"])
-	assert.Equal(t, int64(500), metricstest.IntsByAttribute(podDiv, "cause")["unexplained"])
-	_, ok = metricstest.Find(pod, "container.memory.divergence")
+	assert.Equal(t, int64(100), metricstest.IntsByAttribute(podDiv, "memdivergence.cause")["other_kernel"])
+	assert.Equal(t, int64(500), metricstest.IntsByAttribute(podDiv, "memdivergence.cause")["unexplained"])
+	_, ok = metricstest.Find(pod, "container.memory.divergence.usage")
 	assert.False(t, ok, "a pod gets k8s.pod.memory.* names only")
 }
 
@@ -86,11 +86,11 @@ func TestProcessorTrend(t *testing.T) {
 	}
 	all := sink.AllMetrics()
 	for i, md := range all {
-		_, hasETA := metricstest.Find(md.ResourceMetrics().At(0), "container.memory.limit.eta")
+		_, hasETA := metricstest.Find(md.ResourceMetrics().At(0), "container.memory.limit_eta")
 		assert.Equal(t, i+1 >= cfg.Trend.MinSamples, hasETA, "ETA after %d samples", i+1)
 	}
 	last := all[len(all)-1].ResourceMetrics().At(0)
-	eta, ok := metricstest.Find(last, "container.memory.limit.eta")
+	eta, ok := metricstest.Find(last, "container.memory.limit_eta")
 	require.True(t, ok)
 	want := float64(limit-ws(19)) / (perMinute / 60.0)
 	assert.InEpsilon(t, want, eta.Gauge().DataPoints().At(0).DoubleValue(), 1e-9)
@@ -98,13 +98,13 @@ func TestProcessorTrend(t *testing.T) {
 	require.True(t, ok)
 	rates := growth.Gauge().DataPoints()
 	for i := 0; i < rates.Len(); i++ {
-		c, _ := rates.At(i).Attributes().Get("cause")
+		c, _ := rates.At(i).Attributes().Get("memdivergence.cause")
 		if c.Str() == "dentry_slab" {
 			assert.InEpsilon(t, perMinute/60.0, rates.At(i).DoubleValue(), 1e-9)
 		}
 	}
 	flag, _ := metricstest.Find(last, "container.memory.divergence.flagged")
-	assert.Equal(t, map[string]int64{"dentry_slab": 1}, metricstest.IntsByAttribute(flag, "cause"))
+	assert.Equal(t, map[string]int64{"dentry_slab": 1}, metricstest.IntsByAttribute(flag, "memdivergence.cause"))
 }
 
 func TestProcessorEvictsSilentResources(t *testing.T) {

@@ -69,12 +69,12 @@ func TestRead(t *testing.T) {
 			build: func(ms pmetric.MetricSlice) {
 				addMetric(ms, "container.memory.working_set", true, dp{ts: 9, i: 900})
 				addMetric(ms, "container.memory.rss", true, dp{ts: 9, i: 100})
-				addMetric(ms, "container.memory.slab", true,
-					dp{i: 600, attrs: map[string]string{"state": "reclaimable"}},
-					dp{i: 50, attrs: map[string]string{"state": "unreclaimable"}})
+				addMetric(ms, "container.memory.slab.usage", true,
+					dp{i: 600, attrs: map[string]string{"container.memory.slab.state": "reclaimable"}},
+					dp{i: 50, attrs: map[string]string{"container.memory.slab.state": "unreclaimable"}})
 				addMetric(ms, "container.memory.sock_rcvq", true,
-					dp{i: 400, attrs: map[string]string{"source": "sock_diag"}},
-					dp{i: 30, attrs: map[string]string{"source": "proc_net"}})
+					dp{i: 400, attrs: map[string]string{"container.memory.socket.source": "sock_diag"}},
+					dp{i: 30, attrs: map[string]string{"container.memory.socket.source": "proc_net"}})
 			},
 			want: readings{
 				inWorkingSet: {900, true}, inRSS: {100, true},

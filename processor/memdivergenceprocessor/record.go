@@ -26,14 +26,14 @@ type recorder struct {
 
 var recorders = [...]recorder{
 	levelContainer: {
-		divergence: (*metadata.MetricsBuilder).RecordContainerMemoryDivergenceDataPoint,
+		divergence: (*metadata.MetricsBuilder).RecordContainerMemoryDivergenceUsageDataPoint,
 		flagged:    (*metadata.MetricsBuilder).RecordContainerMemoryDivergenceFlaggedDataPoint,
 		growth:     (*metadata.MetricsBuilder).RecordContainerMemoryDivergenceGrowthDataPoint,
 		wsGrowth:   (*metadata.MetricsBuilder).RecordContainerMemoryWorkingSetGrowthDataPoint,
 		eta:        (*metadata.MetricsBuilder).RecordContainerMemoryLimitEtaDataPoint,
 	},
 	levelPod: {
-		divergence: (*metadata.MetricsBuilder).RecordK8sPodMemoryDivergenceDataPoint,
+		divergence: (*metadata.MetricsBuilder).RecordK8sPodMemoryDivergenceUsageDataPoint,
 		flagged:    (*metadata.MetricsBuilder).RecordK8sPodMemoryDivergenceFlaggedDataPoint,
 		growth:     (*metadata.MetricsBuilder).RecordK8sPodMemoryDivergenceGrowthDataPoint,
 		wsGrowth:   (*metadata.MetricsBuilder).RecordK8sPodMemoryWorkingSetGrowthDataPoint,

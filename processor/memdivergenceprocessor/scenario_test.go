@@ -118,13 +118,13 @@ func checkResource(t *testing.T, md pmetric.Metrics, w want) {
 	rm, ok := findResource(md, key, w.id, prefix+"working_set")
 	require.True(t, ok, "no resource with %s=%s", key, w.id)
 	if w.parts != nil {
-		div, ok := metricstest.Find(rm, prefix+"divergence")
+		div, ok := metricstest.Find(rm, prefix+"divergence.usage")
 		require.True(t, ok, "%s: no divergence", w.id)
-		assert.Equal(t, w.parts, metricstest.IntsByAttribute(div, "cause"), "%s: divergence by cause", w.id)
+		assert.Equal(t, w.parts, metricstest.IntsByAttribute(div, "memdivergence.cause"), "%s: divergence by cause", w.id)
 	}
 	flag, ok := metricstest.Find(rm, prefix+"divergence.flagged")
 	require.True(t, ok, "%s: no flag", w.id)
-	assert.Equal(t, w.flagged, metricstest.IntsByAttribute(flag, "cause"), "%s: flag", w.id)
+	assert.Equal(t, w.flagged, metricstest.IntsByAttribute(flag, "memdivergence.cause"), "%s: flag", w.id)
 }
 
 // findResource returns the resource whose attribute key is value and that carries the

@@ -65,10 +65,10 @@ func dentryPoints(md pmetric.Metrics, containerID string) dentryPoint {
 		case "container.memory.slab.dentry":
 			dp := m.Sum().DataPoints().At(0)
 			p.bytes = dp.IntValue()
-			if c, ok := dp.Attributes().Get("coverage"); ok {
+			if c, ok := dp.Attributes().Get("container.memory.dentry.coverage"); ok {
 				p.coverage = c.Str()
 			}
-		case "container.memory.slab.dentry.negative":
+		case "container.memory.slab.dentry_negative":
 			p.negative = m.Sum().DataPoints().At(0).IntValue()
 		}
 	}

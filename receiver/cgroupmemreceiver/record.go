@@ -32,18 +32,18 @@ func (s *cgroupScraper) recordContainer(now pcommon.Timestamp, m cgroupfs.Memory
 	record(now, m.MappedFile, mb.RecordContainerMemoryMappedFileDataPoint)
 	record(now, m.Shmem, mb.RecordContainerMemoryShmemDataPoint)
 	if m.SlabReclaimable.OK {
-		mb.RecordContainerMemorySlabDataPoint(now, int64(m.SlabReclaimable.V), metadata.AttributeSlabStateReclaimable)
+		mb.RecordContainerMemorySlabUsageDataPoint(now, int64(m.SlabReclaimable.V), metadata.AttributeSlabStateReclaimable)
 	}
 	if m.SlabUnreclaimable.OK {
-		mb.RecordContainerMemorySlabDataPoint(now, int64(m.SlabUnreclaimable.V), metadata.AttributeSlabStateUnreclaimable)
+		mb.RecordContainerMemorySlabUsageDataPoint(now, int64(m.SlabUnreclaimable.V), metadata.AttributeSlabStateUnreclaimable)
 	}
 	if m.SlabDentry.OK {
 		mb.RecordContainerMemorySlabDentryDataPoint(now, int64(m.SlabDentry.V),
 			metadata.AttributeDentrySourceMemoryKmemSlabinfo, metadata.AttributeCoverageFull)
 	}
 	if m.PageFaults.OK && m.MajorPageFaults.OK && m.PageFaults.V >= m.MajorPageFaults.V {
-		mb.RecordContainerMemoryPageFaultsDataPoint(now, int64(m.MajorPageFaults.V), metadata.AttributeFaultTypeMajor)
-		mb.RecordContainerMemoryPageFaultsDataPoint(now, int64(m.PageFaults.V-m.MajorPageFaults.V), metadata.AttributeFaultTypeMinor)
+		mb.RecordContainerPagingFaultsDataPoint(now, int64(m.MajorPageFaults.V), metadata.AttributeFaultTypeMajor)
+		mb.RecordContainerPagingFaultsDataPoint(now, int64(m.PageFaults.V-m.MajorPageFaults.V), metadata.AttributeFaultTypeMinor)
 	}
 }
 

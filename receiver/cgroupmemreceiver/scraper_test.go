@@ -35,7 +35,7 @@ func fixtureConfig(root string) *Config {
 	m.ContainerMemoryRssHuge.Enabled = true
 	m.ContainerMemoryMappedFile.Enabled = true
 	m.ContainerMemoryShmem.Enabled = true
-	m.ContainerMemoryPageFaults.Enabled = true
+	m.ContainerPagingFaults.Enabled = true
 	m.ContainerMemorySockRcvq.Enabled = false
 	m.ContainerMemorySockRcvqPayload.Enabled = false
 	m.ContainerMemorySockRcvqSockets.Enabled = false

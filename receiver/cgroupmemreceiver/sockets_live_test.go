@@ -44,12 +44,12 @@ func TestLiveSocketReceiveQueues(t *testing.T) {
 	got := socketPoints(md, busyID)
 	require.Equal(t, int64(want), got["container.memory.sock_rcvq"].value, "rmem_alloc of the unread queue")
 	require.Equal(t, "sock_diag", got["container.memory.sock_rcvq"].source, "root reads its own namespace with sock_diag")
-	require.Equal(t, int64(0), got["container.memory.sock_rcvq.payload"].value, "UDP payload is not exposed; no TCP socket")
-	require.Equal(t, int64(1), got["container.memory.sock_rcvq.sockets"].value, "one socket with a non-empty queue")
+	require.Equal(t, int64(0), got["container.memory.sock_rcvq_payload"].value, "UDP payload is not exposed; no TCP socket")
+	require.Equal(t, int64(1), got["container.memory.sock_rcvq_sockets"].value, "one socket with a non-empty queue")
 
 	quiet := socketPoints(md, idleID)
 	require.Equal(t, int64(0), quiet["container.memory.sock_rcvq"].value)
-	require.Equal(t, int64(0), quiet["container.memory.sock_rcvq.sockets"].value)
+	require.Equal(t, int64(0), quiet["container.memory.sock_rcvq_sockets"].value)
 }
 
 type socketPoint struct {
@@ -63,7 +63,7 @@ func socketPoints(md pmetric.Metrics, containerID string) map[string]socketPoint
 	for k := 0; k < ms.Len(); k++ {
 		if m := ms.At(k); strings.HasPrefix(m.Name(), "container.memory.sock_rcvq") {
 			dp := m.Sum().DataPoints().At(0)
-			src, _ := dp.Attributes().Get("source")
+			src, _ := dp.Attributes().Get("container.memory.socket.source")
 			out[m.Name()] = socketPoint{value: dp.IntValue(), source: src.Str()}
 		}
 	}

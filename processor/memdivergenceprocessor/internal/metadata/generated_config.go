@@ -8,59 +8,11 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 )
 
-// ContainerMemoryDivergenceMetricAttributeKey specifies the key of an attribute for the container.memory.divergence metric.
-type ContainerMemoryDivergenceMetricAttributeKey string
-
-const (
-	ContainerMemoryDivergenceMetricAttributeKeyCause ContainerMemoryDivergenceMetricAttributeKey = "cause"
-)
-
-// ContainerMemoryDivergenceMetricConfig provides config for the container.memory.divergence metric.
-type ContainerMemoryDivergenceMetricConfig struct {
-	Enabled          bool `mapstructure:"enabled"`
-	enabledSetByUser bool
-
-	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
-	EnabledAttributes   []ContainerMemoryDivergenceMetricAttributeKey `mapstructure:"attributes"`
-}
-
-func (ms *ContainerMemoryDivergenceMetricConfig) Unmarshal(parser *confmap.Conf) error {
-	if parser == nil {
-		return nil
-	}
-
-	err := parser.Unmarshal(ms)
-	if err != nil {
-		return err
-	}
-
-	ms.enabledSetByUser = parser.IsSet("enabled")
-	return nil
-}
-
-func (ms *ContainerMemoryDivergenceMetricConfig) Validate() error {
-	for _, val := range ms.EnabledAttributes {
-		switch val {
-		case ContainerMemoryDivergenceMetricAttributeKeyCause:
-		default:
-			return fmt.Errorf("metric container.memory.divergence doesn't have an attribute %v, valid attributes: [cause]", val)
-		}
-	}
-
-	switch ms.AggregationStrategy {
-	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
-	default:
-		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
-	}
-
-	return nil
-}
-
 // ContainerMemoryDivergenceFlaggedMetricAttributeKey specifies the key of an attribute for the container.memory.divergence.flagged metric.
 type ContainerMemoryDivergenceFlaggedMetricAttributeKey string
 
 const (
-	ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause ContainerMemoryDivergenceFlaggedMetricAttributeKey = "cause"
+	ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause ContainerMemoryDivergenceFlaggedMetricAttributeKey = "memdivergence.cause"
 )
 
 // ContainerMemoryDivergenceFlaggedMetricConfig provides config for the container.memory.divergence.flagged metric.
@@ -91,7 +43,7 @@ func (ms *ContainerMemoryDivergenceFlaggedMetricConfig) Validate() error {
 		switch val {
 		case ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause:
 		default:
-			return fmt.Errorf("metric container.memory.divergence.flagged doesn't have an attribute %v, valid attributes: [cause]", val)
+			return fmt.Errorf("metric container.memory.divergence.flagged doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
 		}
 	}
 
@@ -108,7 +60,7 @@ func (ms *ContainerMemoryDivergenceFlaggedMetricConfig) Validate() error {
 type ContainerMemoryDivergenceGrowthMetricAttributeKey string
 
 const (
-	ContainerMemoryDivergenceGrowthMetricAttributeKeyCause ContainerMemoryDivergenceGrowthMetricAttributeKey = "cause"
+	ContainerMemoryDivergenceGrowthMetricAttributeKeyCause ContainerMemoryDivergenceGrowthMetricAttributeKey = "memdivergence.cause"
 )
 
 // ContainerMemoryDivergenceGrowthMetricConfig provides config for the container.memory.divergence.growth metric.
@@ -139,7 +91,7 @@ func (ms *ContainerMemoryDivergenceGrowthMetricConfig) Validate() error {
 		switch val {
 		case ContainerMemoryDivergenceGrowthMetricAttributeKeyCause:
 		default:
-			return fmt.Errorf("metric container.memory.divergence.growth doesn't have an attribute %v, valid attributes: [cause]", val)
+			return fmt.Errorf("metric container.memory.divergence.growth doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
 		}
 	}
 
@@ -152,7 +104,55 @@ func (ms *ContainerMemoryDivergenceGrowthMetricConfig) Validate() error {
 	return nil
 }
 
-// ContainerMemoryLimitEtaMetricConfig provides config for the container.memory.limit.eta metric.
+// ContainerMemoryDivergenceUsageMetricAttributeKey specifies the key of an attribute for the container.memory.divergence.usage metric.
+type ContainerMemoryDivergenceUsageMetricAttributeKey string
+
+const (
+	ContainerMemoryDivergenceUsageMetricAttributeKeyCause ContainerMemoryDivergenceUsageMetricAttributeKey = "memdivergence.cause"
+)
+
+// ContainerMemoryDivergenceUsageMetricConfig provides config for the container.memory.divergence.usage metric.
+type ContainerMemoryDivergenceUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerMemoryDivergenceUsageMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerMemoryDivergenceUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerMemoryDivergenceUsageMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerMemoryDivergenceUsageMetricAttributeKeyCause:
+		default:
+			return fmt.Errorf("metric container.memory.divergence.usage doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// ContainerMemoryLimitEtaMetricConfig provides config for the container.memory.limit_eta metric.
 type ContainerMemoryLimitEtaMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
 	enabledSetByUser bool
@@ -172,7 +172,7 @@ func (ms *ContainerMemoryLimitEtaMetricConfig) Unmarshal(parser *confmap.Conf) e
 	return nil
 }
 
-// ContainerMemoryWorkingSetGrowthMetricConfig provides config for the container.memory.working_set.growth metric.
+// ContainerMemoryWorkingSetGrowthMetricConfig provides config for the container.memory.working_set_growth metric.
 type ContainerMemoryWorkingSetGrowthMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
 	enabledSetByUser bool
@@ -192,59 +192,11 @@ func (ms *ContainerMemoryWorkingSetGrowthMetricConfig) Unmarshal(parser *confmap
 	return nil
 }
 
-// K8sPodMemoryDivergenceMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.divergence metric.
-type K8sPodMemoryDivergenceMetricAttributeKey string
-
-const (
-	K8sPodMemoryDivergenceMetricAttributeKeyCause K8sPodMemoryDivergenceMetricAttributeKey = "cause"
-)
-
-// K8sPodMemoryDivergenceMetricConfig provides config for the k8s.pod.memory.divergence metric.
-type K8sPodMemoryDivergenceMetricConfig struct {
-	Enabled          bool `mapstructure:"enabled"`
-	enabledSetByUser bool
-
-	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
-	EnabledAttributes   []K8sPodMemoryDivergenceMetricAttributeKey `mapstructure:"attributes"`
-}
-
-func (ms *K8sPodMemoryDivergenceMetricConfig) Unmarshal(parser *confmap.Conf) error {
-	if parser == nil {
-		return nil
-	}
-
-	err := parser.Unmarshal(ms)
-	if err != nil {
-		return err
-	}
-
-	ms.enabledSetByUser = parser.IsSet("enabled")
-	return nil
-}
-
-func (ms *K8sPodMemoryDivergenceMetricConfig) Validate() error {
-	for _, val := range ms.EnabledAttributes {
-		switch val {
-		case K8sPodMemoryDivergenceMetricAttributeKeyCause:
-		default:
-			return fmt.Errorf("metric k8s.pod.memory.divergence doesn't have an attribute %v, valid attributes: [cause]", val)
-		}
-	}
-
-	switch ms.AggregationStrategy {
-	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
-	default:
-		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
-	}
-
-	return nil
-}
-
 // K8sPodMemoryDivergenceFlaggedMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.divergence.flagged metric.
 type K8sPodMemoryDivergenceFlaggedMetricAttributeKey string
 
 const (
-	K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause K8sPodMemoryDivergenceFlaggedMetricAttributeKey = "cause"
+	K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause K8sPodMemoryDivergenceFlaggedMetricAttributeKey = "memdivergence.cause"
 )
 
 // K8sPodMemoryDivergenceFlaggedMetricConfig provides config for the k8s.pod.memory.divergence.flagged metric.
@@ -275,7 +227,7 @@ func (ms *K8sPodMemoryDivergenceFlaggedMetricConfig) Validate() error {
 		switch val {
 		case K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause:
 		default:
-			return fmt.Errorf("metric k8s.pod.memory.divergence.flagged doesn't have an attribute %v, valid attributes: [cause]", val)
+			return fmt.Errorf("metric k8s.pod.memory.divergence.flagged doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
 		}
 	}
 
@@ -292,7 +244,7 @@ func (ms *K8sPodMemoryDivergenceFlaggedMetricConfig) Validate() error {
 type K8sPodMemoryDivergenceGrowthMetricAttributeKey string
 
 const (
-	K8sPodMemoryDivergenceGrowthMetricAttributeKeyCause K8sPodMemoryDivergenceGrowthMetricAttributeKey = "cause"
+	K8sPodMemoryDivergenceGrowthMetricAttributeKeyCause K8sPodMemoryDivergenceGrowthMetricAttributeKey = "memdivergence.cause"
 )
 
 // K8sPodMemoryDivergenceGrowthMetricConfig provides config for the k8s.pod.memory.divergence.growth metric.
@@ -323,7 +275,7 @@ func (ms *K8sPodMemoryDivergenceGrowthMetricConfig) Validate() error {
 		switch val {
 		case K8sPodMemoryDivergenceGrowthMetricAttributeKeyCause:
 		default:
-			return fmt.Errorf("metric k8s.pod.memory.divergence.growth doesn't have an attribute %v, valid attributes: [cause]", val)
+			return fmt.Errorf("metric k8s.pod.memory.divergence.growth doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
 		}
 	}
 
@@ -336,7 +288,55 @@ func (ms *K8sPodMemoryDivergenceGrowthMetricConfig) Validate() error {
 	return nil
 }
 
-// K8sPodMemoryLimitEtaMetricConfig provides config for the k8s.pod.memory.limit.eta metric.
+// K8sPodMemoryDivergenceUsageMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.divergence.usage metric.
+type K8sPodMemoryDivergenceUsageMetricAttributeKey string
+
+const (
+	K8sPodMemoryDivergenceUsageMetricAttributeKeyCause K8sPodMemoryDivergenceUsageMetricAttributeKey = "memdivergence.cause"
+)
+
+// K8sPodMemoryDivergenceUsageMetricConfig provides config for the k8s.pod.memory.divergence.usage metric.
+type K8sPodMemoryDivergenceUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                          `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodMemoryDivergenceUsageMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodMemoryDivergenceUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodMemoryDivergenceUsageMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodMemoryDivergenceUsageMetricAttributeKeyCause:
+		default:
+			return fmt.Errorf("metric k8s.pod.memory.divergence.usage doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sPodMemoryLimitEtaMetricConfig provides config for the k8s.pod.memory.limit_eta metric.
 type K8sPodMemoryLimitEtaMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
 	enabledSetByUser bool
@@ -356,7 +356,7 @@ func (ms *K8sPodMemoryLimitEtaMetricConfig) Unmarshal(parser *confmap.Conf) erro
 	return nil
 }
 
-// K8sPodMemoryWorkingSetGrowthMetricConfig provides config for the k8s.pod.memory.working_set.growth metric.
+// K8sPodMemoryWorkingSetGrowthMetricConfig provides config for the k8s.pod.memory.working_set_growth metric.
 type K8sPodMemoryWorkingSetGrowthMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
 	enabledSetByUser bool
@@ -378,25 +378,20 @@ func (ms *K8sPodMemoryWorkingSetGrowthMetricConfig) Unmarshal(parser *confmap.Co
 
 // MetricsConfig provides config for memdivergence metrics.
 type MetricsConfig struct {
-	ContainerMemoryDivergence        ContainerMemoryDivergenceMetricConfig        `mapstructure:"container.memory.divergence"`
 	ContainerMemoryDivergenceFlagged ContainerMemoryDivergenceFlaggedMetricConfig `mapstructure:"container.memory.divergence.flagged"`
 	ContainerMemoryDivergenceGrowth  ContainerMemoryDivergenceGrowthMetricConfig  `mapstructure:"container.memory.divergence.growth"`
-	ContainerMemoryLimitEta          ContainerMemoryLimitEtaMetricConfig          `mapstructure:"container.memory.limit.eta"`
-	ContainerMemoryWorkingSetGrowth  ContainerMemoryWorkingSetGrowthMetricConfig  `mapstructure:"container.memory.working_set.growth"`
-	K8sPodMemoryDivergence           K8sPodMemoryDivergenceMetricConfig           `mapstructure:"k8s.pod.memory.divergence"`
+	ContainerMemoryDivergenceUsage   ContainerMemoryDivergenceUsageMetricConfig   `mapstructure:"container.memory.divergence.usage"`
+	ContainerMemoryLimitEta          ContainerMemoryLimitEtaMetricConfig          `mapstructure:"container.memory.limit_eta"`
+	ContainerMemoryWorkingSetGrowth  ContainerMemoryWorkingSetGrowthMetricConfig  `mapstructure:"container.memory.working_set_growth"`
 	K8sPodMemoryDivergenceFlagged    K8sPodMemoryDivergenceFlaggedMetricConfig    `mapstructure:"k8s.pod.memory.divergence.flagged"`
 	K8sPodMemoryDivergenceGrowth     K8sPodMemoryDivergenceGrowthMetricConfig     `mapstructure:"k8s.pod.memory.divergence.growth"`
-	K8sPodMemoryLimitEta             K8sPodMemoryLimitEtaMetricConfig             `mapstructure:"k8s.pod.memory.limit.eta"`
-	K8sPodMemoryWorkingSetGrowth     K8sPodMemoryWorkingSetGrowthMetricConfig     `mapstructure:"k8s.pod.memory.working_set.growth"`
+	K8sPodMemoryDivergenceUsage      K8sPodMemoryDivergenceUsageMetricConfig      `mapstructure:"k8s.pod.memory.divergence.usage"`
+	K8sPodMemoryLimitEta             K8sPodMemoryLimitEtaMetricConfig             `mapstructure:"k8s.pod.memory.limit_eta"`
+	K8sPodMemoryWorkingSetGrowth     K8sPodMemoryWorkingSetGrowthMetricConfig     `mapstructure:"k8s.pod.memory.working_set_growth"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
-		ContainerMemoryDivergence: ContainerMemoryDivergenceMetricConfig{
-			Enabled:             true,
-			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []ContainerMemoryDivergenceMetricAttributeKey{ContainerMemoryDivergenceMetricAttributeKeyCause},
-		},
 		ContainerMemoryDivergenceFlagged: ContainerMemoryDivergenceFlaggedMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
@@ -407,16 +402,16 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []ContainerMemoryDivergenceGrowthMetricAttributeKey{ContainerMemoryDivergenceGrowthMetricAttributeKeyCause},
 		},
+		ContainerMemoryDivergenceUsage: ContainerMemoryDivergenceUsageMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []ContainerMemoryDivergenceUsageMetricAttributeKey{ContainerMemoryDivergenceUsageMetricAttributeKeyCause},
+		},
 		ContainerMemoryLimitEta: ContainerMemoryLimitEtaMetricConfig{
 			Enabled: true,
 		},
 		ContainerMemoryWorkingSetGrowth: ContainerMemoryWorkingSetGrowthMetricConfig{
 			Enabled: true,
-		},
-		K8sPodMemoryDivergence: K8sPodMemoryDivergenceMetricConfig{
-			Enabled:             true,
-			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []K8sPodMemoryDivergenceMetricAttributeKey{K8sPodMemoryDivergenceMetricAttributeKeyCause},
 		},
 		K8sPodMemoryDivergenceFlagged: K8sPodMemoryDivergenceFlaggedMetricConfig{
 			Enabled:             true,
@@ -427,6 +422,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []K8sPodMemoryDivergenceGrowthMetricAttributeKey{K8sPodMemoryDivergenceGrowthMetricAttributeKeyCause},
+		},
+		K8sPodMemoryDivergenceUsage: K8sPodMemoryDivergenceUsageMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sPodMemoryDivergenceUsageMetricAttributeKey{K8sPodMemoryDivergenceUsageMetricAttributeKeyCause},
 		},
 		K8sPodMemoryLimitEta: K8sPodMemoryLimitEtaMetricConfig{
 			Enabled: true,

@@ -26,11 +26,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
-					ContainerMemoryDivergence: ContainerMemoryDivergenceMetricConfig{
-						Enabled:             true,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []ContainerMemoryDivergenceMetricAttributeKey{ContainerMemoryDivergenceMetricAttributeKeyCause},
-					},
 					ContainerMemoryDivergenceFlagged: ContainerMemoryDivergenceFlaggedMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -41,16 +36,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []ContainerMemoryDivergenceGrowthMetricAttributeKey{ContainerMemoryDivergenceGrowthMetricAttributeKeyCause},
 					},
+					ContainerMemoryDivergenceUsage: ContainerMemoryDivergenceUsageMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []ContainerMemoryDivergenceUsageMetricAttributeKey{ContainerMemoryDivergenceUsageMetricAttributeKeyCause},
+					},
 					ContainerMemoryLimitEta: ContainerMemoryLimitEtaMetricConfig{
 						Enabled: true,
 					},
 					ContainerMemoryWorkingSetGrowth: ContainerMemoryWorkingSetGrowthMetricConfig{
 						Enabled: true,
-					},
-					K8sPodMemoryDivergence: K8sPodMemoryDivergenceMetricConfig{
-						Enabled:             true,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []K8sPodMemoryDivergenceMetricAttributeKey{K8sPodMemoryDivergenceMetricAttributeKeyCause},
 					},
 					K8sPodMemoryDivergenceFlagged: K8sPodMemoryDivergenceFlaggedMetricConfig{
 						Enabled:             true,
@@ -61,6 +56,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []K8sPodMemoryDivergenceGrowthMetricAttributeKey{K8sPodMemoryDivergenceGrowthMetricAttributeKeyCause},
+					},
+					K8sPodMemoryDivergenceUsage: K8sPodMemoryDivergenceUsageMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sPodMemoryDivergenceUsageMetricAttributeKey{K8sPodMemoryDivergenceUsageMetricAttributeKeyCause},
 					},
 					K8sPodMemoryLimitEta: K8sPodMemoryLimitEtaMetricConfig{
 						Enabled: true,
@@ -75,11 +75,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
-					ContainerMemoryDivergence: ContainerMemoryDivergenceMetricConfig{
-						Enabled:             false,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []ContainerMemoryDivergenceMetricAttributeKey{ContainerMemoryDivergenceMetricAttributeKeyCause},
-					},
 					ContainerMemoryDivergenceFlagged: ContainerMemoryDivergenceFlaggedMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -90,16 +85,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []ContainerMemoryDivergenceGrowthMetricAttributeKey{ContainerMemoryDivergenceGrowthMetricAttributeKeyCause},
 					},
+					ContainerMemoryDivergenceUsage: ContainerMemoryDivergenceUsageMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []ContainerMemoryDivergenceUsageMetricAttributeKey{ContainerMemoryDivergenceUsageMetricAttributeKeyCause},
+					},
 					ContainerMemoryLimitEta: ContainerMemoryLimitEtaMetricConfig{
 						Enabled: false,
 					},
 					ContainerMemoryWorkingSetGrowth: ContainerMemoryWorkingSetGrowthMetricConfig{
 						Enabled: false,
-					},
-					K8sPodMemoryDivergence: K8sPodMemoryDivergenceMetricConfig{
-						Enabled:             false,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []K8sPodMemoryDivergenceMetricAttributeKey{K8sPodMemoryDivergenceMetricAttributeKeyCause},
 					},
 					K8sPodMemoryDivergenceFlagged: K8sPodMemoryDivergenceFlaggedMetricConfig{
 						Enabled:             false,
@@ -110,6 +105,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []K8sPodMemoryDivergenceGrowthMetricAttributeKey{K8sPodMemoryDivergenceGrowthMetricAttributeKeyCause},
+					},
+					K8sPodMemoryDivergenceUsage: K8sPodMemoryDivergenceUsageMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sPodMemoryDivergenceUsageMetricAttributeKey{K8sPodMemoryDivergenceUsageMetricAttributeKeyCause},
 					},
 					K8sPodMemoryLimitEta: K8sPodMemoryLimitEtaMetricConfig{
 						Enabled: false,
@@ -124,29 +124,17 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerMemoryDivergenceMetricConfig{}, ContainerMemoryDivergenceFlaggedMetricConfig{}, ContainerMemoryDivergenceGrowthMetricConfig{}, ContainerMemoryLimitEtaMetricConfig{}, ContainerMemoryWorkingSetGrowthMetricConfig{}, K8sPodMemoryDivergenceMetricConfig{}, K8sPodMemoryDivergenceFlaggedMetricConfig{}, K8sPodMemoryDivergenceGrowthMetricConfig{}, K8sPodMemoryLimitEtaMetricConfig{}, K8sPodMemoryWorkingSetGrowthMetricConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerMemoryDivergenceFlaggedMetricConfig{}, ContainerMemoryDivergenceGrowthMetricConfig{}, ContainerMemoryDivergenceUsageMetricConfig{}, ContainerMemoryLimitEtaMetricConfig{}, ContainerMemoryWorkingSetGrowthMetricConfig{}, K8sPodMemoryDivergenceFlaggedMetricConfig{}, K8sPodMemoryDivergenceGrowthMetricConfig{}, K8sPodMemoryDivergenceUsageMetricConfig{}, K8sPodMemoryLimitEtaMetricConfig{}, K8sPodMemoryWorkingSetGrowthMetricConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
-func TestContainerMemoryDivergenceMetricsConfig_Validate(t *testing.T) {
-	cfg := DefaultMetricsConfig().ContainerMemoryDivergence
-	require.NoError(t, cfg.Validate())
-
-	cfg.EnabledAttributes = []ContainerMemoryDivergenceMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric container.memory.divergence doesn't have an attribute invalid, valid attributes: [cause]")
-
-	cfg = DefaultMetricsConfig().ContainerMemoryDivergence
-	cfg.AggregationStrategy = "invalid"
-	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
-}
-
 func TestContainerMemoryDivergenceFlaggedMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().ContainerMemoryDivergenceFlagged
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []ContainerMemoryDivergenceFlaggedMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric container.memory.divergence.flagged doesn't have an attribute invalid, valid attributes: [cause]")
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.divergence.flagged doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
 
 	cfg = DefaultMetricsConfig().ContainerMemoryDivergenceFlagged
 	cfg.AggregationStrategy = "invalid"
@@ -158,21 +146,21 @@ func TestContainerMemoryDivergenceGrowthMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []ContainerMemoryDivergenceGrowthMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric container.memory.divergence.growth doesn't have an attribute invalid, valid attributes: [cause]")
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.divergence.growth doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
 
 	cfg = DefaultMetricsConfig().ContainerMemoryDivergenceGrowth
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
-func TestK8sPodMemoryDivergenceMetricsConfig_Validate(t *testing.T) {
-	cfg := DefaultMetricsConfig().K8sPodMemoryDivergence
+func TestContainerMemoryDivergenceUsageMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerMemoryDivergenceUsage
 	require.NoError(t, cfg.Validate())
 
-	cfg.EnabledAttributes = []K8sPodMemoryDivergenceMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.divergence doesn't have an attribute invalid, valid attributes: [cause]")
+	cfg.EnabledAttributes = []ContainerMemoryDivergenceUsageMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.divergence.usage doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
 
-	cfg = DefaultMetricsConfig().K8sPodMemoryDivergence
+	cfg = DefaultMetricsConfig().ContainerMemoryDivergenceUsage
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -182,7 +170,7 @@ func TestK8sPodMemoryDivergenceFlaggedMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []K8sPodMemoryDivergenceFlaggedMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.divergence.flagged doesn't have an attribute invalid, valid attributes: [cause]")
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.divergence.flagged doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
 
 	cfg = DefaultMetricsConfig().K8sPodMemoryDivergenceFlagged
 	cfg.AggregationStrategy = "invalid"
@@ -194,9 +182,21 @@ func TestK8sPodMemoryDivergenceGrowthMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []K8sPodMemoryDivergenceGrowthMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.divergence.growth doesn't have an attribute invalid, valid attributes: [cause]")
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.divergence.growth doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
 
 	cfg = DefaultMetricsConfig().K8sPodMemoryDivergenceGrowth
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodMemoryDivergenceUsageMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodMemoryDivergenceUsage
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodMemoryDivergenceUsageMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.divergence.usage doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
+
+	cfg = DefaultMetricsConfig().K8sPodMemoryDivergenceUsage
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -106,10 +106,6 @@ var MapAttributeDominantCause = map[string]AttributeDominantCause{
 }
 
 var MetricsInfo = metricsInfo{
-	ContainerMemoryDivergence: metricInfo{
-		Name:       "container.memory.divergence",
-		Attributes: []string{"cause"},
-	},
 	ContainerMemoryDivergenceFlagged: metricInfo{
 		Name:       "container.memory.divergence.flagged",
 		Attributes: []string{"dominant_cause"},
@@ -118,15 +114,15 @@ var MetricsInfo = metricsInfo{
 		Name:       "container.memory.divergence.growth",
 		Attributes: []string{"cause"},
 	},
+	ContainerMemoryDivergenceUsage: metricInfo{
+		Name:       "container.memory.divergence.usage",
+		Attributes: []string{"cause"},
+	},
 	ContainerMemoryLimitEta: metricInfo{
-		Name: "container.memory.limit.eta",
+		Name: "container.memory.limit_eta",
 	},
 	ContainerMemoryWorkingSetGrowth: metricInfo{
-		Name: "container.memory.working_set.growth",
-	},
-	K8sPodMemoryDivergence: metricInfo{
-		Name:       "k8s.pod.memory.divergence",
-		Attributes: []string{"cause"},
+		Name: "container.memory.working_set_growth",
 	},
 	K8sPodMemoryDivergenceFlagged: metricInfo{
 		Name:       "k8s.pod.memory.divergence.flagged",
@@ -136,23 +132,27 @@ var MetricsInfo = metricsInfo{
 		Name:       "k8s.pod.memory.divergence.growth",
 		Attributes: []string{"cause"},
 	},
+	K8sPodMemoryDivergenceUsage: metricInfo{
+		Name:       "k8s.pod.memory.divergence.usage",
+		Attributes: []string{"cause"},
+	},
 	K8sPodMemoryLimitEta: metricInfo{
-		Name: "k8s.pod.memory.limit.eta",
+		Name: "k8s.pod.memory.limit_eta",
 	},
 	K8sPodMemoryWorkingSetGrowth: metricInfo{
-		Name: "k8s.pod.memory.working_set.growth",
+		Name: "k8s.pod.memory.working_set_growth",
 	},
 }
 
 type metricsInfo struct {
-	ContainerMemoryDivergence        metricInfo
 	ContainerMemoryDivergenceFlagged metricInfo
 	ContainerMemoryDivergenceGrowth  metricInfo
+	ContainerMemoryDivergenceUsage   metricInfo
 	ContainerMemoryLimitEta          metricInfo
 	ContainerMemoryWorkingSetGrowth  metricInfo
-	K8sPodMemoryDivergence           metricInfo
 	K8sPodMemoryDivergenceFlagged    metricInfo
 	K8sPodMemoryDivergenceGrowth     metricInfo
+	K8sPodMemoryDivergenceUsage      metricInfo
 	K8sPodMemoryLimitEta             metricInfo
 	K8sPodMemoryWorkingSetGrowth     metricInfo
 }
@@ -160,95 +160,6 @@ type metricsInfo struct {
 type metricInfo struct {
 	Name       string
 	Attributes []string
-}
-
-type metricContainerMemoryDivergence struct {
-	data          pmetric.Metric                        // data buffer for generated metric.
-	config        ContainerMemoryDivergenceMetricConfig // metric config provided by user.
-	capacity      int                                   // max observed number of data points added to the metric.
-	aggDataPoints []int64                               // slice containing number of aggregated datapoints at each index
-}
-
-// init fills container.memory.divergence metric with initial data.
-func (m *metricContainerMemoryDivergence) init() {
-	m.data.SetName("container.memory.divergence")
-	m.data.SetDescription("Working set minus RSS of the container, split by cause. The data points add up to max(working_set - rss, 0).")
-	m.data.SetUnit("By")
-	m.data.SetEmptyGauge()
-	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
-	m.aggDataPoints = m.aggDataPoints[:0]
-}
-
-func (m *metricContainerMemoryDivergence) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, causeAttributeValue string) {
-	if !m.config.Enabled {
-		return
-	}
-
-	dp := pmetric.NewNumberDataPoint()
-	dp.SetStartTimestamp(start)
-	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryDivergenceMetricAttributeKeyCause) {
-		dp.Attributes().PutStr("cause", causeAttributeValue)
-	}
-
-	var s string
-	dps := m.data.Gauge().DataPoints()
-	for i := 0; i < dps.Len(); i++ {
-		dpi := dps.At(i)
-		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
-			switch s = m.config.AggregationStrategy; s {
-			case AggregationStrategySum, AggregationStrategyAvg:
-				dpi.SetIntValue(dpi.IntValue() + val)
-				m.aggDataPoints[i] += 1
-				return
-			case AggregationStrategyMin:
-				if dpi.IntValue() > val {
-					dpi.SetIntValue(val)
-				}
-				return
-			case AggregationStrategyMax:
-				if dpi.IntValue() < val {
-					dpi.SetIntValue(val)
-				}
-				return
-			}
-		}
-	}
-
-	dp.SetIntValue(val)
-	m.aggDataPoints = append(m.aggDataPoints, 1)
-	dp.MoveTo(dps.AppendEmpty())
-}
-
-// updateCapacity saves max length of data point slices that will be used for the slice capacity.
-func (m *metricContainerMemoryDivergence) updateCapacity() {
-	if m.data.Gauge().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Gauge().DataPoints().Len()
-	}
-}
-
-// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
-func (m *metricContainerMemoryDivergence) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
-		if m.config.AggregationStrategy == AggregationStrategyAvg {
-			for i, aggCount := range m.aggDataPoints {
-				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
-			}
-		}
-		m.updateCapacity()
-		m.data.MoveTo(metrics.AppendEmpty())
-		m.init()
-	}
-}
-
-func newMetricContainerMemoryDivergence(cfg ContainerMemoryDivergenceMetricConfig) metricContainerMemoryDivergence {
-	m := metricContainerMemoryDivergence{config: cfg}
-
-	if cfg.Enabled {
-		m.data = pmetric.NewMetric()
-		m.init()
-	}
-	return m
 }
 
 type metricContainerMemoryDivergenceFlagged struct {
@@ -277,7 +188,7 @@ func (m *metricContainerMemoryDivergenceFlagged) recordDataPoint(start pcommon.T
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause) {
-		dp.Attributes().PutStr("cause", dominantCauseAttributeValue)
+		dp.Attributes().PutStr("memdivergence.cause", dominantCauseAttributeValue)
 	}
 
 	var s string
@@ -366,7 +277,7 @@ func (m *metricContainerMemoryDivergenceGrowth) recordDataPoint(start pcommon.Ti
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryDivergenceGrowthMetricAttributeKeyCause) {
-		dp.Attributes().PutStr("cause", causeAttributeValue)
+		dp.Attributes().PutStr("memdivergence.cause", causeAttributeValue)
 	}
 
 	var s string
@@ -429,15 +340,104 @@ func newMetricContainerMemoryDivergenceGrowth(cfg ContainerMemoryDivergenceGrowt
 	return m
 }
 
+type metricContainerMemoryDivergenceUsage struct {
+	data          pmetric.Metric                             // data buffer for generated metric.
+	config        ContainerMemoryDivergenceUsageMetricConfig // metric config provided by user.
+	capacity      int                                        // max observed number of data points added to the metric.
+	aggDataPoints []int64                                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.memory.divergence.usage metric with initial data.
+func (m *metricContainerMemoryDivergenceUsage) init() {
+	m.data.SetName("container.memory.divergence.usage")
+	m.data.SetDescription("Working set minus RSS of the container, split by cause. The data points add up to max(working_set - rss, 0).")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerMemoryDivergenceUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, causeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryDivergenceUsageMetricAttributeKeyCause) {
+		dp.Attributes().PutStr("memdivergence.cause", causeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryDivergenceUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryDivergenceUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryDivergenceUsage(cfg ContainerMemoryDivergenceUsageMetricConfig) metricContainerMemoryDivergenceUsage {
+	m := metricContainerMemoryDivergenceUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricContainerMemoryLimitEta struct {
 	data     pmetric.Metric                      // data buffer for generated metric.
 	config   ContainerMemoryLimitEtaMetricConfig // metric config provided by user.
 	capacity int                                 // max observed number of data points added to the metric.
 }
 
-// init fills container.memory.limit.eta metric with initial data.
+// init fills container.memory.limit_eta metric with initial data.
 func (m *metricContainerMemoryLimitEta) init() {
-	m.data.SetName("container.memory.limit.eta")
+	m.data.SetName("container.memory.limit_eta")
 	m.data.SetDescription("Projected time until the container's working set reaches its limit at the current growth rate. Emitted only when a limit is known and the working set grows significantly.")
 	m.data.SetUnit("s")
 	m.data.SetEmptyGauge()
@@ -485,9 +485,9 @@ type metricContainerMemoryWorkingSetGrowth struct {
 	capacity int                                         // max observed number of data points added to the metric.
 }
 
-// init fills container.memory.working_set.growth metric with initial data.
+// init fills container.memory.working_set_growth metric with initial data.
 func (m *metricContainerMemoryWorkingSetGrowth) init() {
-	m.data.SetName("container.memory.working_set.growth")
+	m.data.SetName("container.memory.working_set_growth")
 	m.data.SetDescription("Growth rate of the container's working set: least-squares slope over the trend window. Emitted once the window holds enough samples.")
 	m.data.SetUnit("By/s")
 	m.data.SetEmptyGauge()
@@ -529,95 +529,6 @@ func newMetricContainerMemoryWorkingSetGrowth(cfg ContainerMemoryWorkingSetGrowt
 	return m
 }
 
-type metricK8sPodMemoryDivergence struct {
-	data          pmetric.Metric                     // data buffer for generated metric.
-	config        K8sPodMemoryDivergenceMetricConfig // metric config provided by user.
-	capacity      int                                // max observed number of data points added to the metric.
-	aggDataPoints []int64                            // slice containing number of aggregated datapoints at each index
-}
-
-// init fills k8s.pod.memory.divergence metric with initial data.
-func (m *metricK8sPodMemoryDivergence) init() {
-	m.data.SetName("k8s.pod.memory.divergence")
-	m.data.SetDescription("Working set minus RSS of the pod, split by cause. The data points add up to max(working_set - rss, 0).")
-	m.data.SetUnit("By")
-	m.data.SetEmptyGauge()
-	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
-	m.aggDataPoints = m.aggDataPoints[:0]
-}
-
-func (m *metricK8sPodMemoryDivergence) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, causeAttributeValue string) {
-	if !m.config.Enabled {
-		return
-	}
-
-	dp := pmetric.NewNumberDataPoint()
-	dp.SetStartTimestamp(start)
-	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryDivergenceMetricAttributeKeyCause) {
-		dp.Attributes().PutStr("cause", causeAttributeValue)
-	}
-
-	var s string
-	dps := m.data.Gauge().DataPoints()
-	for i := 0; i < dps.Len(); i++ {
-		dpi := dps.At(i)
-		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
-			switch s = m.config.AggregationStrategy; s {
-			case AggregationStrategySum, AggregationStrategyAvg:
-				dpi.SetIntValue(dpi.IntValue() + val)
-				m.aggDataPoints[i] += 1
-				return
-			case AggregationStrategyMin:
-				if dpi.IntValue() > val {
-					dpi.SetIntValue(val)
-				}
-				return
-			case AggregationStrategyMax:
-				if dpi.IntValue() < val {
-					dpi.SetIntValue(val)
-				}
-				return
-			}
-		}
-	}
-
-	dp.SetIntValue(val)
-	m.aggDataPoints = append(m.aggDataPoints, 1)
-	dp.MoveTo(dps.AppendEmpty())
-}
-
-// updateCapacity saves max length of data point slices that will be used for the slice capacity.
-func (m *metricK8sPodMemoryDivergence) updateCapacity() {
-	if m.data.Gauge().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Gauge().DataPoints().Len()
-	}
-}
-
-// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
-func (m *metricK8sPodMemoryDivergence) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
-		if m.config.AggregationStrategy == AggregationStrategyAvg {
-			for i, aggCount := range m.aggDataPoints {
-				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
-			}
-		}
-		m.updateCapacity()
-		m.data.MoveTo(metrics.AppendEmpty())
-		m.init()
-	}
-}
-
-func newMetricK8sPodMemoryDivergence(cfg K8sPodMemoryDivergenceMetricConfig) metricK8sPodMemoryDivergence {
-	m := metricK8sPodMemoryDivergence{config: cfg}
-
-	if cfg.Enabled {
-		m.data = pmetric.NewMetric()
-		m.init()
-	}
-	return m
-}
-
 type metricK8sPodMemoryDivergenceFlagged struct {
 	data          pmetric.Metric                            // data buffer for generated metric.
 	config        K8sPodMemoryDivergenceFlaggedMetricConfig // metric config provided by user.
@@ -644,7 +555,7 @@ func (m *metricK8sPodMemoryDivergenceFlagged) recordDataPoint(start pcommon.Time
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause) {
-		dp.Attributes().PutStr("cause", dominantCauseAttributeValue)
+		dp.Attributes().PutStr("memdivergence.cause", dominantCauseAttributeValue)
 	}
 
 	var s string
@@ -733,7 +644,7 @@ func (m *metricK8sPodMemoryDivergenceGrowth) recordDataPoint(start pcommon.Times
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryDivergenceGrowthMetricAttributeKeyCause) {
-		dp.Attributes().PutStr("cause", causeAttributeValue)
+		dp.Attributes().PutStr("memdivergence.cause", causeAttributeValue)
 	}
 
 	var s string
@@ -796,15 +707,104 @@ func newMetricK8sPodMemoryDivergenceGrowth(cfg K8sPodMemoryDivergenceGrowthMetri
 	return m
 }
 
+type metricK8sPodMemoryDivergenceUsage struct {
+	data          pmetric.Metric                          // data buffer for generated metric.
+	config        K8sPodMemoryDivergenceUsageMetricConfig // metric config provided by user.
+	capacity      int                                     // max observed number of data points added to the metric.
+	aggDataPoints []int64                                 // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.memory.divergence.usage metric with initial data.
+func (m *metricK8sPodMemoryDivergenceUsage) init() {
+	m.data.SetName("k8s.pod.memory.divergence.usage")
+	m.data.SetDescription("Working set minus RSS of the pod, split by cause. The data points add up to max(working_set - rss, 0).")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodMemoryDivergenceUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, causeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryDivergenceUsageMetricAttributeKeyCause) {
+		dp.Attributes().PutStr("memdivergence.cause", causeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryDivergenceUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryDivergenceUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryDivergenceUsage(cfg K8sPodMemoryDivergenceUsageMetricConfig) metricK8sPodMemoryDivergenceUsage {
+	m := metricK8sPodMemoryDivergenceUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricK8sPodMemoryLimitEta struct {
 	data     pmetric.Metric                   // data buffer for generated metric.
 	config   K8sPodMemoryLimitEtaMetricConfig // metric config provided by user.
 	capacity int                              // max observed number of data points added to the metric.
 }
 
-// init fills k8s.pod.memory.limit.eta metric with initial data.
+// init fills k8s.pod.memory.limit_eta metric with initial data.
 func (m *metricK8sPodMemoryLimitEta) init() {
-	m.data.SetName("k8s.pod.memory.limit.eta")
+	m.data.SetName("k8s.pod.memory.limit_eta")
 	m.data.SetDescription("Projected time until the pod's working set reaches the pod's limit at the current growth rate. Emitted only when a limit is known and the working set grows significantly.")
 	m.data.SetUnit("s")
 	m.data.SetEmptyGauge()
@@ -852,9 +852,9 @@ type metricK8sPodMemoryWorkingSetGrowth struct {
 	capacity int                                      // max observed number of data points added to the metric.
 }
 
-// init fills k8s.pod.memory.working_set.growth metric with initial data.
+// init fills k8s.pod.memory.working_set_growth metric with initial data.
 func (m *metricK8sPodMemoryWorkingSetGrowth) init() {
-	m.data.SetName("k8s.pod.memory.working_set.growth")
+	m.data.SetName("k8s.pod.memory.working_set_growth")
 	m.data.SetDescription("Growth rate of the pod's working set: least-squares slope over the trend window.")
 	m.data.SetUnit("By/s")
 	m.data.SetEmptyGauge()
@@ -904,14 +904,14 @@ type MetricsBuilder struct {
 	metricsCapacity                        int                  // maximum observed number of metrics per resource.
 	metricsBuffer                          pmetric.Metrics      // accumulates metrics data before emitting.
 	buildInfo                              component.BuildInfo  // contains version information.
-	metricContainerMemoryDivergence        metricContainerMemoryDivergence
 	metricContainerMemoryDivergenceFlagged metricContainerMemoryDivergenceFlagged
 	metricContainerMemoryDivergenceGrowth  metricContainerMemoryDivergenceGrowth
+	metricContainerMemoryDivergenceUsage   metricContainerMemoryDivergenceUsage
 	metricContainerMemoryLimitEta          metricContainerMemoryLimitEta
 	metricContainerMemoryWorkingSetGrowth  metricContainerMemoryWorkingSetGrowth
-	metricK8sPodMemoryDivergence           metricK8sPodMemoryDivergence
 	metricK8sPodMemoryDivergenceFlagged    metricK8sPodMemoryDivergenceFlagged
 	metricK8sPodMemoryDivergenceGrowth     metricK8sPodMemoryDivergenceGrowth
+	metricK8sPodMemoryDivergenceUsage      metricK8sPodMemoryDivergenceUsage
 	metricK8sPodMemoryLimitEta             metricK8sPodMemoryLimitEta
 	metricK8sPodMemoryWorkingSetGrowth     metricK8sPodMemoryWorkingSetGrowth
 }
@@ -991,14 +991,14 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
-	mb.metricContainerMemoryDivergence.emit(ils.Metrics())
 	mb.metricContainerMemoryDivergenceFlagged.emit(ils.Metrics())
 	mb.metricContainerMemoryDivergenceGrowth.emit(ils.Metrics())
+	mb.metricContainerMemoryDivergenceUsage.emit(ils.Metrics())
 	mb.metricContainerMemoryLimitEta.emit(ils.Metrics())
 	mb.metricContainerMemoryWorkingSetGrowth.emit(ils.Metrics())
-	mb.metricK8sPodMemoryDivergence.emit(ils.Metrics())
 	mb.metricK8sPodMemoryDivergenceFlagged.emit(ils.Metrics())
 	mb.metricK8sPodMemoryDivergenceGrowth.emit(ils.Metrics())
+	mb.metricK8sPodMemoryDivergenceUsage.emit(ils.Metrics())
 	mb.metricK8sPodMemoryLimitEta.emit(ils.Metrics())
 	mb.metricK8sPodMemoryWorkingSetGrowth.emit(ils.Metrics())
 
@@ -1022,11 +1022,6 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	return metrics
 }
 
-// RecordContainerMemoryDivergenceDataPoint adds a data point to container.memory.divergence metric.
-func (mb *MetricsBuilder) RecordContainerMemoryDivergenceDataPoint(ts pcommon.Timestamp, val int64, causeAttributeValue AttributeCause) {
-	mb.metricContainerMemoryDivergence.recordDataPoint(mb.startTime, ts, val, causeAttributeValue.String())
-}
-
 // RecordContainerMemoryDivergenceFlaggedDataPoint adds a data point to container.memory.divergence.flagged metric.
 func (mb *MetricsBuilder) RecordContainerMemoryDivergenceFlaggedDataPoint(ts pcommon.Timestamp, val int64, dominantCauseAttributeValue AttributeDominantCause) {
 	mb.metricContainerMemoryDivergenceFlagged.recordDataPoint(mb.startTime, ts, val, dominantCauseAttributeValue.String())
@@ -1037,19 +1032,19 @@ func (mb *MetricsBuilder) RecordContainerMemoryDivergenceGrowthDataPoint(ts pcom
 	mb.metricContainerMemoryDivergenceGrowth.recordDataPoint(mb.startTime, ts, val, causeAttributeValue.String())
 }
 
-// RecordContainerMemoryLimitEtaDataPoint adds a data point to container.memory.limit.eta metric.
+// RecordContainerMemoryDivergenceUsageDataPoint adds a data point to container.memory.divergence.usage metric.
+func (mb *MetricsBuilder) RecordContainerMemoryDivergenceUsageDataPoint(ts pcommon.Timestamp, val int64, causeAttributeValue AttributeCause) {
+	mb.metricContainerMemoryDivergenceUsage.recordDataPoint(mb.startTime, ts, val, causeAttributeValue.String())
+}
+
+// RecordContainerMemoryLimitEtaDataPoint adds a data point to container.memory.limit_eta metric.
 func (mb *MetricsBuilder) RecordContainerMemoryLimitEtaDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricContainerMemoryLimitEta.recordDataPoint(mb.startTime, ts, val)
 }
 
-// RecordContainerMemoryWorkingSetGrowthDataPoint adds a data point to container.memory.working_set.growth metric.
+// RecordContainerMemoryWorkingSetGrowthDataPoint adds a data point to container.memory.working_set_growth metric.
 func (mb *MetricsBuilder) RecordContainerMemoryWorkingSetGrowthDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricContainerMemoryWorkingSetGrowth.recordDataPoint(mb.startTime, ts, val)
-}
-
-// RecordK8sPodMemoryDivergenceDataPoint adds a data point to k8s.pod.memory.divergence metric.
-func (mb *MetricsBuilder) RecordK8sPodMemoryDivergenceDataPoint(ts pcommon.Timestamp, val int64, causeAttributeValue AttributeCause) {
-	mb.metricK8sPodMemoryDivergence.recordDataPoint(mb.startTime, ts, val, causeAttributeValue.String())
 }
 
 // RecordK8sPodMemoryDivergenceFlaggedDataPoint adds a data point to k8s.pod.memory.divergence.flagged metric.
@@ -1062,12 +1057,17 @@ func (mb *MetricsBuilder) RecordK8sPodMemoryDivergenceGrowthDataPoint(ts pcommon
 	mb.metricK8sPodMemoryDivergenceGrowth.recordDataPoint(mb.startTime, ts, val, causeAttributeValue.String())
 }
 
-// RecordK8sPodMemoryLimitEtaDataPoint adds a data point to k8s.pod.memory.limit.eta metric.
+// RecordK8sPodMemoryDivergenceUsageDataPoint adds a data point to k8s.pod.memory.divergence.usage metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryDivergenceUsageDataPoint(ts pcommon.Timestamp, val int64, causeAttributeValue AttributeCause) {
+	mb.metricK8sPodMemoryDivergenceUsage.recordDataPoint(mb.startTime, ts, val, causeAttributeValue.String())
+}
+
+// RecordK8sPodMemoryLimitEtaDataPoint adds a data point to k8s.pod.memory.limit_eta metric.
 func (mb *MetricsBuilder) RecordK8sPodMemoryLimitEtaDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricK8sPodMemoryLimitEta.recordDataPoint(mb.startTime, ts, val)
 }
 
-// RecordK8sPodMemoryWorkingSetGrowthDataPoint adds a data point to k8s.pod.memory.working_set.growth metric.
+// RecordK8sPodMemoryWorkingSetGrowthDataPoint adds a data point to k8s.pod.memory.working_set_growth metric.
 func (mb *MetricsBuilder) RecordK8sPodMemoryWorkingSetGrowthDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricK8sPodMemoryWorkingSetGrowth.recordDataPoint(mb.startTime, ts, val)
 }

@@ -56,12 +56,12 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
-			aggMap["container.memory.divergence"] = mb.metricContainerMemoryDivergence.config.AggregationStrategy
 			aggMap["container.memory.divergence.flagged"] = mb.metricContainerMemoryDivergenceFlagged.config.AggregationStrategy
 			aggMap["container.memory.divergence.growth"] = mb.metricContainerMemoryDivergenceGrowth.config.AggregationStrategy
-			aggMap["k8s.pod.memory.divergence"] = mb.metricK8sPodMemoryDivergence.config.AggregationStrategy
+			aggMap["container.memory.divergence.usage"] = mb.metricContainerMemoryDivergenceUsage.config.AggregationStrategy
 			aggMap["k8s.pod.memory.divergence.flagged"] = mb.metricK8sPodMemoryDivergenceFlagged.config.AggregationStrategy
 			aggMap["k8s.pod.memory.divergence.growth"] = mb.metricK8sPodMemoryDivergenceGrowth.config.AggregationStrategy
+			aggMap["k8s.pod.memory.divergence.usage"] = mb.metricK8sPodMemoryDivergenceUsage.config.AggregationStrategy
 
 			expectedWarnings := 0
 			if tt.metricsSet != testDataSetReag {
@@ -70,12 +70,6 @@ func TestMetricsBuilder(t *testing.T) {
 
 			defaultMetricsCount := 0
 			allMetricsCount := 0
-			defaultMetricsCount++
-			allMetricsCount++
-			mb.RecordContainerMemoryDivergenceDataPoint(ts, 1, AttributeCausePageCache)
-			if tt.name == "reaggregate_set" {
-				mb.RecordContainerMemoryDivergenceDataPoint(ts, 3, AttributeCauseDentrySlab)
-			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryDivergenceFlaggedDataPoint(ts, 1, AttributeDominantCausePageCache)
@@ -90,16 +84,16 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordContainerMemoryDivergenceUsageDataPoint(ts, 1, AttributeCausePageCache)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerMemoryDivergenceUsageDataPoint(ts, 3, AttributeCauseDentrySlab)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordContainerMemoryLimitEtaDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryWorkingSetGrowthDataPoint(ts, 1)
-			defaultMetricsCount++
-			allMetricsCount++
-			mb.RecordK8sPodMemoryDivergenceDataPoint(ts, 1, AttributeCausePageCache)
-			if tt.name == "reaggregate_set" {
-				mb.RecordK8sPodMemoryDivergenceDataPoint(ts, 3, AttributeCauseDentrySlab)
-			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryDivergenceFlaggedDataPoint(ts, 1, AttributeDominantCausePageCache)
@@ -114,6 +108,12 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordK8sPodMemoryDivergenceUsageDataPoint(ts, 1, AttributeCausePageCache)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodMemoryDivergenceUsageDataPoint(ts, 3, AttributeCauseDentrySlab)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordK8sPodMemoryLimitEtaDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
@@ -122,12 +122,12 @@ func TestMetricsBuilder(t *testing.T) {
 			res := pcommon.NewResource()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
-				assert.Empty(t, mb.metricContainerMemoryDivergence.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemoryDivergenceFlagged.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemoryDivergenceGrowth.aggDataPoints)
-				assert.Empty(t, mb.metricK8sPodMemoryDivergence.aggDataPoints)
+				assert.Empty(t, mb.metricContainerMemoryDivergenceUsage.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodMemoryDivergenceFlagged.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodMemoryDivergenceGrowth.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodMemoryDivergenceUsage.aggDataPoints)
 			}
 
 			if tt.expectEmpty {
@@ -155,46 +155,6 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
-				case "container.memory.divergence":
-					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["container.memory.divergence"], "Found a duplicate in the metrics slice: container.memory.divergence")
-						validatedMetrics["container.memory.divergence"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Working set minus RSS of the container, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
-						assert.Equal(t, "By", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						assert.Equal(t, int64(1), dp.IntValue())
-						causeAttrVal, ok := dp.Attributes().Get("cause")
-						assert.True(t, ok)
-						assert.Equal(t, "page_cache", causeAttrVal.Str())
-					} else {
-						assert.False(t, validatedMetrics["container.memory.divergence"], "Found a duplicate in the metrics slice: container.memory.divergence")
-						validatedMetrics["container.memory.divergence"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Working set minus RSS of the container, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
-						assert.Equal(t, "By", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						switch aggMap["container.memory.divergence"] {
-						case "sum":
-							assert.Equal(t, int64(4), dp.IntValue())
-						case "avg":
-							assert.Equal(t, int64(2), dp.IntValue())
-						case "min":
-							assert.Equal(t, int64(1), dp.IntValue())
-						case "max":
-							assert.Equal(t, int64(3), dp.IntValue())
-						}
-						_, ok := dp.Attributes().Get("cause")
-						assert.False(t, ok)
-					}
 				case "container.memory.divergence.flagged":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["container.memory.divergence.flagged"], "Found a duplicate in the metrics slice: container.memory.divergence.flagged")
@@ -208,7 +168,7 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						dominantCauseAttrVal, ok := dp.Attributes().Get("cause")
+						dominantCauseAttrVal, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.True(t, ok)
 						assert.Equal(t, "page_cache", dominantCauseAttrVal.Str())
 					} else {
@@ -232,7 +192,7 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("cause")
+						_, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.False(t, ok)
 					}
 				case "container.memory.divergence.growth":
@@ -248,7 +208,7 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
 						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
-						causeAttrVal, ok := dp.Attributes().Get("cause")
+						causeAttrVal, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.True(t, ok)
 						assert.Equal(t, "page_cache", causeAttrVal.Str())
 					} else {
@@ -272,61 +232,37 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
 						}
-						_, ok := dp.Attributes().Get("cause")
+						_, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.False(t, ok)
 					}
-				case "container.memory.limit.eta":
-					assert.False(t, validatedMetrics["container.memory.limit.eta"], "Found a duplicate in the metrics slice: container.memory.limit.eta")
-					validatedMetrics["container.memory.limit.eta"] = true
-					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Projected time until the container's working set reaches its limit at the current growth rate. Emitted only when a limit is known and the working set grows significantly.", mi.Description())
-					assert.Equal(t, "s", mi.Unit())
-					dp := mi.Gauge().DataPoints().At(0)
-					assert.Equal(t, start, dp.StartTimestamp())
-					assert.Equal(t, ts, dp.Timestamp())
-					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
-					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
-				case "container.memory.working_set.growth":
-					assert.False(t, validatedMetrics["container.memory.working_set.growth"], "Found a duplicate in the metrics slice: container.memory.working_set.growth")
-					validatedMetrics["container.memory.working_set.growth"] = true
-					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Growth rate of the container's working set: least-squares slope over the trend window. Emitted once the window holds enough samples.", mi.Description())
-					assert.Equal(t, "By/s", mi.Unit())
-					dp := mi.Gauge().DataPoints().At(0)
-					assert.Equal(t, start, dp.StartTimestamp())
-					assert.Equal(t, ts, dp.Timestamp())
-					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
-					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
-				case "k8s.pod.memory.divergence":
+				case "container.memory.divergence.usage":
 					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["k8s.pod.memory.divergence"], "Found a duplicate in the metrics slice: k8s.pod.memory.divergence")
-						validatedMetrics["k8s.pod.memory.divergence"] = true
+						assert.False(t, validatedMetrics["container.memory.divergence.usage"], "Found a duplicate in the metrics slice: container.memory.divergence.usage")
+						validatedMetrics["container.memory.divergence.usage"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Working set minus RSS of the pod, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
+						assert.Equal(t, "Working set minus RSS of the container, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						causeAttrVal, ok := dp.Attributes().Get("cause")
+						causeAttrVal, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.True(t, ok)
 						assert.Equal(t, "page_cache", causeAttrVal.Str())
 					} else {
-						assert.False(t, validatedMetrics["k8s.pod.memory.divergence"], "Found a duplicate in the metrics slice: k8s.pod.memory.divergence")
-						validatedMetrics["k8s.pod.memory.divergence"] = true
+						assert.False(t, validatedMetrics["container.memory.divergence.usage"], "Found a duplicate in the metrics slice: container.memory.divergence.usage")
+						validatedMetrics["container.memory.divergence.usage"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Working set minus RSS of the pod, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
+						assert.Equal(t, "Working set minus RSS of the container, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						switch aggMap["k8s.pod.memory.divergence"] {
+						switch aggMap["container.memory.divergence.usage"] {
 						case "sum":
 							assert.Equal(t, int64(4), dp.IntValue())
 						case "avg":
@@ -336,9 +272,33 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("cause")
+						_, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.False(t, ok)
 					}
+				case "container.memory.limit_eta":
+					assert.False(t, validatedMetrics["container.memory.limit_eta"], "Found a duplicate in the metrics slice: container.memory.limit_eta")
+					validatedMetrics["container.memory.limit_eta"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Projected time until the container's working set reaches its limit at the current growth rate. Emitted only when a limit is known and the working set grows significantly.", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "container.memory.working_set_growth":
+					assert.False(t, validatedMetrics["container.memory.working_set_growth"], "Found a duplicate in the metrics slice: container.memory.working_set_growth")
+					validatedMetrics["container.memory.working_set_growth"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Growth rate of the container's working set: least-squares slope over the trend window. Emitted once the window holds enough samples.", mi.Description())
+					assert.Equal(t, "By/s", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 				case "k8s.pod.memory.divergence.flagged":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["k8s.pod.memory.divergence.flagged"], "Found a duplicate in the metrics slice: k8s.pod.memory.divergence.flagged")
@@ -352,7 +312,7 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						dominantCauseAttrVal, ok := dp.Attributes().Get("cause")
+						dominantCauseAttrVal, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.True(t, ok)
 						assert.Equal(t, "page_cache", dominantCauseAttrVal.Str())
 					} else {
@@ -376,7 +336,7 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("cause")
+						_, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.False(t, ok)
 					}
 				case "k8s.pod.memory.divergence.growth":
@@ -392,7 +352,7 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
 						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
-						causeAttrVal, ok := dp.Attributes().Get("cause")
+						causeAttrVal, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.True(t, ok)
 						assert.Equal(t, "page_cache", causeAttrVal.Str())
 					} else {
@@ -416,12 +376,52 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
 						}
-						_, ok := dp.Attributes().Get("cause")
+						_, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.False(t, ok)
 					}
-				case "k8s.pod.memory.limit.eta":
-					assert.False(t, validatedMetrics["k8s.pod.memory.limit.eta"], "Found a duplicate in the metrics slice: k8s.pod.memory.limit.eta")
-					validatedMetrics["k8s.pod.memory.limit.eta"] = true
+				case "k8s.pod.memory.divergence.usage":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.memory.divergence.usage"], "Found a duplicate in the metrics slice: k8s.pod.memory.divergence.usage")
+						validatedMetrics["k8s.pod.memory.divergence.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Working set minus RSS of the pod, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						causeAttrVal, ok := dp.Attributes().Get("memdivergence.cause")
+						assert.True(t, ok)
+						assert.Equal(t, "page_cache", causeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.memory.divergence.usage"], "Found a duplicate in the metrics slice: k8s.pod.memory.divergence.usage")
+						validatedMetrics["k8s.pod.memory.divergence.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Working set minus RSS of the pod, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.pod.memory.divergence.usage"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("memdivergence.cause")
+						assert.False(t, ok)
+					}
+				case "k8s.pod.memory.limit_eta":
+					assert.False(t, validatedMetrics["k8s.pod.memory.limit_eta"], "Found a duplicate in the metrics slice: k8s.pod.memory.limit_eta")
+					validatedMetrics["k8s.pod.memory.limit_eta"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
 					assert.Equal(t, "Projected time until the pod's working set reaches the pod's limit at the current growth rate. Emitted only when a limit is known and the working set grows significantly.", mi.Description())
@@ -431,9 +431,9 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
 					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
-				case "k8s.pod.memory.working_set.growth":
-					assert.False(t, validatedMetrics["k8s.pod.memory.working_set.growth"], "Found a duplicate in the metrics slice: k8s.pod.memory.working_set.growth")
-					validatedMetrics["k8s.pod.memory.working_set.growth"] = true
+				case "k8s.pod.memory.working_set_growth":
+					assert.False(t, validatedMetrics["k8s.pod.memory.working_set_growth"], "Found a duplicate in the metrics slice: k8s.pod.memory.working_set_growth")
+					validatedMetrics["k8s.pod.memory.working_set_growth"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
 					assert.Equal(t, "Growth rate of the pod's working set: least-squares slope over the trend window.", mi.Description())

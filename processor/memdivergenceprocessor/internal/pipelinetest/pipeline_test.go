@@ -58,15 +58,15 @@ func TestPipeline(t *testing.T) {
 		require.True(t, ok, "workload container missing")
 		flag, ok := metricstest.Find(work, "container.memory.divergence.flagged")
 		require.True(t, ok)
-		assert.Equal(t, map[string]int64{"page_cache": 1}, metricstest.IntsByAttribute(flag, "cause"))
-		div, _ := metricstest.Find(work, "container.memory.divergence")
-		assert.Equal(t, int64(101003264), metricstest.IntsByAttribute(div, "cause")["page_cache"])
+		assert.Equal(t, map[string]int64{"page_cache": 1}, metricstest.IntsByAttribute(flag, "memdivergence.cause"))
+		div, _ := metricstest.Find(work, "container.memory.divergence.usage")
+		assert.Equal(t, int64(101003264), metricstest.IntsByAttribute(div, "memdivergence.cause")["page_cache"])
 
 		idle, ok := containerResource(md, idleID)
 		require.True(t, ok, "idle container missing")
 		flag, ok = metricstest.Find(idle, "container.memory.divergence.flagged")
 		require.True(t, ok)
-		for cause, v := range metricstest.IntsByAttribute(flag, "cause") {
+		for cause, v := range metricstest.IntsByAttribute(flag, "memdivergence.cause") {
 			assert.Zero(t, v, "idle container flagged (%s)", cause)
 		}
 	}

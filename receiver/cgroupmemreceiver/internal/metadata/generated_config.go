@@ -149,54 +149,6 @@ func (ms *ContainerMemoryOomKillsMetricConfig) Unmarshal(parser *confmap.Conf) e
 	return nil
 }
 
-// ContainerMemoryPageFaultsMetricAttributeKey specifies the key of an attribute for the container.memory.page_faults metric.
-type ContainerMemoryPageFaultsMetricAttributeKey string
-
-const (
-	ContainerMemoryPageFaultsMetricAttributeKeyFaultType ContainerMemoryPageFaultsMetricAttributeKey = "type"
-)
-
-// ContainerMemoryPageFaultsMetricConfig provides config for the container.memory.page_faults metric.
-type ContainerMemoryPageFaultsMetricConfig struct {
-	Enabled          bool `mapstructure:"enabled"`
-	enabledSetByUser bool
-
-	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
-	EnabledAttributes   []ContainerMemoryPageFaultsMetricAttributeKey `mapstructure:"attributes"`
-}
-
-func (ms *ContainerMemoryPageFaultsMetricConfig) Unmarshal(parser *confmap.Conf) error {
-	if parser == nil {
-		return nil
-	}
-
-	err := parser.Unmarshal(ms)
-	if err != nil {
-		return err
-	}
-
-	ms.enabledSetByUser = parser.IsSet("enabled")
-	return nil
-}
-
-func (ms *ContainerMemoryPageFaultsMetricConfig) Validate() error {
-	for _, val := range ms.EnabledAttributes {
-		switch val {
-		case ContainerMemoryPageFaultsMetricAttributeKeyFaultType:
-		default:
-			return fmt.Errorf("metric container.memory.page_faults doesn't have an attribute %v, valid attributes: [type]", val)
-		}
-	}
-
-	switch ms.AggregationStrategy {
-	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
-	default:
-		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
-	}
-
-	return nil
-}
-
 // ContainerMemoryRssMetricConfig provides config for the container.memory.rss metric.
 type ContainerMemoryRssMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -257,60 +209,12 @@ func (ms *ContainerMemoryShmemMetricConfig) Unmarshal(parser *confmap.Conf) erro
 	return nil
 }
 
-// ContainerMemorySlabMetricAttributeKey specifies the key of an attribute for the container.memory.slab metric.
-type ContainerMemorySlabMetricAttributeKey string
-
-const (
-	ContainerMemorySlabMetricAttributeKeySlabState ContainerMemorySlabMetricAttributeKey = "state"
-)
-
-// ContainerMemorySlabMetricConfig provides config for the container.memory.slab metric.
-type ContainerMemorySlabMetricConfig struct {
-	Enabled          bool `mapstructure:"enabled"`
-	enabledSetByUser bool
-
-	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
-	EnabledAttributes   []ContainerMemorySlabMetricAttributeKey `mapstructure:"attributes"`
-}
-
-func (ms *ContainerMemorySlabMetricConfig) Unmarshal(parser *confmap.Conf) error {
-	if parser == nil {
-		return nil
-	}
-
-	err := parser.Unmarshal(ms)
-	if err != nil {
-		return err
-	}
-
-	ms.enabledSetByUser = parser.IsSet("enabled")
-	return nil
-}
-
-func (ms *ContainerMemorySlabMetricConfig) Validate() error {
-	for _, val := range ms.EnabledAttributes {
-		switch val {
-		case ContainerMemorySlabMetricAttributeKeySlabState:
-		default:
-			return fmt.Errorf("metric container.memory.slab doesn't have an attribute %v, valid attributes: [state]", val)
-		}
-	}
-
-	switch ms.AggregationStrategy {
-	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
-	default:
-		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
-	}
-
-	return nil
-}
-
 // ContainerMemorySlabDentryMetricAttributeKey specifies the key of an attribute for the container.memory.slab.dentry metric.
 type ContainerMemorySlabDentryMetricAttributeKey string
 
 const (
-	ContainerMemorySlabDentryMetricAttributeKeyDentrySource ContainerMemorySlabDentryMetricAttributeKey = "source"
-	ContainerMemorySlabDentryMetricAttributeKeyCoverage     ContainerMemorySlabDentryMetricAttributeKey = "coverage"
+	ContainerMemorySlabDentryMetricAttributeKeyDentrySource ContainerMemorySlabDentryMetricAttributeKey = "container.memory.dentry.source"
+	ContainerMemorySlabDentryMetricAttributeKeyCoverage     ContainerMemorySlabDentryMetricAttributeKey = "container.memory.dentry.coverage"
 )
 
 // ContainerMemorySlabDentryMetricConfig provides config for the container.memory.slab.dentry metric.
@@ -341,7 +245,7 @@ func (ms *ContainerMemorySlabDentryMetricConfig) Validate() error {
 		switch val {
 		case ContainerMemorySlabDentryMetricAttributeKeyDentrySource, ContainerMemorySlabDentryMetricAttributeKeyCoverage:
 		default:
-			return fmt.Errorf("metric container.memory.slab.dentry doesn't have an attribute %v, valid attributes: [source, coverage]", val)
+			return fmt.Errorf("metric container.memory.slab.dentry doesn't have an attribute %v, valid attributes: [container.memory.dentry.source, container.memory.dentry.coverage]", val)
 		}
 	}
 
@@ -354,14 +258,14 @@ func (ms *ContainerMemorySlabDentryMetricConfig) Validate() error {
 	return nil
 }
 
-// ContainerMemorySlabDentryNegativeMetricAttributeKey specifies the key of an attribute for the container.memory.slab.dentry.negative metric.
+// ContainerMemorySlabDentryNegativeMetricAttributeKey specifies the key of an attribute for the container.memory.slab.dentry_negative metric.
 type ContainerMemorySlabDentryNegativeMetricAttributeKey string
 
 const (
-	ContainerMemorySlabDentryNegativeMetricAttributeKeyCoverage ContainerMemorySlabDentryNegativeMetricAttributeKey = "coverage"
+	ContainerMemorySlabDentryNegativeMetricAttributeKeyCoverage ContainerMemorySlabDentryNegativeMetricAttributeKey = "container.memory.dentry.coverage"
 )
 
-// ContainerMemorySlabDentryNegativeMetricConfig provides config for the container.memory.slab.dentry.negative metric.
+// ContainerMemorySlabDentryNegativeMetricConfig provides config for the container.memory.slab.dentry_negative metric.
 type ContainerMemorySlabDentryNegativeMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
 	enabledSetByUser bool
@@ -389,7 +293,55 @@ func (ms *ContainerMemorySlabDentryNegativeMetricConfig) Validate() error {
 		switch val {
 		case ContainerMemorySlabDentryNegativeMetricAttributeKeyCoverage:
 		default:
-			return fmt.Errorf("metric container.memory.slab.dentry.negative doesn't have an attribute %v, valid attributes: [coverage]", val)
+			return fmt.Errorf("metric container.memory.slab.dentry_negative doesn't have an attribute %v, valid attributes: [container.memory.dentry.coverage]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// ContainerMemorySlabUsageMetricAttributeKey specifies the key of an attribute for the container.memory.slab.usage metric.
+type ContainerMemorySlabUsageMetricAttributeKey string
+
+const (
+	ContainerMemorySlabUsageMetricAttributeKeySlabState ContainerMemorySlabUsageMetricAttributeKey = "container.memory.slab.state"
+)
+
+// ContainerMemorySlabUsageMetricConfig provides config for the container.memory.slab.usage metric.
+type ContainerMemorySlabUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                       `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerMemorySlabUsageMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerMemorySlabUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerMemorySlabUsageMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerMemorySlabUsageMetricAttributeKeySlabState:
+		default:
+			return fmt.Errorf("metric container.memory.slab.usage doesn't have an attribute %v, valid attributes: [container.memory.slab.state]", val)
 		}
 	}
 
@@ -426,7 +378,7 @@ func (ms *ContainerMemorySockMetricConfig) Unmarshal(parser *confmap.Conf) error
 type ContainerMemorySockRcvqMetricAttributeKey string
 
 const (
-	ContainerMemorySockRcvqMetricAttributeKeySocketSource ContainerMemorySockRcvqMetricAttributeKey = "source"
+	ContainerMemorySockRcvqMetricAttributeKeySocketSource ContainerMemorySockRcvqMetricAttributeKey = "container.memory.socket.source"
 )
 
 // ContainerMemorySockRcvqMetricConfig provides config for the container.memory.sock_rcvq metric.
@@ -457,7 +409,7 @@ func (ms *ContainerMemorySockRcvqMetricConfig) Validate() error {
 		switch val {
 		case ContainerMemorySockRcvqMetricAttributeKeySocketSource:
 		default:
-			return fmt.Errorf("metric container.memory.sock_rcvq doesn't have an attribute %v, valid attributes: [source]", val)
+			return fmt.Errorf("metric container.memory.sock_rcvq doesn't have an attribute %v, valid attributes: [container.memory.socket.source]", val)
 		}
 	}
 
@@ -470,14 +422,14 @@ func (ms *ContainerMemorySockRcvqMetricConfig) Validate() error {
 	return nil
 }
 
-// ContainerMemorySockRcvqPayloadMetricAttributeKey specifies the key of an attribute for the container.memory.sock_rcvq.payload metric.
+// ContainerMemorySockRcvqPayloadMetricAttributeKey specifies the key of an attribute for the container.memory.sock_rcvq_payload metric.
 type ContainerMemorySockRcvqPayloadMetricAttributeKey string
 
 const (
-	ContainerMemorySockRcvqPayloadMetricAttributeKeySocketSource ContainerMemorySockRcvqPayloadMetricAttributeKey = "source"
+	ContainerMemorySockRcvqPayloadMetricAttributeKeySocketSource ContainerMemorySockRcvqPayloadMetricAttributeKey = "container.memory.socket.source"
 )
 
-// ContainerMemorySockRcvqPayloadMetricConfig provides config for the container.memory.sock_rcvq.payload metric.
+// ContainerMemorySockRcvqPayloadMetricConfig provides config for the container.memory.sock_rcvq_payload metric.
 type ContainerMemorySockRcvqPayloadMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
 	enabledSetByUser bool
@@ -505,7 +457,7 @@ func (ms *ContainerMemorySockRcvqPayloadMetricConfig) Validate() error {
 		switch val {
 		case ContainerMemorySockRcvqPayloadMetricAttributeKeySocketSource:
 		default:
-			return fmt.Errorf("metric container.memory.sock_rcvq.payload doesn't have an attribute %v, valid attributes: [source]", val)
+			return fmt.Errorf("metric container.memory.sock_rcvq_payload doesn't have an attribute %v, valid attributes: [container.memory.socket.source]", val)
 		}
 	}
 
@@ -518,14 +470,14 @@ func (ms *ContainerMemorySockRcvqPayloadMetricConfig) Validate() error {
 	return nil
 }
 
-// ContainerMemorySockRcvqSocketsMetricAttributeKey specifies the key of an attribute for the container.memory.sock_rcvq.sockets metric.
+// ContainerMemorySockRcvqSocketsMetricAttributeKey specifies the key of an attribute for the container.memory.sock_rcvq_sockets metric.
 type ContainerMemorySockRcvqSocketsMetricAttributeKey string
 
 const (
-	ContainerMemorySockRcvqSocketsMetricAttributeKeySocketSource ContainerMemorySockRcvqSocketsMetricAttributeKey = "source"
+	ContainerMemorySockRcvqSocketsMetricAttributeKeySocketSource ContainerMemorySockRcvqSocketsMetricAttributeKey = "container.memory.socket.source"
 )
 
-// ContainerMemorySockRcvqSocketsMetricConfig provides config for the container.memory.sock_rcvq.sockets metric.
+// ContainerMemorySockRcvqSocketsMetricConfig provides config for the container.memory.sock_rcvq_sockets metric.
 type ContainerMemorySockRcvqSocketsMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
 	enabledSetByUser bool
@@ -553,7 +505,7 @@ func (ms *ContainerMemorySockRcvqSocketsMetricConfig) Validate() error {
 		switch val {
 		case ContainerMemorySockRcvqSocketsMetricAttributeKeySocketSource:
 		default:
-			return fmt.Errorf("metric container.memory.sock_rcvq.sockets doesn't have an attribute %v, valid attributes: [source]", val)
+			return fmt.Errorf("metric container.memory.sock_rcvq_sockets doesn't have an attribute %v, valid attributes: [container.memory.socket.source]", val)
 		}
 	}
 
@@ -623,6 +575,54 @@ func (ms *ContainerMemoryWorkingSetMetricConfig) Unmarshal(parser *confmap.Conf)
 	}
 
 	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerPagingFaultsMetricAttributeKey specifies the key of an attribute for the container.paging.faults metric.
+type ContainerPagingFaultsMetricAttributeKey string
+
+const (
+	ContainerPagingFaultsMetricAttributeKeyFaultType ContainerPagingFaultsMetricAttributeKey = "system.paging.fault.type"
+)
+
+// ContainerPagingFaultsMetricConfig provides config for the container.paging.faults metric.
+type ContainerPagingFaultsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerPagingFaultsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerPagingFaultsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerPagingFaultsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerPagingFaultsMetricAttributeKeyFaultType:
+		default:
+			return fmt.Errorf("metric container.paging.faults doesn't have an attribute %v, valid attributes: [system.paging.fault.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
 	return nil
 }
 
@@ -750,7 +750,7 @@ func (ms *K8sPodMemoryWorkingSetMetricConfig) Unmarshal(parser *confmap.Conf) er
 type SystemLinuxDentryCountMetricAttributeKey string
 
 const (
-	SystemLinuxDentryCountMetricAttributeKeyDentryState SystemLinuxDentryCountMetricAttributeKey = "state"
+	SystemLinuxDentryCountMetricAttributeKeyDentryState SystemLinuxDentryCountMetricAttributeKey = "system.linux.dentry.state"
 )
 
 // SystemLinuxDentryCountMetricConfig provides config for the system.linux.dentry.count metric.
@@ -781,7 +781,7 @@ func (ms *SystemLinuxDentryCountMetricConfig) Validate() error {
 		switch val {
 		case SystemLinuxDentryCountMetricAttributeKeyDentryState:
 		default:
-			return fmt.Errorf("metric system.linux.dentry.count doesn't have an attribute %v, valid attributes: [state]", val)
+			return fmt.Errorf("metric system.linux.dentry.count doesn't have an attribute %v, valid attributes: [system.linux.dentry.state]", val)
 		}
 	}
 
@@ -823,20 +823,20 @@ type MetricsConfig struct {
 	ContainerMemoryLimit              ContainerMemoryLimitMetricConfig              `mapstructure:"container.memory.limit"`
 	ContainerMemoryMappedFile         ContainerMemoryMappedFileMetricConfig         `mapstructure:"container.memory.mapped_file"`
 	ContainerMemoryOomKills           ContainerMemoryOomKillsMetricConfig           `mapstructure:"container.memory.oom_kills"`
-	ContainerMemoryPageFaults         ContainerMemoryPageFaultsMetricConfig         `mapstructure:"container.memory.page_faults"`
 	ContainerMemoryRss                ContainerMemoryRssMetricConfig                `mapstructure:"container.memory.rss"`
 	ContainerMemoryRssHuge            ContainerMemoryRssHugeMetricConfig            `mapstructure:"container.memory.rss_huge"`
 	ContainerMemoryShmem              ContainerMemoryShmemMetricConfig              `mapstructure:"container.memory.shmem"`
-	ContainerMemorySlab               ContainerMemorySlabMetricConfig               `mapstructure:"container.memory.slab"`
 	ContainerMemorySlabDentry         ContainerMemorySlabDentryMetricConfig         `mapstructure:"container.memory.slab.dentry"`
-	ContainerMemorySlabDentryNegative ContainerMemorySlabDentryNegativeMetricConfig `mapstructure:"container.memory.slab.dentry.negative"`
+	ContainerMemorySlabDentryNegative ContainerMemorySlabDentryNegativeMetricConfig `mapstructure:"container.memory.slab.dentry_negative"`
+	ContainerMemorySlabUsage          ContainerMemorySlabUsageMetricConfig          `mapstructure:"container.memory.slab.usage"`
 	ContainerMemorySock               ContainerMemorySockMetricConfig               `mapstructure:"container.memory.sock"`
 	ContainerMemorySockRcvq           ContainerMemorySockRcvqMetricConfig           `mapstructure:"container.memory.sock_rcvq"`
-	ContainerMemorySockRcvqPayload    ContainerMemorySockRcvqPayloadMetricConfig    `mapstructure:"container.memory.sock_rcvq.payload"`
-	ContainerMemorySockRcvqSockets    ContainerMemorySockRcvqSocketsMetricConfig    `mapstructure:"container.memory.sock_rcvq.sockets"`
+	ContainerMemorySockRcvqPayload    ContainerMemorySockRcvqPayloadMetricConfig    `mapstructure:"container.memory.sock_rcvq_payload"`
+	ContainerMemorySockRcvqSockets    ContainerMemorySockRcvqSocketsMetricConfig    `mapstructure:"container.memory.sock_rcvq_sockets"`
 	ContainerMemorySwap               ContainerMemorySwapMetricConfig               `mapstructure:"container.memory.swap"`
 	ContainerMemoryUsage              ContainerMemoryUsageMetricConfig              `mapstructure:"container.memory.usage"`
 	ContainerMemoryWorkingSet         ContainerMemoryWorkingSetMetricConfig         `mapstructure:"container.memory.working_set"`
+	ContainerPagingFaults             ContainerPagingFaultsMetricConfig             `mapstructure:"container.paging.faults"`
 	K8sPodMemoryCache                 K8sPodMemoryCacheMetricConfig                 `mapstructure:"k8s.pod.memory.cache"`
 	K8sPodMemoryKmem                  K8sPodMemoryKmemMetricConfig                  `mapstructure:"k8s.pod.memory.kmem"`
 	K8sPodMemoryLimit                 K8sPodMemoryLimitMetricConfig                 `mapstructure:"k8s.pod.memory.limit"`
@@ -870,11 +870,6 @@ func DefaultMetricsConfig() MetricsConfig {
 		ContainerMemoryOomKills: ContainerMemoryOomKillsMetricConfig{
 			Enabled: true,
 		},
-		ContainerMemoryPageFaults: ContainerMemoryPageFaultsMetricConfig{
-			Enabled:             false,
-			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []ContainerMemoryPageFaultsMetricAttributeKey{ContainerMemoryPageFaultsMetricAttributeKeyFaultType},
-		},
 		ContainerMemoryRss: ContainerMemoryRssMetricConfig{
 			Enabled: true,
 		},
@@ -883,11 +878,6 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		ContainerMemoryShmem: ContainerMemoryShmemMetricConfig{
 			Enabled: false,
-		},
-		ContainerMemorySlab: ContainerMemorySlabMetricConfig{
-			Enabled:             true,
-			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []ContainerMemorySlabMetricAttributeKey{ContainerMemorySlabMetricAttributeKeySlabState},
 		},
 		ContainerMemorySlabDentry: ContainerMemorySlabDentryMetricConfig{
 			Enabled:             true,
@@ -898,6 +888,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []ContainerMemorySlabDentryNegativeMetricAttributeKey{ContainerMemorySlabDentryNegativeMetricAttributeKeyCoverage},
+		},
+		ContainerMemorySlabUsage: ContainerMemorySlabUsageMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerMemorySlabUsageMetricAttributeKey{ContainerMemorySlabUsageMetricAttributeKeySlabState},
 		},
 		ContainerMemorySock: ContainerMemorySockMetricConfig{
 			Enabled: true,
@@ -925,6 +920,11 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		ContainerMemoryWorkingSet: ContainerMemoryWorkingSetMetricConfig{
 			Enabled: true,
+		},
+		ContainerPagingFaults: ContainerPagingFaultsMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerPagingFaultsMetricAttributeKey{ContainerPagingFaultsMetricAttributeKeyFaultType},
 		},
 		K8sPodMemoryCache: K8sPodMemoryCacheMetricConfig{
 			Enabled: true,

@@ -47,11 +47,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryOomKills: ContainerMemoryOomKillsMetricConfig{
 						Enabled: true,
 					},
-					ContainerMemoryPageFaults: ContainerMemoryPageFaultsMetricConfig{
-						Enabled:             true,
-						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []ContainerMemoryPageFaultsMetricAttributeKey{ContainerMemoryPageFaultsMetricAttributeKeyFaultType},
-					},
 					ContainerMemoryRss: ContainerMemoryRssMetricConfig{
 						Enabled: true,
 					},
@@ -60,11 +55,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 					ContainerMemoryShmem: ContainerMemoryShmemMetricConfig{
 						Enabled: true,
-					},
-					ContainerMemorySlab: ContainerMemorySlabMetricConfig{
-						Enabled:             true,
-						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []ContainerMemorySlabMetricAttributeKey{ContainerMemorySlabMetricAttributeKeySlabState},
 					},
 					ContainerMemorySlabDentry: ContainerMemorySlabDentryMetricConfig{
 						Enabled:             true,
@@ -75,6 +65,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []ContainerMemorySlabDentryNegativeMetricAttributeKey{ContainerMemorySlabDentryNegativeMetricAttributeKeyCoverage},
+					},
+					ContainerMemorySlabUsage: ContainerMemorySlabUsageMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemorySlabUsageMetricAttributeKey{ContainerMemorySlabUsageMetricAttributeKeySlabState},
 					},
 					ContainerMemorySock: ContainerMemorySockMetricConfig{
 						Enabled: true,
@@ -102,6 +97,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 					ContainerMemoryWorkingSet: ContainerMemoryWorkingSetMetricConfig{
 						Enabled: true,
+					},
+					ContainerPagingFaults: ContainerPagingFaultsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerPagingFaultsMetricAttributeKey{ContainerPagingFaultsMetricAttributeKeyFaultType},
 					},
 					K8sPodMemoryCache: K8sPodMemoryCacheMetricConfig{
 						Enabled: true,
@@ -169,11 +169,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryOomKills: ContainerMemoryOomKillsMetricConfig{
 						Enabled: false,
 					},
-					ContainerMemoryPageFaults: ContainerMemoryPageFaultsMetricConfig{
-						Enabled:             false,
-						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []ContainerMemoryPageFaultsMetricAttributeKey{ContainerMemoryPageFaultsMetricAttributeKeyFaultType},
-					},
 					ContainerMemoryRss: ContainerMemoryRssMetricConfig{
 						Enabled: false,
 					},
@@ -182,11 +177,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 					ContainerMemoryShmem: ContainerMemoryShmemMetricConfig{
 						Enabled: false,
-					},
-					ContainerMemorySlab: ContainerMemorySlabMetricConfig{
-						Enabled:             false,
-						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []ContainerMemorySlabMetricAttributeKey{ContainerMemorySlabMetricAttributeKeySlabState},
 					},
 					ContainerMemorySlabDentry: ContainerMemorySlabDentryMetricConfig{
 						Enabled:             false,
@@ -197,6 +187,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []ContainerMemorySlabDentryNegativeMetricAttributeKey{ContainerMemorySlabDentryNegativeMetricAttributeKeyCoverage},
+					},
+					ContainerMemorySlabUsage: ContainerMemorySlabUsageMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemorySlabUsageMetricAttributeKey{ContainerMemorySlabUsageMetricAttributeKeySlabState},
 					},
 					ContainerMemorySock: ContainerMemorySockMetricConfig{
 						Enabled: false,
@@ -224,6 +219,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 					ContainerMemoryWorkingSet: ContainerMemoryWorkingSetMetricConfig{
 						Enabled: false,
+					},
+					ContainerPagingFaults: ContainerPagingFaultsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerPagingFaultsMetricAttributeKey{ContainerPagingFaultsMetricAttributeKeyFaultType},
 					},
 					K8sPodMemoryCache: K8sPodMemoryCacheMetricConfig{
 						Enabled: false,
@@ -270,34 +270,10 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerMemoryActiveFileMetricConfig{}, ContainerMemoryCacheMetricConfig{}, ContainerMemoryInactiveFileMetricConfig{}, ContainerMemoryKmemMetricConfig{}, ContainerMemoryLimitMetricConfig{}, ContainerMemoryMappedFileMetricConfig{}, ContainerMemoryOomKillsMetricConfig{}, ContainerMemoryPageFaultsMetricConfig{}, ContainerMemoryRssMetricConfig{}, ContainerMemoryRssHugeMetricConfig{}, ContainerMemoryShmemMetricConfig{}, ContainerMemorySlabMetricConfig{}, ContainerMemorySlabDentryMetricConfig{}, ContainerMemorySlabDentryNegativeMetricConfig{}, ContainerMemorySockMetricConfig{}, ContainerMemorySockRcvqMetricConfig{}, ContainerMemorySockRcvqPayloadMetricConfig{}, ContainerMemorySockRcvqSocketsMetricConfig{}, ContainerMemorySwapMetricConfig{}, ContainerMemoryUsageMetricConfig{}, ContainerMemoryWorkingSetMetricConfig{}, K8sPodMemoryCacheMetricConfig{}, K8sPodMemoryKmemMetricConfig{}, K8sPodMemoryLimitMetricConfig{}, K8sPodMemoryRssMetricConfig{}, K8sPodMemoryUsageMetricConfig{}, K8sPodMemoryWorkingSetMetricConfig{}, SystemLinuxDentryCountMetricConfig{}, SystemMemoryLinuxSlabDentryMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerMemoryActiveFileMetricConfig{}, ContainerMemoryCacheMetricConfig{}, ContainerMemoryInactiveFileMetricConfig{}, ContainerMemoryKmemMetricConfig{}, ContainerMemoryLimitMetricConfig{}, ContainerMemoryMappedFileMetricConfig{}, ContainerMemoryOomKillsMetricConfig{}, ContainerMemoryRssMetricConfig{}, ContainerMemoryRssHugeMetricConfig{}, ContainerMemoryShmemMetricConfig{}, ContainerMemorySlabDentryMetricConfig{}, ContainerMemorySlabDentryNegativeMetricConfig{}, ContainerMemorySlabUsageMetricConfig{}, ContainerMemorySockMetricConfig{}, ContainerMemorySockRcvqMetricConfig{}, ContainerMemorySockRcvqPayloadMetricConfig{}, ContainerMemorySockRcvqSocketsMetricConfig{}, ContainerMemorySwapMetricConfig{}, ContainerMemoryUsageMetricConfig{}, ContainerMemoryWorkingSetMetricConfig{}, ContainerPagingFaultsMetricConfig{}, K8sPodMemoryCacheMetricConfig{}, K8sPodMemoryKmemMetricConfig{}, K8sPodMemoryLimitMetricConfig{}, K8sPodMemoryRssMetricConfig{}, K8sPodMemoryUsageMetricConfig{}, K8sPodMemoryWorkingSetMetricConfig{}, SystemLinuxDentryCountMetricConfig{}, SystemMemoryLinuxSlabDentryMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
-}
-
-func TestContainerMemoryPageFaultsMetricsConfig_Validate(t *testing.T) {
-	cfg := DefaultMetricsConfig().ContainerMemoryPageFaults
-	require.NoError(t, cfg.Validate())
-
-	cfg.EnabledAttributes = []ContainerMemoryPageFaultsMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric container.memory.page_faults doesn't have an attribute invalid, valid attributes: [type]")
-
-	cfg = DefaultMetricsConfig().ContainerMemoryPageFaults
-	cfg.AggregationStrategy = "invalid"
-	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
-}
-
-func TestContainerMemorySlabMetricsConfig_Validate(t *testing.T) {
-	cfg := DefaultMetricsConfig().ContainerMemorySlab
-	require.NoError(t, cfg.Validate())
-
-	cfg.EnabledAttributes = []ContainerMemorySlabMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric container.memory.slab doesn't have an attribute invalid, valid attributes: [state]")
-
-	cfg = DefaultMetricsConfig().ContainerMemorySlab
-	cfg.AggregationStrategy = "invalid"
-	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
 func TestContainerMemorySlabDentryMetricsConfig_Validate(t *testing.T) {
@@ -305,7 +281,7 @@ func TestContainerMemorySlabDentryMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []ContainerMemorySlabDentryMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric container.memory.slab.dentry doesn't have an attribute invalid, valid attributes: [source, coverage]")
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.slab.dentry doesn't have an attribute invalid, valid attributes: [container.memory.dentry.source, container.memory.dentry.coverage]")
 
 	cfg = DefaultMetricsConfig().ContainerMemorySlabDentry
 	cfg.AggregationStrategy = "invalid"
@@ -317,9 +293,21 @@ func TestContainerMemorySlabDentryNegativeMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []ContainerMemorySlabDentryNegativeMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric container.memory.slab.dentry.negative doesn't have an attribute invalid, valid attributes: [coverage]")
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.slab.dentry_negative doesn't have an attribute invalid, valid attributes: [container.memory.dentry.coverage]")
 
 	cfg = DefaultMetricsConfig().ContainerMemorySlabDentryNegative
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerMemorySlabUsageMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerMemorySlabUsage
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerMemorySlabUsageMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.slab.usage doesn't have an attribute invalid, valid attributes: [container.memory.slab.state]")
+
+	cfg = DefaultMetricsConfig().ContainerMemorySlabUsage
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -329,7 +317,7 @@ func TestContainerMemorySockRcvqMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []ContainerMemorySockRcvqMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric container.memory.sock_rcvq doesn't have an attribute invalid, valid attributes: [source]")
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.sock_rcvq doesn't have an attribute invalid, valid attributes: [container.memory.socket.source]")
 
 	cfg = DefaultMetricsConfig().ContainerMemorySockRcvq
 	cfg.AggregationStrategy = "invalid"
@@ -341,7 +329,7 @@ func TestContainerMemorySockRcvqPayloadMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []ContainerMemorySockRcvqPayloadMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric container.memory.sock_rcvq.payload doesn't have an attribute invalid, valid attributes: [source]")
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.sock_rcvq_payload doesn't have an attribute invalid, valid attributes: [container.memory.socket.source]")
 
 	cfg = DefaultMetricsConfig().ContainerMemorySockRcvqPayload
 	cfg.AggregationStrategy = "invalid"
@@ -353,9 +341,21 @@ func TestContainerMemorySockRcvqSocketsMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []ContainerMemorySockRcvqSocketsMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric container.memory.sock_rcvq.sockets doesn't have an attribute invalid, valid attributes: [source]")
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.sock_rcvq_sockets doesn't have an attribute invalid, valid attributes: [container.memory.socket.source]")
 
 	cfg = DefaultMetricsConfig().ContainerMemorySockRcvqSockets
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerPagingFaultsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerPagingFaults
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerPagingFaultsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.paging.faults doesn't have an attribute invalid, valid attributes: [system.paging.fault.type]")
+
+	cfg = DefaultMetricsConfig().ContainerPagingFaults
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -365,7 +365,7 @@ func TestSystemLinuxDentryCountMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []SystemLinuxDentryCountMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric system.linux.dentry.count doesn't have an attribute invalid, valid attributes: [state]")
+	require.ErrorContains(t, cfg.Validate(), "metric system.linux.dentry.count doesn't have an attribute invalid, valid attributes: [system.linux.dentry.state]")
 
 	cfg = DefaultMetricsConfig().SystemLinuxDentryCount
 	cfg.AggregationStrategy = "invalid"

@@ -201,10 +201,6 @@ var MetricsInfo = metricsInfo{
 	ContainerMemoryOomKills: metricInfo{
 		Name: "container.memory.oom_kills",
 	},
-	ContainerMemoryPageFaults: metricInfo{
-		Name:       "container.memory.page_faults",
-		Attributes: []string{"fault_type"},
-	},
 	ContainerMemoryRss: metricInfo{
 		Name: "container.memory.rss",
 	},
@@ -214,17 +210,17 @@ var MetricsInfo = metricsInfo{
 	ContainerMemoryShmem: metricInfo{
 		Name: "container.memory.shmem",
 	},
-	ContainerMemorySlab: metricInfo{
-		Name:       "container.memory.slab",
-		Attributes: []string{"slab_state"},
-	},
 	ContainerMemorySlabDentry: metricInfo{
 		Name:       "container.memory.slab.dentry",
 		Attributes: []string{"dentry_source", "coverage"},
 	},
 	ContainerMemorySlabDentryNegative: metricInfo{
-		Name:       "container.memory.slab.dentry.negative",
+		Name:       "container.memory.slab.dentry_negative",
 		Attributes: []string{"coverage"},
+	},
+	ContainerMemorySlabUsage: metricInfo{
+		Name:       "container.memory.slab.usage",
+		Attributes: []string{"slab_state"},
 	},
 	ContainerMemorySock: metricInfo{
 		Name: "container.memory.sock",
@@ -234,11 +230,11 @@ var MetricsInfo = metricsInfo{
 		Attributes: []string{"socket_source"},
 	},
 	ContainerMemorySockRcvqPayload: metricInfo{
-		Name:       "container.memory.sock_rcvq.payload",
+		Name:       "container.memory.sock_rcvq_payload",
 		Attributes: []string{"socket_source"},
 	},
 	ContainerMemorySockRcvqSockets: metricInfo{
-		Name:       "container.memory.sock_rcvq.sockets",
+		Name:       "container.memory.sock_rcvq_sockets",
 		Attributes: []string{"socket_source"},
 	},
 	ContainerMemorySwap: metricInfo{
@@ -249,6 +245,10 @@ var MetricsInfo = metricsInfo{
 	},
 	ContainerMemoryWorkingSet: metricInfo{
 		Name: "container.memory.working_set",
+	},
+	ContainerPagingFaults: metricInfo{
+		Name:       "container.paging.faults",
+		Attributes: []string{"fault_type"},
 	},
 	K8sPodMemoryCache: metricInfo{
 		Name: "k8s.pod.memory.cache",
@@ -285,13 +285,12 @@ type metricsInfo struct {
 	ContainerMemoryLimit              metricInfo
 	ContainerMemoryMappedFile         metricInfo
 	ContainerMemoryOomKills           metricInfo
-	ContainerMemoryPageFaults         metricInfo
 	ContainerMemoryRss                metricInfo
 	ContainerMemoryRssHuge            metricInfo
 	ContainerMemoryShmem              metricInfo
-	ContainerMemorySlab               metricInfo
 	ContainerMemorySlabDentry         metricInfo
 	ContainerMemorySlabDentryNegative metricInfo
+	ContainerMemorySlabUsage          metricInfo
 	ContainerMemorySock               metricInfo
 	ContainerMemorySockRcvq           metricInfo
 	ContainerMemorySockRcvqPayload    metricInfo
@@ -299,6 +298,7 @@ type metricsInfo struct {
 	ContainerMemorySwap               metricInfo
 	ContainerMemoryUsage              metricInfo
 	ContainerMemoryWorkingSet         metricInfo
+	ContainerPagingFaults             metricInfo
 	K8sPodMemoryCache                 metricInfo
 	K8sPodMemoryKmem                  metricInfo
 	K8sPodMemoryLimit                 metricInfo
@@ -678,97 +678,6 @@ func newMetricContainerMemoryOomKills(cfg ContainerMemoryOomKillsMetricConfig) m
 	return m
 }
 
-type metricContainerMemoryPageFaults struct {
-	data          pmetric.Metric                        // data buffer for generated metric.
-	config        ContainerMemoryPageFaultsMetricConfig // metric config provided by user.
-	capacity      int                                   // max observed number of data points added to the metric.
-	aggDataPoints []int64                               // slice containing number of aggregated datapoints at each index
-}
-
-// init fills container.memory.page_faults metric with initial data.
-func (m *metricContainerMemoryPageFaults) init() {
-	m.data.SetName("container.memory.page_faults")
-	m.data.SetDescription("Page faults of the container's processes; minor = pgfault - pgmajfault. v1 total_pgfault/total_pgmajfault; v2 pgfault/pgmajfault.")
-	m.data.SetUnit("{fault}")
-	m.data.SetEmptySum()
-	m.data.Sum().SetIsMonotonic(true)
-	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
-	m.aggDataPoints = m.aggDataPoints[:0]
-}
-
-func (m *metricContainerMemoryPageFaults) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, faultTypeAttributeValue string) {
-	if !m.config.Enabled {
-		return
-	}
-
-	dp := pmetric.NewNumberDataPoint()
-	dp.SetStartTimestamp(start)
-	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryPageFaultsMetricAttributeKeyFaultType) {
-		dp.Attributes().PutStr("type", faultTypeAttributeValue)
-	}
-
-	var s string
-	dps := m.data.Sum().DataPoints()
-	for i := 0; i < dps.Len(); i++ {
-		dpi := dps.At(i)
-		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
-			switch s = m.config.AggregationStrategy; s {
-			case AggregationStrategySum, AggregationStrategyAvg:
-				dpi.SetIntValue(dpi.IntValue() + val)
-				m.aggDataPoints[i] += 1
-				return
-			case AggregationStrategyMin:
-				if dpi.IntValue() > val {
-					dpi.SetIntValue(val)
-				}
-				return
-			case AggregationStrategyMax:
-				if dpi.IntValue() < val {
-					dpi.SetIntValue(val)
-				}
-				return
-			}
-		}
-	}
-
-	dp.SetIntValue(val)
-	m.aggDataPoints = append(m.aggDataPoints, 1)
-	dp.MoveTo(dps.AppendEmpty())
-}
-
-// updateCapacity saves max length of data point slices that will be used for the slice capacity.
-func (m *metricContainerMemoryPageFaults) updateCapacity() {
-	if m.data.Sum().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Sum().DataPoints().Len()
-	}
-}
-
-// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
-func (m *metricContainerMemoryPageFaults) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
-		if m.config.AggregationStrategy == AggregationStrategyAvg {
-			for i, aggCount := range m.aggDataPoints {
-				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
-			}
-		}
-		m.updateCapacity()
-		m.data.MoveTo(metrics.AppendEmpty())
-		m.init()
-	}
-}
-
-func newMetricContainerMemoryPageFaults(cfg ContainerMemoryPageFaultsMetricConfig) metricContainerMemoryPageFaults {
-	m := metricContainerMemoryPageFaults{config: cfg}
-
-	if cfg.Enabled {
-		m.data = pmetric.NewMetric()
-		m.init()
-	}
-	return m
-}
-
 type metricContainerMemoryRss struct {
 	data     pmetric.Metric                 // data buffer for generated metric.
 	config   ContainerMemoryRssMetricConfig // metric config provided by user.
@@ -925,97 +834,6 @@ func newMetricContainerMemoryShmem(cfg ContainerMemoryShmemMetricConfig) metricC
 	return m
 }
 
-type metricContainerMemorySlab struct {
-	data          pmetric.Metric                  // data buffer for generated metric.
-	config        ContainerMemorySlabMetricConfig // metric config provided by user.
-	capacity      int                             // max observed number of data points added to the metric.
-	aggDataPoints []int64                         // slice containing number of aggregated datapoints at each index
-}
-
-// init fills container.memory.slab metric with initial data.
-func (m *metricContainerMemorySlab) init() {
-	m.data.SetName("container.memory.slab")
-	m.data.SetDescription("Slab memory charged to the container, reclaimable (dentries, inodes) or not. v2 slab_reclaimable and slab_unreclaimable; cgroup v1 has no such field.")
-	m.data.SetUnit("By")
-	m.data.SetEmptySum()
-	m.data.Sum().SetIsMonotonic(false)
-	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
-	m.aggDataPoints = m.aggDataPoints[:0]
-}
-
-func (m *metricContainerMemorySlab) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, slabStateAttributeValue string) {
-	if !m.config.Enabled {
-		return
-	}
-
-	dp := pmetric.NewNumberDataPoint()
-	dp.SetStartTimestamp(start)
-	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, ContainerMemorySlabMetricAttributeKeySlabState) {
-		dp.Attributes().PutStr("state", slabStateAttributeValue)
-	}
-
-	var s string
-	dps := m.data.Sum().DataPoints()
-	for i := 0; i < dps.Len(); i++ {
-		dpi := dps.At(i)
-		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
-			switch s = m.config.AggregationStrategy; s {
-			case AggregationStrategySum, AggregationStrategyAvg:
-				dpi.SetIntValue(dpi.IntValue() + val)
-				m.aggDataPoints[i] += 1
-				return
-			case AggregationStrategyMin:
-				if dpi.IntValue() > val {
-					dpi.SetIntValue(val)
-				}
-				return
-			case AggregationStrategyMax:
-				if dpi.IntValue() < val {
-					dpi.SetIntValue(val)
-				}
-				return
-			}
-		}
-	}
-
-	dp.SetIntValue(val)
-	m.aggDataPoints = append(m.aggDataPoints, 1)
-	dp.MoveTo(dps.AppendEmpty())
-}
-
-// updateCapacity saves max length of data point slices that will be used for the slice capacity.
-func (m *metricContainerMemorySlab) updateCapacity() {
-	if m.data.Sum().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Sum().DataPoints().Len()
-	}
-}
-
-// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
-func (m *metricContainerMemorySlab) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
-		if m.config.AggregationStrategy == AggregationStrategyAvg {
-			for i, aggCount := range m.aggDataPoints {
-				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
-			}
-		}
-		m.updateCapacity()
-		m.data.MoveTo(metrics.AppendEmpty())
-		m.init()
-	}
-}
-
-func newMetricContainerMemorySlab(cfg ContainerMemorySlabMetricConfig) metricContainerMemorySlab {
-	m := metricContainerMemorySlab{config: cfg}
-
-	if cfg.Enabled {
-		m.data = pmetric.NewMetric()
-		m.init()
-	}
-	return m
-}
-
 type metricContainerMemorySlabDentry struct {
 	data          pmetric.Metric                        // data buffer for generated metric.
 	config        ContainerMemorySlabDentryMetricConfig // metric config provided by user.
@@ -1044,10 +862,10 @@ func (m *metricContainerMemorySlabDentry) recordDataPoint(start pcommon.Timestam
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, ContainerMemorySlabDentryMetricAttributeKeyDentrySource) {
-		dp.Attributes().PutStr("source", dentrySourceAttributeValue)
+		dp.Attributes().PutStr("container.memory.dentry.source", dentrySourceAttributeValue)
 	}
 	if slices.Contains(m.config.EnabledAttributes, ContainerMemorySlabDentryMetricAttributeKeyCoverage) {
-		dp.Attributes().PutStr("coverage", coverageAttributeValue)
+		dp.Attributes().PutStr("container.memory.dentry.coverage", coverageAttributeValue)
 	}
 
 	var s string
@@ -1117,9 +935,9 @@ type metricContainerMemorySlabDentryNegative struct {
 	aggDataPoints []int64                                       // slice containing number of aggregated datapoints at each index
 }
 
-// init fills container.memory.slab.dentry.negative metric with initial data.
+// init fills container.memory.slab.dentry_negative metric with initial data.
 func (m *metricContainerMemorySlabDentryNegative) init() {
-	m.data.SetName("container.memory.slab.dentry.negative")
+	m.data.SetName("container.memory.slab.dentry_negative")
 	m.data.SetDescription("Live negative dentries (names that do not exist, such as deleted temp files) allocated by the container, counted by the opt-in eBPF accountant.")
 	m.data.SetUnit("{dentry}")
 	m.data.SetEmptySum()
@@ -1138,7 +956,7 @@ func (m *metricContainerMemorySlabDentryNegative) recordDataPoint(start pcommon.
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, ContainerMemorySlabDentryNegativeMetricAttributeKeyCoverage) {
-		dp.Attributes().PutStr("coverage", coverageAttributeValue)
+		dp.Attributes().PutStr("container.memory.dentry.coverage", coverageAttributeValue)
 	}
 
 	var s string
@@ -1193,6 +1011,97 @@ func (m *metricContainerMemorySlabDentryNegative) emit(metrics pmetric.MetricSli
 
 func newMetricContainerMemorySlabDentryNegative(cfg ContainerMemorySlabDentryNegativeMetricConfig) metricContainerMemorySlabDentryNegative {
 	m := metricContainerMemorySlabDentryNegative{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerMemorySlabUsage struct {
+	data          pmetric.Metric                       // data buffer for generated metric.
+	config        ContainerMemorySlabUsageMetricConfig // metric config provided by user.
+	capacity      int                                  // max observed number of data points added to the metric.
+	aggDataPoints []int64                              // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.memory.slab.usage metric with initial data.
+func (m *metricContainerMemorySlabUsage) init() {
+	m.data.SetName("container.memory.slab.usage")
+	m.data.SetDescription("Slab memory charged to the container, reclaimable (dentries, inodes) or not. v2 slab_reclaimable and slab_unreclaimable; cgroup v1 has no such field.")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerMemorySlabUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, slabStateAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemorySlabUsageMetricAttributeKeySlabState) {
+		dp.Attributes().PutStr("container.memory.slab.state", slabStateAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemorySlabUsage) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemorySlabUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemorySlabUsage(cfg ContainerMemorySlabUsageMetricConfig) metricContainerMemorySlabUsage {
+	m := metricContainerMemorySlabUsage{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1281,7 +1190,7 @@ func (m *metricContainerMemorySockRcvq) recordDataPoint(start pcommon.Timestamp,
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, ContainerMemorySockRcvqMetricAttributeKeySocketSource) {
-		dp.Attributes().PutStr("source", socketSourceAttributeValue)
+		dp.Attributes().PutStr("container.memory.socket.source", socketSourceAttributeValue)
 	}
 
 	var s string
@@ -1351,9 +1260,9 @@ type metricContainerMemorySockRcvqPayload struct {
 	aggDataPoints []int64                                    // slice containing number of aggregated datapoints at each index
 }
 
-// init fills container.memory.sock_rcvq.payload metric with initial data.
+// init fills container.memory.sock_rcvq_payload metric with initial data.
 func (m *metricContainerMemorySockRcvqPayload) init() {
-	m.data.SetName("container.memory.sock_rcvq.payload")
+	m.data.SetName("container.memory.sock_rcvq_payload")
 	m.data.SetDescription("Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded).")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
@@ -1372,7 +1281,7 @@ func (m *metricContainerMemorySockRcvqPayload) recordDataPoint(start pcommon.Tim
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, ContainerMemorySockRcvqPayloadMetricAttributeKeySocketSource) {
-		dp.Attributes().PutStr("source", socketSourceAttributeValue)
+		dp.Attributes().PutStr("container.memory.socket.source", socketSourceAttributeValue)
 	}
 
 	var s string
@@ -1442,9 +1351,9 @@ type metricContainerMemorySockRcvqSockets struct {
 	aggDataPoints []int64                                    // slice containing number of aggregated datapoints at each index
 }
 
-// init fills container.memory.sock_rcvq.sockets metric with initial data.
+// init fills container.memory.sock_rcvq_sockets metric with initial data.
 func (m *metricContainerMemorySockRcvqSockets) init() {
-	m.data.SetName("container.memory.sock_rcvq.sockets")
+	m.data.SetName("container.memory.sock_rcvq_sockets")
 	m.data.SetDescription("Sockets of the container with a non-empty receive queue.")
 	m.data.SetUnit("{socket}")
 	m.data.SetEmptySum()
@@ -1463,7 +1372,7 @@ func (m *metricContainerMemorySockRcvqSockets) recordDataPoint(start pcommon.Tim
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, ContainerMemorySockRcvqSocketsMetricAttributeKeySocketSource) {
-		dp.Attributes().PutStr("source", socketSourceAttributeValue)
+		dp.Attributes().PutStr("container.memory.socket.source", socketSourceAttributeValue)
 	}
 
 	var s string
@@ -1674,6 +1583,97 @@ func (m *metricContainerMemoryWorkingSet) emit(metrics pmetric.MetricSlice) {
 
 func newMetricContainerMemoryWorkingSet(cfg ContainerMemoryWorkingSetMetricConfig) metricContainerMemoryWorkingSet {
 	m := metricContainerMemoryWorkingSet{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerPagingFaults struct {
+	data          pmetric.Metric                    // data buffer for generated metric.
+	config        ContainerPagingFaultsMetricConfig // metric config provided by user.
+	capacity      int                               // max observed number of data points added to the metric.
+	aggDataPoints []int64                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.paging.faults metric with initial data.
+func (m *metricContainerPagingFaults) init() {
+	m.data.SetName("container.paging.faults")
+	m.data.SetDescription("Page faults of the container's processes; minor = pgfault - pgmajfault. v1 total_pgfault/total_pgmajfault; v2 pgfault/pgmajfault.")
+	m.data.SetUnit("{fault}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerPagingFaults) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, faultTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerPagingFaultsMetricAttributeKeyFaultType) {
+		dp.Attributes().PutStr("system.paging.fault.type", faultTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerPagingFaults) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerPagingFaults) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerPagingFaults(cfg ContainerPagingFaultsMetricConfig) metricContainerPagingFaults {
+	m := metricContainerPagingFaults{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -2022,7 +2022,7 @@ func (m *metricSystemLinuxDentryCount) recordDataPoint(start pcommon.Timestamp, 
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, SystemLinuxDentryCountMetricAttributeKeyDentryState) {
-		dp.Attributes().PutStr("state", dentryStateAttributeValue)
+		dp.Attributes().PutStr("system.linux.dentry.state", dentryStateAttributeValue)
 	}
 
 	var s string
@@ -2154,13 +2154,12 @@ type MetricsBuilder struct {
 	metricContainerMemoryLimit              metricContainerMemoryLimit
 	metricContainerMemoryMappedFile         metricContainerMemoryMappedFile
 	metricContainerMemoryOomKills           metricContainerMemoryOomKills
-	metricContainerMemoryPageFaults         metricContainerMemoryPageFaults
 	metricContainerMemoryRss                metricContainerMemoryRss
 	metricContainerMemoryRssHuge            metricContainerMemoryRssHuge
 	metricContainerMemoryShmem              metricContainerMemoryShmem
-	metricContainerMemorySlab               metricContainerMemorySlab
 	metricContainerMemorySlabDentry         metricContainerMemorySlabDentry
 	metricContainerMemorySlabDentryNegative metricContainerMemorySlabDentryNegative
+	metricContainerMemorySlabUsage          metricContainerMemorySlabUsage
 	metricContainerMemorySock               metricContainerMemorySock
 	metricContainerMemorySockRcvq           metricContainerMemorySockRcvq
 	metricContainerMemorySockRcvqPayload    metricContainerMemorySockRcvqPayload
@@ -2168,6 +2167,7 @@ type MetricsBuilder struct {
 	metricContainerMemorySwap               metricContainerMemorySwap
 	metricContainerMemoryUsage              metricContainerMemoryUsage
 	metricContainerMemoryWorkingSet         metricContainerMemoryWorkingSet
+	metricContainerPagingFaults             metricContainerPagingFaults
 	metricK8sPodMemoryCache                 metricK8sPodMemoryCache
 	metricK8sPodMemoryKmem                  metricK8sPodMemoryKmem
 	metricK8sPodMemoryLimit                 metricK8sPodMemoryLimit
@@ -2208,13 +2208,12 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricContainerMemoryLimit:              newMetricContainerMemoryLimit(mbc.Metrics.ContainerMemoryLimit),
 		metricContainerMemoryMappedFile:         newMetricContainerMemoryMappedFile(mbc.Metrics.ContainerMemoryMappedFile),
 		metricContainerMemoryOomKills:           newMetricContainerMemoryOomKills(mbc.Metrics.ContainerMemoryOomKills),
-		metricContainerMemoryPageFaults:         newMetricContainerMemoryPageFaults(mbc.Metrics.ContainerMemoryPageFaults),
 		metricContainerMemoryRss:                newMetricContainerMemoryRss(mbc.Metrics.ContainerMemoryRss),
 		metricContainerMemoryRssHuge:            newMetricContainerMemoryRssHuge(mbc.Metrics.ContainerMemoryRssHuge),
 		metricContainerMemoryShmem:              newMetricContainerMemoryShmem(mbc.Metrics.ContainerMemoryShmem),
-		metricContainerMemorySlab:               newMetricContainerMemorySlab(mbc.Metrics.ContainerMemorySlab),
 		metricContainerMemorySlabDentry:         newMetricContainerMemorySlabDentry(mbc.Metrics.ContainerMemorySlabDentry),
 		metricContainerMemorySlabDentryNegative: newMetricContainerMemorySlabDentryNegative(mbc.Metrics.ContainerMemorySlabDentryNegative),
+		metricContainerMemorySlabUsage:          newMetricContainerMemorySlabUsage(mbc.Metrics.ContainerMemorySlabUsage),
 		metricContainerMemorySock:               newMetricContainerMemorySock(mbc.Metrics.ContainerMemorySock),
 		metricContainerMemorySockRcvq:           newMetricContainerMemorySockRcvq(mbc.Metrics.ContainerMemorySockRcvq),
 		metricContainerMemorySockRcvqPayload:    newMetricContainerMemorySockRcvqPayload(mbc.Metrics.ContainerMemorySockRcvqPayload),
@@ -2222,6 +2221,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricContainerMemorySwap:               newMetricContainerMemorySwap(mbc.Metrics.ContainerMemorySwap),
 		metricContainerMemoryUsage:              newMetricContainerMemoryUsage(mbc.Metrics.ContainerMemoryUsage),
 		metricContainerMemoryWorkingSet:         newMetricContainerMemoryWorkingSet(mbc.Metrics.ContainerMemoryWorkingSet),
+		metricContainerPagingFaults:             newMetricContainerPagingFaults(mbc.Metrics.ContainerPagingFaults),
 		metricK8sPodMemoryCache:                 newMetricK8sPodMemoryCache(mbc.Metrics.K8sPodMemoryCache),
 		metricK8sPodMemoryKmem:                  newMetricK8sPodMemoryKmem(mbc.Metrics.K8sPodMemoryKmem),
 		metricK8sPodMemoryLimit:                 newMetricK8sPodMemoryLimit(mbc.Metrics.K8sPodMemoryLimit),
@@ -2369,13 +2369,12 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricContainerMemoryLimit.emit(ils.Metrics())
 	mb.metricContainerMemoryMappedFile.emit(ils.Metrics())
 	mb.metricContainerMemoryOomKills.emit(ils.Metrics())
-	mb.metricContainerMemoryPageFaults.emit(ils.Metrics())
 	mb.metricContainerMemoryRss.emit(ils.Metrics())
 	mb.metricContainerMemoryRssHuge.emit(ils.Metrics())
 	mb.metricContainerMemoryShmem.emit(ils.Metrics())
-	mb.metricContainerMemorySlab.emit(ils.Metrics())
 	mb.metricContainerMemorySlabDentry.emit(ils.Metrics())
 	mb.metricContainerMemorySlabDentryNegative.emit(ils.Metrics())
+	mb.metricContainerMemorySlabUsage.emit(ils.Metrics())
 	mb.metricContainerMemorySock.emit(ils.Metrics())
 	mb.metricContainerMemorySockRcvq.emit(ils.Metrics())
 	mb.metricContainerMemorySockRcvqPayload.emit(ils.Metrics())
@@ -2383,6 +2382,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricContainerMemorySwap.emit(ils.Metrics())
 	mb.metricContainerMemoryUsage.emit(ils.Metrics())
 	mb.metricContainerMemoryWorkingSet.emit(ils.Metrics())
+	mb.metricContainerPagingFaults.emit(ils.Metrics())
 	mb.metricK8sPodMemoryCache.emit(ils.Metrics())
 	mb.metricK8sPodMemoryKmem.emit(ils.Metrics())
 	mb.metricK8sPodMemoryLimit.emit(ils.Metrics())
@@ -2457,11 +2457,6 @@ func (mb *MetricsBuilder) RecordContainerMemoryOomKillsDataPoint(ts pcommon.Time
 	mb.metricContainerMemoryOomKills.recordDataPoint(mb.startTime, ts, val)
 }
 
-// RecordContainerMemoryPageFaultsDataPoint adds a data point to container.memory.page_faults metric.
-func (mb *MetricsBuilder) RecordContainerMemoryPageFaultsDataPoint(ts pcommon.Timestamp, val int64, faultTypeAttributeValue AttributeFaultType) {
-	mb.metricContainerMemoryPageFaults.recordDataPoint(mb.startTime, ts, val, faultTypeAttributeValue.String())
-}
-
 // RecordContainerMemoryRssDataPoint adds a data point to container.memory.rss metric.
 func (mb *MetricsBuilder) RecordContainerMemoryRssDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricContainerMemoryRss.recordDataPoint(mb.startTime, ts, val)
@@ -2477,19 +2472,19 @@ func (mb *MetricsBuilder) RecordContainerMemoryShmemDataPoint(ts pcommon.Timesta
 	mb.metricContainerMemoryShmem.recordDataPoint(mb.startTime, ts, val)
 }
 
-// RecordContainerMemorySlabDataPoint adds a data point to container.memory.slab metric.
-func (mb *MetricsBuilder) RecordContainerMemorySlabDataPoint(ts pcommon.Timestamp, val int64, slabStateAttributeValue AttributeSlabState) {
-	mb.metricContainerMemorySlab.recordDataPoint(mb.startTime, ts, val, slabStateAttributeValue.String())
-}
-
 // RecordContainerMemorySlabDentryDataPoint adds a data point to container.memory.slab.dentry metric.
 func (mb *MetricsBuilder) RecordContainerMemorySlabDentryDataPoint(ts pcommon.Timestamp, val int64, dentrySourceAttributeValue AttributeDentrySource, coverageAttributeValue AttributeCoverage) {
 	mb.metricContainerMemorySlabDentry.recordDataPoint(mb.startTime, ts, val, dentrySourceAttributeValue.String(), coverageAttributeValue.String())
 }
 
-// RecordContainerMemorySlabDentryNegativeDataPoint adds a data point to container.memory.slab.dentry.negative metric.
+// RecordContainerMemorySlabDentryNegativeDataPoint adds a data point to container.memory.slab.dentry_negative metric.
 func (mb *MetricsBuilder) RecordContainerMemorySlabDentryNegativeDataPoint(ts pcommon.Timestamp, val int64, coverageAttributeValue AttributeCoverage) {
 	mb.metricContainerMemorySlabDentryNegative.recordDataPoint(mb.startTime, ts, val, coverageAttributeValue.String())
+}
+
+// RecordContainerMemorySlabUsageDataPoint adds a data point to container.memory.slab.usage metric.
+func (mb *MetricsBuilder) RecordContainerMemorySlabUsageDataPoint(ts pcommon.Timestamp, val int64, slabStateAttributeValue AttributeSlabState) {
+	mb.metricContainerMemorySlabUsage.recordDataPoint(mb.startTime, ts, val, slabStateAttributeValue.String())
 }
 
 // RecordContainerMemorySockDataPoint adds a data point to container.memory.sock metric.
@@ -2502,12 +2497,12 @@ func (mb *MetricsBuilder) RecordContainerMemorySockRcvqDataPoint(ts pcommon.Time
 	mb.metricContainerMemorySockRcvq.recordDataPoint(mb.startTime, ts, val, socketSourceAttributeValue.String())
 }
 
-// RecordContainerMemorySockRcvqPayloadDataPoint adds a data point to container.memory.sock_rcvq.payload metric.
+// RecordContainerMemorySockRcvqPayloadDataPoint adds a data point to container.memory.sock_rcvq_payload metric.
 func (mb *MetricsBuilder) RecordContainerMemorySockRcvqPayloadDataPoint(ts pcommon.Timestamp, val int64, socketSourceAttributeValue AttributeSocketSource) {
 	mb.metricContainerMemorySockRcvqPayload.recordDataPoint(mb.startTime, ts, val, socketSourceAttributeValue.String())
 }
 
-// RecordContainerMemorySockRcvqSocketsDataPoint adds a data point to container.memory.sock_rcvq.sockets metric.
+// RecordContainerMemorySockRcvqSocketsDataPoint adds a data point to container.memory.sock_rcvq_sockets metric.
 func (mb *MetricsBuilder) RecordContainerMemorySockRcvqSocketsDataPoint(ts pcommon.Timestamp, val int64, socketSourceAttributeValue AttributeSocketSource) {
 	mb.metricContainerMemorySockRcvqSockets.recordDataPoint(mb.startTime, ts, val, socketSourceAttributeValue.String())
 }
@@ -2525,6 +2520,11 @@ func (mb *MetricsBuilder) RecordContainerMemoryUsageDataPoint(ts pcommon.Timesta
 // RecordContainerMemoryWorkingSetDataPoint adds a data point to container.memory.working_set metric.
 func (mb *MetricsBuilder) RecordContainerMemoryWorkingSetDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricContainerMemoryWorkingSet.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerPagingFaultsDataPoint adds a data point to container.paging.faults metric.
+func (mb *MetricsBuilder) RecordContainerPagingFaultsDataPoint(ts pcommon.Timestamp, val int64, faultTypeAttributeValue AttributeFaultType) {
+	mb.metricContainerPagingFaults.recordDataPoint(mb.startTime, ts, val, faultTypeAttributeValue.String())
 }
 
 // RecordK8sPodMemoryCacheDataPoint adds a data point to k8s.pod.memory.cache metric.

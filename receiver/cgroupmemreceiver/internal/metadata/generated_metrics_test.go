@@ -67,13 +67,13 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
-			aggMap["container.memory.page_faults"] = mb.metricContainerMemoryPageFaults.config.AggregationStrategy
-			aggMap["container.memory.slab"] = mb.metricContainerMemorySlab.config.AggregationStrategy
 			aggMap["container.memory.slab.dentry"] = mb.metricContainerMemorySlabDentry.config.AggregationStrategy
-			aggMap["container.memory.slab.dentry.negative"] = mb.metricContainerMemorySlabDentryNegative.config.AggregationStrategy
+			aggMap["container.memory.slab.dentry_negative"] = mb.metricContainerMemorySlabDentryNegative.config.AggregationStrategy
+			aggMap["container.memory.slab.usage"] = mb.metricContainerMemorySlabUsage.config.AggregationStrategy
 			aggMap["container.memory.sock_rcvq"] = mb.metricContainerMemorySockRcvq.config.AggregationStrategy
-			aggMap["container.memory.sock_rcvq.payload"] = mb.metricContainerMemorySockRcvqPayload.config.AggregationStrategy
-			aggMap["container.memory.sock_rcvq.sockets"] = mb.metricContainerMemorySockRcvqSockets.config.AggregationStrategy
+			aggMap["container.memory.sock_rcvq_payload"] = mb.metricContainerMemorySockRcvqPayload.config.AggregationStrategy
+			aggMap["container.memory.sock_rcvq_sockets"] = mb.metricContainerMemorySockRcvqSockets.config.AggregationStrategy
+			aggMap["container.paging.faults"] = mb.metricContainerPagingFaults.config.AggregationStrategy
 			aggMap["system.linux.dentry.count"] = mb.metricSystemLinuxDentryCount.config.AggregationStrategy
 
 			expectedWarnings := 0
@@ -104,12 +104,6 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryOomKillsDataPoint(ts, 1)
-
-			allMetricsCount++
-			mb.RecordContainerMemoryPageFaultsDataPoint(ts, 1, AttributeFaultTypeMajor)
-			if tt.name == "reaggregate_set" {
-				mb.RecordContainerMemoryPageFaultsDataPoint(ts, 3, AttributeFaultTypeMinor)
-			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryRssDataPoint(ts, 1)
@@ -121,12 +115,6 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordContainerMemoryShmemDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordContainerMemorySlabDataPoint(ts, 1, AttributeSlabStateReclaimable)
-			if tt.name == "reaggregate_set" {
-				mb.RecordContainerMemorySlabDataPoint(ts, 3, AttributeSlabStateUnreclaimable)
-			}
-			defaultMetricsCount++
-			allMetricsCount++
 			mb.RecordContainerMemorySlabDentryDataPoint(ts, 1, AttributeDentrySourceMemoryKmemSlabinfo, AttributeCoverageFull)
 			if tt.name == "reaggregate_set" {
 				mb.RecordContainerMemorySlabDentryDataPoint(ts, 3, AttributeDentrySourceEbpf, AttributeCoveragePartial)
@@ -136,6 +124,12 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordContainerMemorySlabDentryNegativeDataPoint(ts, 1, AttributeCoverageFull)
 			if tt.name == "reaggregate_set" {
 				mb.RecordContainerMemorySlabDentryNegativeDataPoint(ts, 3, AttributeCoveragePartial)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerMemorySlabUsageDataPoint(ts, 1, AttributeSlabStateReclaimable)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerMemorySlabUsageDataPoint(ts, 3, AttributeSlabStateUnreclaimable)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -167,6 +161,12 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryWorkingSetDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordContainerPagingFaultsDataPoint(ts, 1, AttributeFaultTypeMajor)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerPagingFaultsDataPoint(ts, 3, AttributeFaultTypeMinor)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryCacheDataPoint(ts, 1)
@@ -209,13 +209,13 @@ func TestMetricsBuilder(t *testing.T) {
 			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
-				assert.Empty(t, mb.metricContainerMemoryPageFaults.aggDataPoints)
-				assert.Empty(t, mb.metricContainerMemorySlab.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemorySlabDentry.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemorySlabDentryNegative.aggDataPoints)
+				assert.Empty(t, mb.metricContainerMemorySlabUsage.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemorySockRcvq.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemorySockRcvqPayload.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemorySockRcvqSockets.aggDataPoints)
+				assert.Empty(t, mb.metricContainerPagingFaults.aggDataPoints)
 				assert.Empty(t, mb.metricSystemLinuxDentryCount.aggDataPoints)
 			}
 
@@ -342,50 +342,6 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
-				case "container.memory.page_faults":
-					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["container.memory.page_faults"], "Found a duplicate in the metrics slice: container.memory.page_faults")
-						validatedMetrics["container.memory.page_faults"] = true
-						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
-						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Page faults of the container's processes; minor = pgfault - pgmajfault. v1 total_pgfault/total_pgmajfault; v2 pgfault/pgmajfault.", mi.Description())
-						assert.Equal(t, "{fault}", mi.Unit())
-						assert.True(t, mi.Sum().IsMonotonic())
-						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
-						dp := mi.Sum().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						assert.Equal(t, int64(1), dp.IntValue())
-						faultTypeAttrVal, ok := dp.Attributes().Get("type")
-						assert.True(t, ok)
-						assert.Equal(t, "major", faultTypeAttrVal.Str())
-					} else {
-						assert.False(t, validatedMetrics["container.memory.page_faults"], "Found a duplicate in the metrics slice: container.memory.page_faults")
-						validatedMetrics["container.memory.page_faults"] = true
-						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
-						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Page faults of the container's processes; minor = pgfault - pgmajfault. v1 total_pgfault/total_pgmajfault; v2 pgfault/pgmajfault.", mi.Description())
-						assert.Equal(t, "{fault}", mi.Unit())
-						assert.True(t, mi.Sum().IsMonotonic())
-						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
-						dp := mi.Sum().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						switch aggMap["container.memory.page_faults"] {
-						case "sum":
-							assert.Equal(t, int64(4), dp.IntValue())
-						case "avg":
-							assert.Equal(t, int64(2), dp.IntValue())
-						case "min":
-							assert.Equal(t, int64(1), dp.IntValue())
-						case "max":
-							assert.Equal(t, int64(3), dp.IntValue())
-						}
-						_, ok := dp.Attributes().Get("type")
-						assert.False(t, ok)
-					}
 				case "container.memory.rss":
 					assert.False(t, validatedMetrics["container.memory.rss"], "Found a duplicate in the metrics slice: container.memory.rss")
 					validatedMetrics["container.memory.rss"] = true
@@ -428,50 +384,6 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
-				case "container.memory.slab":
-					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["container.memory.slab"], "Found a duplicate in the metrics slice: container.memory.slab")
-						validatedMetrics["container.memory.slab"] = true
-						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
-						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Slab memory charged to the container, reclaimable (dentries, inodes) or not. v2 slab_reclaimable and slab_unreclaimable; cgroup v1 has no such field.", mi.Description())
-						assert.Equal(t, "By", mi.Unit())
-						assert.False(t, mi.Sum().IsMonotonic())
-						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
-						dp := mi.Sum().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						assert.Equal(t, int64(1), dp.IntValue())
-						slabStateAttrVal, ok := dp.Attributes().Get("state")
-						assert.True(t, ok)
-						assert.Equal(t, "reclaimable", slabStateAttrVal.Str())
-					} else {
-						assert.False(t, validatedMetrics["container.memory.slab"], "Found a duplicate in the metrics slice: container.memory.slab")
-						validatedMetrics["container.memory.slab"] = true
-						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
-						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Slab memory charged to the container, reclaimable (dentries, inodes) or not. v2 slab_reclaimable and slab_unreclaimable; cgroup v1 has no such field.", mi.Description())
-						assert.Equal(t, "By", mi.Unit())
-						assert.False(t, mi.Sum().IsMonotonic())
-						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
-						dp := mi.Sum().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						switch aggMap["container.memory.slab"] {
-						case "sum":
-							assert.Equal(t, int64(4), dp.IntValue())
-						case "avg":
-							assert.Equal(t, int64(2), dp.IntValue())
-						case "min":
-							assert.Equal(t, int64(1), dp.IntValue())
-						case "max":
-							assert.Equal(t, int64(3), dp.IntValue())
-						}
-						_, ok := dp.Attributes().Get("state")
-						assert.False(t, ok)
-					}
 				case "container.memory.slab.dentry":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["container.memory.slab.dentry"], "Found a duplicate in the metrics slice: container.memory.slab.dentry")
@@ -487,10 +399,10 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						dentrySourceAttrVal, ok := dp.Attributes().Get("source")
+						dentrySourceAttrVal, ok := dp.Attributes().Get("container.memory.dentry.source")
 						assert.True(t, ok)
 						assert.Equal(t, "memory.kmem.slabinfo", dentrySourceAttrVal.Str())
-						coverageAttrVal, ok := dp.Attributes().Get("coverage")
+						coverageAttrVal, ok := dp.Attributes().Get("container.memory.dentry.coverage")
 						assert.True(t, ok)
 						assert.Equal(t, "full", coverageAttrVal.Str())
 					} else {
@@ -516,15 +428,15 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("source")
+						_, ok := dp.Attributes().Get("container.memory.dentry.source")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("coverage")
+						_, ok = dp.Attributes().Get("container.memory.dentry.coverage")
 						assert.False(t, ok)
 					}
-				case "container.memory.slab.dentry.negative":
+				case "container.memory.slab.dentry_negative":
 					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["container.memory.slab.dentry.negative"], "Found a duplicate in the metrics slice: container.memory.slab.dentry.negative")
-						validatedMetrics["container.memory.slab.dentry.negative"] = true
+						assert.False(t, validatedMetrics["container.memory.slab.dentry_negative"], "Found a duplicate in the metrics slice: container.memory.slab.dentry_negative")
+						validatedMetrics["container.memory.slab.dentry_negative"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "Live negative dentries (names that do not exist, such as deleted temp files) allocated by the container, counted by the opt-in eBPF accountant.", mi.Description())
@@ -536,12 +448,12 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						coverageAttrVal, ok := dp.Attributes().Get("coverage")
+						coverageAttrVal, ok := dp.Attributes().Get("container.memory.dentry.coverage")
 						assert.True(t, ok)
 						assert.Equal(t, "full", coverageAttrVal.Str())
 					} else {
-						assert.False(t, validatedMetrics["container.memory.slab.dentry.negative"], "Found a duplicate in the metrics slice: container.memory.slab.dentry.negative")
-						validatedMetrics["container.memory.slab.dentry.negative"] = true
+						assert.False(t, validatedMetrics["container.memory.slab.dentry_negative"], "Found a duplicate in the metrics slice: container.memory.slab.dentry_negative")
+						validatedMetrics["container.memory.slab.dentry_negative"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "Live negative dentries (names that do not exist, such as deleted temp files) allocated by the container, counted by the opt-in eBPF accountant.", mi.Description())
@@ -552,7 +464,7 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						switch aggMap["container.memory.slab.dentry.negative"] {
+						switch aggMap["container.memory.slab.dentry_negative"] {
 						case "sum":
 							assert.Equal(t, int64(4), dp.IntValue())
 						case "avg":
@@ -562,7 +474,51 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("coverage")
+						_, ok := dp.Attributes().Get("container.memory.dentry.coverage")
+						assert.False(t, ok)
+					}
+				case "container.memory.slab.usage":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.memory.slab.usage"], "Found a duplicate in the metrics slice: container.memory.slab.usage")
+						validatedMetrics["container.memory.slab.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Slab memory charged to the container, reclaimable (dentries, inodes) or not. v2 slab_reclaimable and slab_unreclaimable; cgroup v1 has no such field.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.False(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						slabStateAttrVal, ok := dp.Attributes().Get("container.memory.slab.state")
+						assert.True(t, ok)
+						assert.Equal(t, "reclaimable", slabStateAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.memory.slab.usage"], "Found a duplicate in the metrics slice: container.memory.slab.usage")
+						validatedMetrics["container.memory.slab.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Slab memory charged to the container, reclaimable (dentries, inodes) or not. v2 slab_reclaimable and slab_unreclaimable; cgroup v1 has no such field.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.False(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["container.memory.slab.usage"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("container.memory.slab.state")
 						assert.False(t, ok)
 					}
 				case "container.memory.sock":
@@ -594,7 +550,7 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						socketSourceAttrVal, ok := dp.Attributes().Get("source")
+						socketSourceAttrVal, ok := dp.Attributes().Get("container.memory.socket.source")
 						assert.True(t, ok)
 						assert.Equal(t, "sock_diag", socketSourceAttrVal.Str())
 					} else {
@@ -620,13 +576,13 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("source")
+						_, ok := dp.Attributes().Get("container.memory.socket.source")
 						assert.False(t, ok)
 					}
-				case "container.memory.sock_rcvq.payload":
+				case "container.memory.sock_rcvq_payload":
 					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["container.memory.sock_rcvq.payload"], "Found a duplicate in the metrics slice: container.memory.sock_rcvq.payload")
-						validatedMetrics["container.memory.sock_rcvq.payload"] = true
+						assert.False(t, validatedMetrics["container.memory.sock_rcvq_payload"], "Found a duplicate in the metrics slice: container.memory.sock_rcvq_payload")
+						validatedMetrics["container.memory.sock_rcvq_payload"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded).", mi.Description())
@@ -638,12 +594,12 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						socketSourceAttrVal, ok := dp.Attributes().Get("source")
+						socketSourceAttrVal, ok := dp.Attributes().Get("container.memory.socket.source")
 						assert.True(t, ok)
 						assert.Equal(t, "sock_diag", socketSourceAttrVal.Str())
 					} else {
-						assert.False(t, validatedMetrics["container.memory.sock_rcvq.payload"], "Found a duplicate in the metrics slice: container.memory.sock_rcvq.payload")
-						validatedMetrics["container.memory.sock_rcvq.payload"] = true
+						assert.False(t, validatedMetrics["container.memory.sock_rcvq_payload"], "Found a duplicate in the metrics slice: container.memory.sock_rcvq_payload")
+						validatedMetrics["container.memory.sock_rcvq_payload"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded).", mi.Description())
@@ -654,7 +610,7 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						switch aggMap["container.memory.sock_rcvq.payload"] {
+						switch aggMap["container.memory.sock_rcvq_payload"] {
 						case "sum":
 							assert.Equal(t, int64(4), dp.IntValue())
 						case "avg":
@@ -664,13 +620,13 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("source")
+						_, ok := dp.Attributes().Get("container.memory.socket.source")
 						assert.False(t, ok)
 					}
-				case "container.memory.sock_rcvq.sockets":
+				case "container.memory.sock_rcvq_sockets":
 					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["container.memory.sock_rcvq.sockets"], "Found a duplicate in the metrics slice: container.memory.sock_rcvq.sockets")
-						validatedMetrics["container.memory.sock_rcvq.sockets"] = true
+						assert.False(t, validatedMetrics["container.memory.sock_rcvq_sockets"], "Found a duplicate in the metrics slice: container.memory.sock_rcvq_sockets")
+						validatedMetrics["container.memory.sock_rcvq_sockets"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "Sockets of the container with a non-empty receive queue.", mi.Description())
@@ -682,12 +638,12 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						socketSourceAttrVal, ok := dp.Attributes().Get("source")
+						socketSourceAttrVal, ok := dp.Attributes().Get("container.memory.socket.source")
 						assert.True(t, ok)
 						assert.Equal(t, "sock_diag", socketSourceAttrVal.Str())
 					} else {
-						assert.False(t, validatedMetrics["container.memory.sock_rcvq.sockets"], "Found a duplicate in the metrics slice: container.memory.sock_rcvq.sockets")
-						validatedMetrics["container.memory.sock_rcvq.sockets"] = true
+						assert.False(t, validatedMetrics["container.memory.sock_rcvq_sockets"], "Found a duplicate in the metrics slice: container.memory.sock_rcvq_sockets")
+						validatedMetrics["container.memory.sock_rcvq_sockets"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "Sockets of the container with a non-empty receive queue.", mi.Description())
@@ -698,7 +654,7 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						switch aggMap["container.memory.sock_rcvq.sockets"] {
+						switch aggMap["container.memory.sock_rcvq_sockets"] {
 						case "sum":
 							assert.Equal(t, int64(4), dp.IntValue())
 						case "avg":
@@ -708,7 +664,7 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("source")
+						_, ok := dp.Attributes().Get("container.memory.socket.source")
 						assert.False(t, ok)
 					}
 				case "container.memory.swap":
@@ -753,6 +709,50 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.paging.faults":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.paging.faults"], "Found a duplicate in the metrics slice: container.paging.faults")
+						validatedMetrics["container.paging.faults"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Page faults of the container's processes; minor = pgfault - pgmajfault. v1 total_pgfault/total_pgmajfault; v2 pgfault/pgmajfault.", mi.Description())
+						assert.Equal(t, "{fault}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						faultTypeAttrVal, ok := dp.Attributes().Get("system.paging.fault.type")
+						assert.True(t, ok)
+						assert.Equal(t, "major", faultTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.paging.faults"], "Found a duplicate in the metrics slice: container.paging.faults")
+						validatedMetrics["container.paging.faults"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Page faults of the container's processes; minor = pgfault - pgmajfault. v1 total_pgfault/total_pgmajfault; v2 pgfault/pgmajfault.", mi.Description())
+						assert.Equal(t, "{fault}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["container.paging.faults"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("system.paging.fault.type")
+						assert.False(t, ok)
+					}
 				case "k8s.pod.memory.cache":
 					assert.False(t, validatedMetrics["k8s.pod.memory.cache"], "Found a duplicate in the metrics slice: k8s.pod.memory.cache")
 					validatedMetrics["k8s.pod.memory.cache"] = true
@@ -852,7 +852,7 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						dentryStateAttrVal, ok := dp.Attributes().Get("state")
+						dentryStateAttrVal, ok := dp.Attributes().Get("system.linux.dentry.state")
 						assert.True(t, ok)
 						assert.Equal(t, "total", dentryStateAttrVal.Str())
 					} else {
@@ -878,7 +878,7 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("state")
+						_, ok := dp.Attributes().Get("system.linux.dentry.state")
 						assert.False(t, ok)
 					}
 				case "system.memory.linux.slab.dentry":
