@@ -16,8 +16,13 @@
 // the pod sandbox (the "pause" container), whose ID it never exposes. A container ID seen in a
 // known pod's cgroup that is still missing from that pod's statuses in a pod list requested at
 // least 5 s after the ID was first seen is therefore taken to be the sandbox; it is named "POD",
-// as cAdvisor names it. A container the kubelet takes longer than that to report is taken for
-// the sandbox until a later refresh names it.
+// as cAdvisor names it. At most one ID per pod is: the first to settle. Any other unlisted ID
+// of the pod (a container the kubelet is slow to list, such as one in a long postStart hook)
+// stays unnamed, is not dropped by sandbox_containers: skip, and keeps asking for refreshes at
+// gaps that double with its age (refresh_interval up to max_backoff) until the kubelet lists
+// it. If the kubelet names the sandbox's ID after all, the pod's next unlisted ID takes its
+// place. Missed lookups are forgotten 15 minutes after their last miss whether or not a pod
+// list arrives, and at most 65,536 are remembered.
 //
 // Use, in the receiver: NewProvider(cfg.K8sMetadata, logger) when the receiver is built, Start
 // and Shutdown with the scraper, and per container of a scrape:

@@ -21,7 +21,9 @@ func (p *Provider) Pod(uid string) (PodInfo, bool) {
 }
 
 // Container returns the container of a pod with that ID (bare, as in cgroup paths, or with its
-// runtime scheme). See the package documentation for how the sandbox container is recognised.
+// runtime scheme). See the package documentation for how the sandbox container is recognised:
+// at most one ID per pod is its sandbox; another ID the pod's statuses lack stays unnamed and
+// keeps asking for refreshes, less and less often, until the kubelet lists it.
 func (p *Provider) Container(podUID, containerID string) (ContainerInfo, bool) {
 	if !p.enabled {
 		return ContainerInfo{}, false
@@ -38,10 +40,13 @@ func (p *Provider) Container(podUID, containerID string) (ContainerInfo, bool) {
 		return ContainerInfo{Name: name}, true
 	}
 	key := sightingKey{podUID: podUID, containerID: containerID}
-	if p.seen.miss(key, snap.time(), time.Now(), p.containerSettle) {
+	sandbox, ask := p.seen.containerMiss(key, snap.time(), time.Now(), p.containerSettle, p.sched.interval, p.sched.maxBackoff)
+	if ask {
+		p.requestRefresh()
+	}
+	if sandbox {
 		return ContainerInfo{Name: SandboxContainerName, Sandbox: true}, true
 	}
-	p.requestRefresh()
 	return ContainerInfo{}, false
 }
 

@@ -250,3 +250,64 @@ func assertLookupsMiss(t *testing.T, p *Provider) {
 		assert.False(t, ok)
 	}
 }
+
+// TestProviderOneSandboxPerPod runs a pod whose kubelet statuses lack two of its container
+// IDs: the pause container's and one of a container still in its postStart hook. Only one is
+// named the sandbox; the other stays unnamed (not dropped by sandbox_containers: skip), keeps
+// the provider refreshing, and is named as soon as the kubelet lists it.
+func TestProviderOneSandboxPerPod(t *testing.T) {
+	const slowID = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
+	k := newFakeKubelet(t, testPod("shop", "cart-7d9f", uidA, [2]string{"cart", cidA}))
+	cfg := fastConfig(k.url())
+	cfg.SandboxContainers = SandboxSkip
+	p, _ := startProvider(t, cfg, testEnv(k.serviceAccountDir(testToken)))
+	require.Eventually(t, func() bool { _, ok := p.Pod(uidA); return ok }, waitFor, tick)
+
+	require.Eventually(t, func() bool {
+		c, _ := p.Container(uidA, sandboxID)
+		p.Container(uidA, slowID)
+		return c.Sandbox
+	}, waitFor, tick)
+	for range 20 {
+		c, ok := p.Container(uidA, slowID)
+		require.False(t, ok, "a second unlisted ID is not a second sandbox")
+		require.False(t, c.Sandbox)
+		require.True(t, p.Include("shop", "cart-7d9f", c.Name), "not dropped as a sandbox")
+		c, _ = p.Container(uidA, sandboxID)
+		require.True(t, c.Sandbox)
+		time.Sleep(5 * time.Millisecond)
+	}
+	before := k.requests.Load()
+	require.Eventually(t, func() bool { p.Container(uidA, slowID); return k.requests.Load() > before+1 },
+		waitFor, tick, "an unknown ID keeps the provider refreshing")
+
+	slow := testPod("shop", "cart-7d9f", uidA, [2]string{"cart", cidA}, [2]string{"warmup", slowID})
+	k.setPods(slow)
+	require.Eventually(t, func() bool { c, _ := p.Container(uidA, slowID); return c.Name == "warmup" }, waitFor, tick)
+	c, _ := p.Container(uidA, sandboxID)
+	assert.True(t, c.Sandbox, "the pause container is still the sandbox")
+}
+
+// TestProviderForgetsWhileKubeletDown checks that missed lookups expire while no pod list
+// arrives: pod churn with the kubelet down does not grow the provider's memory.
+func TestProviderForgetsWhileKubeletDown(t *testing.T) {
+	k := newFakeKubelet(t)
+	k.stop()
+	p, _ := startProvider(t, fastConfig(k.url()), testEnv(k.serviceAccountDir(testToken)))
+	p.seen.mu.Lock()
+	p.seen.ttl = 50 * time.Millisecond
+	p.seen.mu.Unlock()
+	size := func() int {
+		p.seen.mu.Lock()
+		defer p.seen.mu.Unlock()
+		return len(p.seen.seen)
+	}
+	for i := range 500 {
+		p.Pod(fmt.Sprintf("churned-%d", i))
+		p.Container(fmt.Sprintf("churned-%d", i), cidA)
+	}
+	require.Equal(t, 500, size())
+	time.Sleep(100 * time.Millisecond)
+	p.Pod(uidB)
+	assert.Equal(t, 1, size())
+}
