@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 )
 
 // maxDepth bounds the walk: the deepest known layout (kind's kubelet.slice/kubelet-kubepods.slice/
@@ -87,8 +88,15 @@ func (w *walker) walk(dir, rel string, depth int) {
 			continue
 		}
 		if id, runtime, ok := parseContainerDir(name, parent); ok {
+			if runtime == "" && w.isPodmanPod(childDir) {
+				w.walk(childDir, childRel, depth+1) // its libpod-<id> children are the containers
+				continue
+			}
 			w.tree.Standalone = append(w.tree.Standalone, Container{ID: id, Runtime: runtime, Path: childRel})
 			continue
+		}
+		if name == podmanConmon {
+			continue // Podman's monitor, beside a container: no workload, no containers under it
 		}
 		w.walk(childDir, childRel, depth+1)
 	}
@@ -117,4 +125,26 @@ func (w *walker) readPodDir(dir, rel, uid, qos string) Pod {
 		}
 	}
 	return pod
+}
+
+// podmanConmon is the cgroup Podman's cgroupfs manager puts conmon in, beside the container's
+// libpod-<id> (or inside a pod's directory).
+const podmanConmon = "conmon"
+
+// isPodmanPod tells a Podman pod's directory from a container's: both are a bare 64-hex name
+// under the cgroupfs manager, but a pod's holds its containers' libpod-<id> directories and
+// conmon. The directory is watched, so that a pod created empty is walked again once Podman
+// starts its containers in it.
+func (w *walker) isPodmanPod(dir string) bool {
+	w.watchDir(dir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if e.IsDir() && (e.Name() == podmanConmon || strings.HasPrefix(e.Name(), "libpod-")) {
+			return true
+		}
+	}
+	return false
 }

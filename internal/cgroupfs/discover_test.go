@@ -1,8 +1,10 @@
 package cgroupfs
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -155,4 +157,51 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
+// TestDiscoverRuntimeLayouts replays the directory trees that real containerd, Docker and
+// Podman made (testdata/runtime-layouts, captured by the receiver's TestLiveRuntime* tests
+// with -capture-runtime-layouts): discovery finds exactly the pods and containers the
+// runtimes started, not Podman's pod directories (64-hex names too) nor conmon's.
+func TestDiscoverRuntimeLayouts(t *testing.T) {
+	files, err := filepath.Glob("../../testdata/runtime-layouts/*.txt")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			root := t.TempDir()
+			var want []string
+			for _, line := range strings.Split(string(b), "\n") {
+				switch {
+				case strings.HasPrefix(line, "dir /"):
+					require.NoError(t, os.MkdirAll(filepath.Join(root, strings.TrimPrefix(line, "dir ")), 0o755))
+				case strings.HasPrefix(line, "want "):
+					want = append(want, strings.TrimPrefix(line, "want "))
+				}
+			}
+			require.NotEmpty(t, want)
+			tree, err := Discover(Hierarchy{Mode: ModeHybrid, Dir: root})
+			require.NoError(t, err)
+			dash := func(s string) string {
+				if s == "" {
+					return "-"
+				}
+				return s
+			}
+			var got []string
+			for _, p := range tree.Pods {
+				got = append(got, fmt.Sprintf("pod %s %s %s", p.UID, p.QoS, p.Path))
+				for _, c := range p.Containers {
+					require.Equal(t, p.UID, c.PodUID)
+					got = append(got, fmt.Sprintf("container %s %s %s %s", c.ID, dash(c.Runtime), c.PodUID, c.Path))
+				}
+			}
+			for _, c := range tree.Standalone {
+				got = append(got, fmt.Sprintf("container %s %s - %s", c.ID, dash(c.Runtime), c.Path))
+			}
+			require.ElementsMatch(t, want, got)
+		})
+	}
 }
