@@ -95,6 +95,9 @@ func (c *Catalog) Handle(rel string) *Cgroup {
 	h, ok := c.handles[rel]
 	if !ok {
 		h = c.files.Cgroup(filepath.Join(c.hier.Dir, rel))
+		if c.hier.Unified != "" {
+			h.Unified = filepath.Join(c.hier.Unified, rel)
+		}
 		c.handles[rel] = h
 	}
 	return h

@@ -27,7 +27,10 @@ type slot struct {
 // fresh numbers without the cost of open and close. Close releases the descriptors; a handle
 // whose cgroup vanished closes itself.
 type Cgroup struct {
-	Dir   string
+	Dir string
+	// Unified is the same cgroup's directory in the unified (cgroup2) mount of a v1 hybrid
+	// host, where its memory.pressure is; "" when there is none.
+	Unified string
 	slots [numFiles]slot
 	files *Files
 	// tcp is what the v1 reader knows of this cgroup's tcp accounting (memory.kmem.tcp.*).
@@ -85,7 +88,11 @@ func (cg *Cgroup) read(id fileID, buf []byte) ([]byte, error) {
 	case slotOpen:
 		return cg.pread(id, s.fd, buf)
 	}
-	fd, kept, err := cg.files.open(filepath.Join(cg.Dir, fileNames[id]))
+	if id == v1Pressure && cg.Unified == "" {
+		s.state = slotAbsent
+		return nil, nil
+	}
+	fd, kept, err := cg.files.open(cg.path(id))
 	if err != nil {
 		// On a first open, ENOENT means this kernel lacks the file, unless the cgroup itself
 		// went away in the middle of the read: then it is a vanished cgroup, not an absent file.
@@ -122,7 +129,16 @@ func (cg *Cgroup) pread(id fileID, fd int, buf []byte) ([]byte, error) {
 }
 
 func (cg *Cgroup) pathError(id fileID, op string, err error) error {
-	return &fs.PathError{Op: op, Path: filepath.Join(cg.Dir, fileNames[id]), Err: err}
+	return &fs.PathError{Op: op, Path: cg.path(id), Err: err}
+}
+
+// path is where the file id of this cgroup is: in its directory, or for v1Pressure in its
+// unified directory.
+func (cg *Cgroup) path(id fileID) string {
+	if id == v1Pressure {
+		return filepath.Join(cg.Unified, fileNames[id])
+	}
+	return filepath.Join(cg.Dir, fileNames[id])
 }
 
 // dirExists tells a file this kernel lacks (its directory is there) from a cgroup removed

@@ -19,6 +19,11 @@ const (
 	v2Max
 	v2SwapCurrent
 	v2Events
+	v1Failcnt
+	v1MaxUsage
+	v1Pressure // memory.pressure in the unified (cgroup2) mount of a hybrid host
+	v2Peak
+	v2Pressure
 	numFiles
 )
 
@@ -37,6 +42,11 @@ var fileNames = [numFiles]string{
 	v2Max:         "memory.max",
 	v2SwapCurrent: "memory.swap.current",
 	v2Events:      "memory.events",
+	v1Failcnt:     "memory.failcnt",
+	v1MaxUsage:    "memory.max_usage_in_bytes",
+	v1Pressure:    "memory.pressure",
+	v2Peak:        "memory.peak",
+	v2Pressure:    "memory.pressure",
 }
 
 func (id fileID) String() string { return fileNames[id] }

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"syscall"
+
+	"github.com/cgroupmem/cgroupmem/internal/psi"
 )
 
 // Value is a reading that may be absent: a file or field this kernel does not have is not a zero.
@@ -37,6 +39,18 @@ type Memory struct {
 	Shmem             Value
 	PageFaults        Value // count, all faults
 	MajorPageFaults   Value // count
+
+	// The kernel's pressure signals (pressure.go says which file fills each).
+	Pressure     psi.Pressure // memory.pressure: v2, or the unified mount of a hybrid host
+	Events       Events       // v2 memory.events; v1 only Max, from memory.failcnt
+	UnderOOM     Value        // v1 under_oom of memory.oom_control, 0 or 1
+	Peak         Value        // v2 memory.peak (5.19+), v1 memory.max_usage_in_bytes
+	RefaultFile  Value        // pages, workingset_refault_file (v1 total_workingset_refault_file)
+	RefaultAnon  Value        // pages, workingset_refault_anon (v1 total_workingset_refault_anon)
+	ActivateFile Value        // pages, workingset_activate_file (v1 total_ when the kernel has it)
+	ActivateAnon Value        // pages, workingset_activate_anon
+	PgScan       Value        // pages, pgscan (v2 only)
+	PgSteal      Value        // pages, pgsteal (v2 only)
 }
 
 // WorkingSet is usage minus inactive file pages, floored at 0: what cAdvisor, kubelet and
@@ -83,8 +97,11 @@ const (
 	OptOOMKills                        // OOMKills: v1 memory.oom_control, v2 memory.events
 	OptSwap                            // Swap: v2 memory.swap.current (v1 reads it from memory.stat)
 	OptSlabDentry                      // SlabDentry: v1 memory.kmem.slabinfo
+	OptPressure                        // Pressure: memory.pressure (hybrid: unified mount)
+	OptEvents                          // Events, UnderOOM (and OOMKills): v2 memory.events; v1 memory.failcnt, memory.oom_control
+	OptPeak                            // Peak: v2 memory.peak, v1 memory.max_usage_in_bytes
 
-	AllOptional = OptSock | OptOOMKills | OptSwap | OptSlabDentry
+	AllOptional = OptSock | OptOOMKills | OptSwap | OptSlabDentry | OptPressure | OptEvents | OptPeak
 )
 
 // Read reads the memory breakdown of a cgroup, every reading included. A cgroup removed while

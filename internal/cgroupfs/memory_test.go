@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cgroupmem/cgroupmem/internal/psi"
 )
 
 func TestReadFixtures(t *testing.T) {
@@ -28,6 +30,10 @@ func TestReadFixtures(t *testing.T) {
 			ActiveFile: some(100675584), InactiveFile: some(1462272), Kmem: some(23040000),
 			Swap: some(0), OOMKills: some(0), RSSHuge: some(0), MappedFile: some(176128),
 			Shmem: some(0), PageFaults: some(26724), MajorPageFaults: some(2),
+			Events: Events{Max: some(0)}, UnderOOM: some(0), Peak: some(202637312),
+			RefaultFile: some(357), RefaultAnon: some(0),
+			// No activations, pgscan or pgsteal in a v1 memory.stat; no unified directory
+			// given to this handle, so no PSI.
 			// memory.limit_in_bytes is unlimited; memory.kmem.tcp was never activated;
 			// memory.kmem.slabinfo is empty on 6.18.
 		}},
@@ -37,6 +43,10 @@ func TestReadFixtures(t *testing.T) {
 			SlabReclaimable: some(22884776), SlabUnreclaimable: some(32848), Sock: some(1716224),
 			Swap: some(0), OOMKills: some(0), RSSHuge: some(0), MappedFile: some(0), Shmem: some(0),
 			PageFaults: some(19585), MajorPageFaults: some(0),
+			Events:    Events{Low: some(0), High: some(0), Max: some(0), OOM: some(0), OOMKill: some(0), OOMGroupKill: some(0)},
+			Peak:      some(206524416), RefaultFile: some(0), RefaultAnon: some(0), ActivateFile: some(0), ActivateAnon: some(0),
+			PgScan: some(0), PgSteal: some(0),
+			Pressure: psi.Pressure{Some: psi.Line{OK: true}, Full: psi.Line{OK: true}},
 		}},
 	}
 	for _, tt := range tests {

@@ -31,8 +31,17 @@ func (r *MemoryReader) readV1(cg *Cgroup, m *Memory, opt Optional) error {
 	if opt&OptSock != 0 {
 		m.Sock = r.readTCPKmem(cg, &c)
 	}
-	if opt&OptOOMKills != 0 {
+	switch {
+	case opt&OptEvents != 0:
+		r.readEventsV1(cg, m, &c)
+	case opt&OptOOMKills != 0:
 		m.OOMKills = r.readOOMKills(cg, v1OOMControl, &c)
+	}
+	if opt&OptPeak != 0 {
+		m.Peak, _ = r.readUint(cg, v1MaxUsage, false, &c)
+	}
+	if opt&OptPressure != 0 {
+		m.Pressure = r.readPressure(cg, v1Pressure, &c)
 	}
 	if opt&OptSlabDentry != 0 && !r.noSlabinfo {
 		m.SlabDentry = r.readSlabDentry(cg, &c)
@@ -62,6 +71,14 @@ func (m *Memory) setV1Stat(key []byte, v uint64) {
 		m.PageFaults = some(v)
 	case "total_pgmajfault":
 		m.MajorPageFaults = some(v)
+	case "total_workingset_refault_file":
+		m.RefaultFile = some(v)
+	case "total_workingset_refault_anon":
+		m.RefaultAnon = some(v)
+	case "total_workingset_activate_file":
+		m.ActivateFile = some(v)
+	case "total_workingset_activate_anon":
+		m.ActivateAnon = some(v)
 	}
 }
 

@@ -30,8 +30,17 @@ func (r *MemoryReader) readV2(cg *Cgroup, m *Memory, opt Optional) error {
 	if opt&OptSwap != 0 {
 		m.Swap, _ = r.readUint(cg, v2SwapCurrent, false, &c)
 	}
-	if opt&OptOOMKills != 0 {
+	switch {
+	case opt&OptEvents != 0:
+		r.readEventsV2(cg, m, &c)
+	case opt&OptOOMKills != 0:
 		m.OOMKills = r.readOOMKills(cg, v2Events, &c)
+	}
+	if opt&OptPeak != 0 {
+		m.Peak, _ = r.readUint(cg, v2Peak, false, &c)
+	}
+	if opt&OptPressure != 0 {
+		m.Pressure = r.readPressure(cg, v2Pressure, &c)
 	}
 	return c.err()
 }
@@ -73,6 +82,18 @@ func (m *Memory) setV2Stat(key []byte, v uint64, parts *kernelParts) {
 		m.PageFaults = some(v)
 	case "pgmajfault":
 		m.MajorPageFaults = some(v)
+	case "workingset_refault_file":
+		m.RefaultFile = some(v)
+	case "workingset_refault_anon":
+		m.RefaultAnon = some(v)
+	case "workingset_activate_file":
+		m.ActivateFile = some(v)
+	case "workingset_activate_anon":
+		m.ActivateAnon = some(v)
+	case "pgscan":
+		m.PgScan = some(v)
+	case "pgsteal":
+		m.PgSteal = some(v)
 	case "kernel_stack":
 		parts.stack = some(v)
 	case "pagetables":

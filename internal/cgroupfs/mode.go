@@ -39,6 +39,11 @@ type Hierarchy struct {
 	Mode Mode
 	// Dir is the directory of the root memory cgroup, e.g. <root>/sys/fs/cgroup/memory.
 	Dir string
+	// Unified is the root of the cgroup2 mount beside a hybrid host's v1 hierarchy,
+	// <root>/sys/fs/cgroup/unified, where runc and crun place each container's processes at
+	// the same relative path as in the memory hierarchy, and the kernel accounts their memory
+	// pressure (memory.pressure). "" unless the mode is ModeHybrid.
+	Unified string
 }
 
 // DetectHierarchy finds the memory controller under root from the files themselves (not from
@@ -52,11 +57,11 @@ func DetectHierarchy(root string) (Hierarchy, error) {
 	}
 	v1 := filepath.Join(base, "memory")
 	if _, err := os.Stat(filepath.Join(v1, "memory.stat")); err == nil {
-		mode := ModeV1
+		h := Hierarchy{Mode: ModeV1, Dir: v1}
 		if fi, err := os.Stat(filepath.Join(base, "unified")); err == nil && fi.IsDir() {
-			mode = ModeHybrid
+			h.Mode, h.Unified = ModeHybrid, filepath.Join(base, "unified")
 		}
-		return Hierarchy{Mode: mode, Dir: v1}, nil
+		return h, nil
 	}
 	return Hierarchy{}, fmt.Errorf("%w under %q: neither %s listing memory nor %s exists",
 		ErrNoMemoryController, root, filepath.Join(base, "cgroup.controllers"), filepath.Join(v1, "memory.stat"))
