@@ -31,8 +31,8 @@ type Cgroup struct {
 	// Unified is the same cgroup's directory in the unified (cgroup2) mount of a v1 hybrid
 	// host, where its memory.pressure is; "" when there is none.
 	Unified string
-	slots [numFiles]slot
-	files *Files
+	slots   [numFiles]slot
+	files   *Files
 	// tcp is what the v1 reader knows of this cgroup's tcp accounting (memory.kmem.tcp.*).
 	tcp tcpAccounting
 	// oom is the cgroup's OOM kill count as last read (MemoryReader.NodeOOMKills).

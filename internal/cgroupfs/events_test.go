@@ -3,9 +3,9 @@ package cgroupfs
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
