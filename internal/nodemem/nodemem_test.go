@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cgroupmem/cgroupmem/internal/psi"
 	"github.com/cgroupmem/cgroupmem/internal/slabinfo"
 )
 
@@ -137,4 +138,23 @@ func FuzzParseVMStatOOMKills(f *testing.F) {
 			require.ErrorIs(t, err, ErrMalformed)
 		}
 	})
+}
+
+func TestReadMemoryPressure(t *testing.T) {
+	p, found, err := ReadMemoryPressure(filepath.Join("..", "..", "testdata", "v1-hybrid-kernel-6.18", "proc"))
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, psi.Line{Total: 764, OK: true}, p.Some)
+	require.Equal(t, psi.Line{Total: 493, OK: true}, p.Full)
+
+	_, found, err = ReadMemoryPressure(t.TempDir())
+	require.NoError(t, err, "no /proc/pressure: not an error")
+	require.False(t, found)
+
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "pressure"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pressure", "memory"), []byte("some total=x\n"), 0o644))
+	_, _, err = ReadMemoryPressure(dir)
+	require.ErrorIs(t, err, psi.ErrMalformed)
+	require.ErrorContains(t, err, filepath.Join(dir, "pressure", "memory"))
 }

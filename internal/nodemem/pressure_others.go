@@ -1,0 +1,7 @@
+//go:build !linux
+
+package nodemem
+
+import "errors"
+
+var errNotSupported = errors.New("no PSI outside Linux")
