@@ -300,10 +300,12 @@ type pointShape struct {
 	attributes pcommon.Map // empty for most
 	start      pcommon.Timestamp
 	value      int64
+	double     float64
+	isDouble   bool
 }
 
-// shapeOf keeps what md is made of; it takes int gauges and sums, the only kinds the
-// receiver emits.
+// shapeOf keeps what md is made of; it takes int and double gauges and sums, the only kinds
+// the receiver emits.
 func shapeOf(md pmetric.Metrics) pdataShape {
 	var ps pdataShape
 	for _, rm := range md.ResourceMetrics().All() {
@@ -319,7 +321,8 @@ func shapeOf(md pmetric.Metrics) pdataShape {
 					dps = m.Gauge().DataPoints()
 				}
 				for _, dp := range dps.All() {
-					ms.points = append(ms.points, pointShape{attributes: dp.Attributes(), start: dp.StartTimestamp(), value: dp.IntValue()})
+					ms.points = append(ms.points, pointShape{attributes: dp.Attributes(), start: dp.StartTimestamp(), value: dp.IntValue(),
+						double: dp.DoubleValue(), isDouble: dp.ValueType() == pmetric.NumberDataPointValueTypeDouble})
 				}
 				rs.metrics = append(rs.metrics, ms)
 			}
@@ -364,7 +367,11 @@ func (ps pdataShape) build(now pcommon.Timestamp) pmetric.Metrics {
 				dp := dps.AppendEmpty()
 				dp.SetStartTimestamp(p.start)
 				dp.SetTimestamp(now)
-				dp.SetIntValue(p.value)
+				if p.isDouble {
+					dp.SetDoubleValue(p.double)
+				} else {
+					dp.SetIntValue(p.value)
+				}
 				if p.attributes.Len() > 0 {
 					p.attributes.CopyTo(dp.Attributes())
 				}

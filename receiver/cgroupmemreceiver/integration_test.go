@@ -354,7 +354,7 @@ func liveResources(md pmetric.Metrics) map[string]liveResource {
 		for j := 0; j < sms.Len(); j++ {
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
-				if dps := ms.At(k).Sum().DataPoints(); dps.Len() == 1 {
+				if dps := numberDataPoints(ms.At(k)); dps.Len() == 1 && dps.At(0).ValueType() == pmetric.NumberDataPointValueTypeInt {
 					r.values[ms.At(k).Name()] = dps.At(0).IntValue()
 				}
 			}

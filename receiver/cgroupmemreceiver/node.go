@@ -29,5 +29,6 @@ func (s *cgroupScraper) scrapeNode(now pcommon.Timestamp, errs *scrapererror.Scr
 			s.mb.RecordSystemMemoryLinuxSlabDentryDataPoint(now, int64(c.ActiveBytes()))
 		}
 	}
+	s.scrapeNodePressure(now, errs)
 	s.mb.EmitForResource(metadata.WithResource(s.nodeResource()))
 }

@@ -45,6 +45,7 @@ func (s *cgroupScraper) recordContainer(now pcommon.Timestamp, m cgroupfs.Memory
 		mb.RecordContainerPagingFaultsDataPoint(now, int64(m.MajorPageFaults.V), metadata.AttributeFaultTypeMajor)
 		mb.RecordContainerPagingFaultsDataPoint(now, int64(m.PageFaults.V-m.MajorPageFaults.V), metadata.AttributeFaultTypeMinor)
 	}
+	s.containerPressure.record(now, &m)
 }
 
 // recordPod records the k8s.pod.memory.* data points of one pod cgroup.
@@ -56,4 +57,6 @@ func (s *cgroupScraper) recordPod(now pcommon.Timestamp, m cgroupfs.Memory) {
 	record(now, m.Cache, mb.RecordK8sPodMemoryCacheDataPoint)
 	record(now, m.Kmem, mb.RecordK8sPodMemoryKmemDataPoint)
 	record(now, m.Limit, mb.RecordK8sPodMemoryLimitDataPoint)
+	record(now, m.OOMKills, mb.RecordK8sPodMemoryOomKillsDataPoint)
+	s.podPressure.record(now, &m)
 }

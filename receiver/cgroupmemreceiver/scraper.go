@@ -43,9 +43,13 @@ type cgroupScraper struct {
 
 	resources resourceCache
 
-	// containerReadings are the optional cgroup readings a container's enabled metrics need;
-	// a pod's metrics need none.
+	// containerReadings and podReadings are the optional cgroup readings a container's and a
+	// pod's enabled metrics need.
 	containerReadings cgroupfs.Optional
+	podReadings       cgroupfs.Optional
+
+	// containerPressure and podPressure record the pressure signals of a reading.
+	containerPressure, podPressure pressureRecorders
 
 	lastSocketGroups int
 
@@ -58,14 +62,24 @@ type cgroupScraper struct {
 }
 
 func newCgroupScraper(cfg *Config, set receiver.Settings) *cgroupScraper {
-	return &cgroupScraper{
+	s := &cgroupScraper{
 		cfg:      cfg,
 		logger:   set.Logger,
 		mb:       metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
 		procRoot: filepath.Join(cfg.RootPath, "proc"),
 
 		containerReadings: containerReadings(cfg.Metrics),
+		podReadings:       podReadings(cfg.Metrics),
 	}
+	s.containerPressure = containerPressureRecorders(s.mb)
+	s.podPressure = podPressureRecorders(s.mb)
+	if !cfg.Metrics.ContainerMemoryPressureStallShare.Enabled {
+		s.containerPressure.stallShare = nil
+	}
+	if !cfg.Metrics.K8sPodMemoryPressureStallShare.Enabled {
+		s.podPressure.stallShare = nil
+	}
+	return s
 }
 
 // containerReadings are the optional readings whose container metric is enabled: each costs
@@ -85,7 +99,9 @@ func containerReadings(m metadata.MetricsConfig) cgroupfs.Optional {
 			opt |= r.opt
 		}
 	}
-	return opt
+	return opt | pressureReadings(m.ContainerMemoryPressureStallTime.Enabled || m.ContainerMemoryPressureStallShare.Enabled,
+		m.ContainerMemoryEvents.Enabled || m.ContainerMemoryUnderOom.Enabled,
+		m.ContainerMemoryPeak.Enabled)
 }
 
 // start finds the memory hierarchy under root_path; a root path without one fails the start.
@@ -236,7 +252,7 @@ func (s *cgroupScraper) readPod(pod *cgroupfs.Pod, errs *scrapererror.ScrapeErro
 	if !s.k8s.Include(info.Namespace, info.Name, "") {
 		return
 	}
-	if mem, ok := s.readCgroup(pod.Path, 0, errs); ok {
+	if mem, ok := s.readCgroup(pod.Path, s.podReadings, errs); ok {
 		s.readings = append(s.readings, cgroupReading{pod: pod, names: containerNames{pod: info}, mem: mem})
 	}
 }

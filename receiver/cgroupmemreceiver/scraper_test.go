@@ -36,6 +36,14 @@ func fixtureConfig(root string) *Config {
 	m.ContainerMemoryMappedFile.Enabled = true
 	m.ContainerMemoryShmem.Enabled = true
 	m.ContainerPagingFaults.Enabled = true
+	m.ContainerMemoryPressureStallShare.Enabled = true
+	m.ContainerMemoryPeak.Enabled = true
+	m.ContainerMemoryReclaimScanned.Enabled = true
+	m.ContainerMemoryReclaimReclaimed.Enabled = true
+	m.K8sPodMemoryPressureStallShare.Enabled = true
+	m.K8sPodMemoryPeak.Enabled = true
+	m.K8sPodMemoryReclaimScanned.Enabled = true
+	m.K8sPodMemoryReclaimReclaimed.Enabled = true
 	m.ContainerMemorySockRcvq.Enabled = false
 	m.ContainerMemorySockRcvqPayload.Enabled = false
 	m.ContainerMemorySockRcvqSockets.Enabled = false
@@ -98,7 +106,7 @@ func assertOneTimestamp(t *testing.T, md pmetric.Metrics) {
 		for j := 0; j < sms.Len(); j++ {
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
-				dps := ms.At(k).Sum().DataPoints()
+				dps := numberDataPoints(ms.At(k))
 				for l := 0; l < dps.Len(); l++ {
 					ts := dps.At(l).Timestamp()
 					if n == 0 {
@@ -163,7 +171,7 @@ func containerValues(md pmetric.Metrics, containerID string) map[string]int64 {
 	out := map[string]int64{}
 	ms := containerMetrics(md, containerID)
 	for k := 0; k < ms.Len(); k++ {
-		if dps := ms.At(k).Sum().DataPoints(); dps.Len() == 1 {
+		if dps := numberDataPoints(ms.At(k)); dps.Len() == 1 && dps.At(0).ValueType() == pmetric.NumberDataPointValueTypeInt {
 			out[ms.At(k).Name()] = dps.At(0).IntValue()
 		}
 	}
@@ -198,11 +206,33 @@ func TestScrapeReadsOnlyTheFilesItsMetricsNeed(t *testing.T) {
 		require.NoError(t, err)
 		return s.files.Open()
 	}
-	require.Equal(t, 5*4+3*2+1, openAfterScrape(fixtureConfig(root)))
+	// 3 containers and 2 pods: memory.stat, usage, limit, kmem each; per container tcp max
+	// usage, oom_control, failcnt and max_usage_in_bytes; per pod oom_control, failcnt,
+	// max_usage_in_bytes and the unified memory.pressure; the unified memory.pressure of the
+	// 2 containers that have one; one memory.kmem.slabinfo (empty on 6.18: read once).
+	require.Equal(t, 5*4+3*4+2*4+2+1, openAfterScrape(fixtureConfig(root)))
 
 	cfg := fixtureConfig(root)
-	cfg.Metrics.ContainerMemorySock.Enabled = false
-	cfg.Metrics.ContainerMemoryOomKills.Enabled = false
-	cfg.Metrics.ContainerMemorySlabDentry.Enabled = false
+	m := &cfg.Metrics
+	m.ContainerMemorySock.Enabled = false
+	m.ContainerMemoryOomKills.Enabled = false
+	m.ContainerMemorySlabDentry.Enabled = false
+	m.ContainerMemoryEvents.Enabled, m.K8sPodMemoryEvents.Enabled = false, false
+	m.ContainerMemoryUnderOom.Enabled, m.K8sPodMemoryUnderOom.Enabled = false, false
+	m.ContainerMemoryPeak.Enabled, m.K8sPodMemoryPeak.Enabled = false, false
+	m.K8sPodMemoryOomKills.Enabled = false
+	m.ContainerMemoryPressureStallShare.Enabled, m.K8sPodMemoryPressureStallShare.Enabled = false, false
+	m.ContainerMemoryPressureStallTime.Enabled, m.K8sPodMemoryPressureStallTime.Enabled = false, false
 	require.Equal(t, 5*4, openAfterScrape(cfg))
+
+	m.ContainerMemoryPressureStallTime.Enabled, m.K8sPodMemoryPressureStallTime.Enabled = true, true
+	require.Equal(t, 5*4+2+2, openAfterScrape(cfg), "PSI: the unified memory.pressure of 2 containers and 2 pods")
+}
+
+// numberDataPoints are the data points of a sum or a gauge.
+func numberDataPoints(m pmetric.Metric) pmetric.NumberDataPointSlice {
+	if m.Type() == pmetric.MetricTypeGauge {
+		return m.Gauge().DataPoints()
+	}
+	return m.Sum().DataPoints()
 }

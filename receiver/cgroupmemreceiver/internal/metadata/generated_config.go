@@ -29,6 +29,26 @@ func (ms *ContainerMemoryActiveFileMetricConfig) Unmarshal(parser *confmap.Conf)
 	return nil
 }
 
+// ContainerMemoryAvailableMetricConfig provides config for the container.memory.available metric.
+type ContainerMemoryAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerMemoryAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // ContainerMemoryCacheMetricConfig provides config for the container.memory.cache metric.
 type ContainerMemoryCacheMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -46,6 +66,54 @@ func (ms *ContainerMemoryCacheMetricConfig) Unmarshal(parser *confmap.Conf) erro
 	}
 
 	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerMemoryEventsMetricAttributeKey specifies the key of an attribute for the container.memory.events metric.
+type ContainerMemoryEventsMetricAttributeKey string
+
+const (
+	ContainerMemoryEventsMetricAttributeKeyMemoryEventType ContainerMemoryEventsMetricAttributeKey = "container.memory.event.type"
+)
+
+// ContainerMemoryEventsMetricConfig provides config for the container.memory.events metric.
+type ContainerMemoryEventsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerMemoryEventsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerMemoryEventsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerMemoryEventsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerMemoryEventsMetricAttributeKeyMemoryEventType:
+		default:
+			return fmt.Errorf("metric container.memory.events doesn't have an attribute %v, valid attributes: [container.memory.event.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
 	return nil
 }
 
@@ -146,6 +214,258 @@ func (ms *ContainerMemoryOomKillsMetricConfig) Unmarshal(parser *confmap.Conf) e
 	}
 
 	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerMemoryPeakMetricConfig provides config for the container.memory.peak metric.
+type ContainerMemoryPeakMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerMemoryPeakMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerMemoryPressureStallShareMetricAttributeKey specifies the key of an attribute for the container.memory.pressure.stall_share metric.
+type ContainerMemoryPressureStallShareMetricAttributeKey string
+
+const (
+	ContainerMemoryPressureStallShareMetricAttributeKeyPressureType ContainerMemoryPressureStallShareMetricAttributeKey = "pressure.type"
+)
+
+// ContainerMemoryPressureStallShareMetricConfig provides config for the container.memory.pressure.stall_share metric.
+type ContainerMemoryPressureStallShareMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerMemoryPressureStallShareMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerMemoryPressureStallShareMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerMemoryPressureStallShareMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerMemoryPressureStallShareMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric container.memory.pressure.stall_share doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// ContainerMemoryPressureStallTimeMetricAttributeKey specifies the key of an attribute for the container.memory.pressure.stall_time metric.
+type ContainerMemoryPressureStallTimeMetricAttributeKey string
+
+const (
+	ContainerMemoryPressureStallTimeMetricAttributeKeyPressureType ContainerMemoryPressureStallTimeMetricAttributeKey = "pressure.type"
+)
+
+// ContainerMemoryPressureStallTimeMetricConfig provides config for the container.memory.pressure.stall_time metric.
+type ContainerMemoryPressureStallTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                               `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerMemoryPressureStallTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerMemoryPressureStallTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerMemoryPressureStallTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerMemoryPressureStallTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric container.memory.pressure.stall_time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// ContainerMemoryReclaimReclaimedMetricConfig provides config for the container.memory.reclaim.reclaimed metric.
+type ContainerMemoryReclaimReclaimedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerMemoryReclaimReclaimedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerMemoryReclaimScannedMetricConfig provides config for the container.memory.reclaim.scanned metric.
+type ContainerMemoryReclaimScannedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerMemoryReclaimScannedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerMemoryRefaultActivationsMetricAttributeKey specifies the key of an attribute for the container.memory.refault_activations metric.
+type ContainerMemoryRefaultActivationsMetricAttributeKey string
+
+const (
+	ContainerMemoryRefaultActivationsMetricAttributeKeyLruType ContainerMemoryRefaultActivationsMetricAttributeKey = "container.memory.lru.type"
+)
+
+// ContainerMemoryRefaultActivationsMetricConfig provides config for the container.memory.refault_activations metric.
+type ContainerMemoryRefaultActivationsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerMemoryRefaultActivationsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerMemoryRefaultActivationsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerMemoryRefaultActivationsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerMemoryRefaultActivationsMetricAttributeKeyLruType:
+		default:
+			return fmt.Errorf("metric container.memory.refault_activations doesn't have an attribute %v, valid attributes: [container.memory.lru.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// ContainerMemoryRefaultsMetricAttributeKey specifies the key of an attribute for the container.memory.refaults metric.
+type ContainerMemoryRefaultsMetricAttributeKey string
+
+const (
+	ContainerMemoryRefaultsMetricAttributeKeyLruType ContainerMemoryRefaultsMetricAttributeKey = "container.memory.lru.type"
+)
+
+// ContainerMemoryRefaultsMetricConfig provides config for the container.memory.refaults metric.
+type ContainerMemoryRefaultsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerMemoryRefaultsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerMemoryRefaultsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerMemoryRefaultsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerMemoryRefaultsMetricAttributeKeyLruType:
+		default:
+			return fmt.Errorf("metric container.memory.refaults doesn't have an attribute %v, valid attributes: [container.memory.lru.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
 	return nil
 }
 
@@ -538,6 +858,26 @@ func (ms *ContainerMemorySwapMetricConfig) Unmarshal(parser *confmap.Conf) error
 	return nil
 }
 
+// ContainerMemoryUnderOomMetricConfig provides config for the container.memory.under_oom metric.
+type ContainerMemoryUnderOomMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerMemoryUnderOomMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // ContainerMemoryUsageMetricConfig provides config for the container.memory.usage metric.
 type ContainerMemoryUsageMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -626,6 +966,26 @@ func (ms *ContainerPagingFaultsMetricConfig) Validate() error {
 	return nil
 }
 
+// K8sPodMemoryAvailableMetricConfig provides config for the k8s.pod.memory.available metric.
+type K8sPodMemoryAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodMemoryAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // K8sPodMemoryCacheMetricConfig provides config for the k8s.pod.memory.cache metric.
 type K8sPodMemoryCacheMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -643,6 +1003,54 @@ func (ms *K8sPodMemoryCacheMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	}
 
 	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodMemoryEventsMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.events metric.
+type K8sPodMemoryEventsMetricAttributeKey string
+
+const (
+	K8sPodMemoryEventsMetricAttributeKeyMemoryEventType K8sPodMemoryEventsMetricAttributeKey = "container.memory.event.type"
+)
+
+// K8sPodMemoryEventsMetricConfig provides config for the k8s.pod.memory.events metric.
+type K8sPodMemoryEventsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                 `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodMemoryEventsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodMemoryEventsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodMemoryEventsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodMemoryEventsMetricAttributeKeyMemoryEventType:
+		default:
+			return fmt.Errorf("metric k8s.pod.memory.events doesn't have an attribute %v, valid attributes: [container.memory.event.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
 	return nil
 }
 
@@ -686,6 +1094,278 @@ func (ms *K8sPodMemoryLimitMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	return nil
 }
 
+// K8sPodMemoryOomKillsMetricConfig provides config for the k8s.pod.memory.oom_kills metric.
+type K8sPodMemoryOomKillsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodMemoryOomKillsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodMemoryPeakMetricConfig provides config for the k8s.pod.memory.peak metric.
+type K8sPodMemoryPeakMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodMemoryPeakMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodMemoryPressureStallShareMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.pressure.stall_share metric.
+type K8sPodMemoryPressureStallShareMetricAttributeKey string
+
+const (
+	K8sPodMemoryPressureStallShareMetricAttributeKeyPressureType K8sPodMemoryPressureStallShareMetricAttributeKey = "pressure.type"
+)
+
+// K8sPodMemoryPressureStallShareMetricConfig provides config for the k8s.pod.memory.pressure.stall_share metric.
+type K8sPodMemoryPressureStallShareMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodMemoryPressureStallShareMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodMemoryPressureStallShareMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodMemoryPressureStallShareMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodMemoryPressureStallShareMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric k8s.pod.memory.pressure.stall_share doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sPodMemoryPressureStallTimeMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.pressure.stall_time metric.
+type K8sPodMemoryPressureStallTimeMetricAttributeKey string
+
+const (
+	K8sPodMemoryPressureStallTimeMetricAttributeKeyPressureType K8sPodMemoryPressureStallTimeMetricAttributeKey = "pressure.type"
+)
+
+// K8sPodMemoryPressureStallTimeMetricConfig provides config for the k8s.pod.memory.pressure.stall_time metric.
+type K8sPodMemoryPressureStallTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodMemoryPressureStallTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodMemoryPressureStallTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodMemoryPressureStallTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodMemoryPressureStallTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric k8s.pod.memory.pressure.stall_time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sPodMemoryReclaimReclaimedMetricConfig provides config for the k8s.pod.memory.reclaim.reclaimed metric.
+type K8sPodMemoryReclaimReclaimedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodMemoryReclaimReclaimedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodMemoryReclaimScannedMetricConfig provides config for the k8s.pod.memory.reclaim.scanned metric.
+type K8sPodMemoryReclaimScannedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodMemoryReclaimScannedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodMemoryRefaultActivationsMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.refault_activations metric.
+type K8sPodMemoryRefaultActivationsMetricAttributeKey string
+
+const (
+	K8sPodMemoryRefaultActivationsMetricAttributeKeyLruType K8sPodMemoryRefaultActivationsMetricAttributeKey = "container.memory.lru.type"
+)
+
+// K8sPodMemoryRefaultActivationsMetricConfig provides config for the k8s.pod.memory.refault_activations metric.
+type K8sPodMemoryRefaultActivationsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodMemoryRefaultActivationsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodMemoryRefaultActivationsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodMemoryRefaultActivationsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodMemoryRefaultActivationsMetricAttributeKeyLruType:
+		default:
+			return fmt.Errorf("metric k8s.pod.memory.refault_activations doesn't have an attribute %v, valid attributes: [container.memory.lru.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sPodMemoryRefaultsMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.refaults metric.
+type K8sPodMemoryRefaultsMetricAttributeKey string
+
+const (
+	K8sPodMemoryRefaultsMetricAttributeKeyLruType K8sPodMemoryRefaultsMetricAttributeKey = "container.memory.lru.type"
+)
+
+// K8sPodMemoryRefaultsMetricConfig provides config for the k8s.pod.memory.refaults metric.
+type K8sPodMemoryRefaultsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodMemoryRefaultsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodMemoryRefaultsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodMemoryRefaultsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodMemoryRefaultsMetricAttributeKeyLruType:
+		default:
+			return fmt.Errorf("metric k8s.pod.memory.refaults doesn't have an attribute %v, valid attributes: [container.memory.lru.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // K8sPodMemoryRssMetricConfig provides config for the k8s.pod.memory.rss metric.
 type K8sPodMemoryRssMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -693,6 +1373,26 @@ type K8sPodMemoryRssMetricConfig struct {
 }
 
 func (ms *K8sPodMemoryRssMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodMemoryUnderOomMetricConfig provides config for the k8s.pod.memory.under_oom metric.
+type K8sPodMemoryUnderOomMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodMemoryUnderOomMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	if parser == nil {
 		return nil
 	}
@@ -814,15 +1514,72 @@ func (ms *SystemMemoryLinuxSlabDentryMetricConfig) Unmarshal(parser *confmap.Con
 	return nil
 }
 
+// SystemMemoryPressureStallTimeMetricAttributeKey specifies the key of an attribute for the system.memory.pressure.stall_time metric.
+type SystemMemoryPressureStallTimeMetricAttributeKey string
+
+const (
+	SystemMemoryPressureStallTimeMetricAttributeKeyPressureType SystemMemoryPressureStallTimeMetricAttributeKey = "pressure.type"
+)
+
+// SystemMemoryPressureStallTimeMetricConfig provides config for the system.memory.pressure.stall_time metric.
+type SystemMemoryPressureStallTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SystemMemoryPressureStallTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SystemMemoryPressureStallTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SystemMemoryPressureStallTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SystemMemoryPressureStallTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric system.memory.pressure.stall_time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // MetricsConfig provides config for cgroupmem metrics.
 type MetricsConfig struct {
 	ContainerMemoryActiveFile         ContainerMemoryActiveFileMetricConfig         `mapstructure:"container.memory.active_file"`
+	ContainerMemoryAvailable          ContainerMemoryAvailableMetricConfig          `mapstructure:"container.memory.available"`
 	ContainerMemoryCache              ContainerMemoryCacheMetricConfig              `mapstructure:"container.memory.cache"`
+	ContainerMemoryEvents             ContainerMemoryEventsMetricConfig             `mapstructure:"container.memory.events"`
 	ContainerMemoryInactiveFile       ContainerMemoryInactiveFileMetricConfig       `mapstructure:"container.memory.inactive_file"`
 	ContainerMemoryKmem               ContainerMemoryKmemMetricConfig               `mapstructure:"container.memory.kmem"`
 	ContainerMemoryLimit              ContainerMemoryLimitMetricConfig              `mapstructure:"container.memory.limit"`
 	ContainerMemoryMappedFile         ContainerMemoryMappedFileMetricConfig         `mapstructure:"container.memory.mapped_file"`
 	ContainerMemoryOomKills           ContainerMemoryOomKillsMetricConfig           `mapstructure:"container.memory.oom_kills"`
+	ContainerMemoryPeak               ContainerMemoryPeakMetricConfig               `mapstructure:"container.memory.peak"`
+	ContainerMemoryPressureStallShare ContainerMemoryPressureStallShareMetricConfig `mapstructure:"container.memory.pressure.stall_share"`
+	ContainerMemoryPressureStallTime  ContainerMemoryPressureStallTimeMetricConfig  `mapstructure:"container.memory.pressure.stall_time"`
+	ContainerMemoryReclaimReclaimed   ContainerMemoryReclaimReclaimedMetricConfig   `mapstructure:"container.memory.reclaim.reclaimed"`
+	ContainerMemoryReclaimScanned     ContainerMemoryReclaimScannedMetricConfig     `mapstructure:"container.memory.reclaim.scanned"`
+	ContainerMemoryRefaultActivations ContainerMemoryRefaultActivationsMetricConfig `mapstructure:"container.memory.refault_activations"`
+	ContainerMemoryRefaults           ContainerMemoryRefaultsMetricConfig           `mapstructure:"container.memory.refaults"`
 	ContainerMemoryRss                ContainerMemoryRssMetricConfig                `mapstructure:"container.memory.rss"`
 	ContainerMemoryRssHuge            ContainerMemoryRssHugeMetricConfig            `mapstructure:"container.memory.rss_huge"`
 	ContainerMemoryShmem              ContainerMemoryShmemMetricConfig              `mapstructure:"container.memory.shmem"`
@@ -834,17 +1591,30 @@ type MetricsConfig struct {
 	ContainerMemorySockRcvqPayload    ContainerMemorySockRcvqPayloadMetricConfig    `mapstructure:"container.memory.sock_rcvq_payload"`
 	ContainerMemorySockRcvqSockets    ContainerMemorySockRcvqSocketsMetricConfig    `mapstructure:"container.memory.sock_rcvq_sockets"`
 	ContainerMemorySwap               ContainerMemorySwapMetricConfig               `mapstructure:"container.memory.swap"`
+	ContainerMemoryUnderOom           ContainerMemoryUnderOomMetricConfig           `mapstructure:"container.memory.under_oom"`
 	ContainerMemoryUsage              ContainerMemoryUsageMetricConfig              `mapstructure:"container.memory.usage"`
 	ContainerMemoryWorkingSet         ContainerMemoryWorkingSetMetricConfig         `mapstructure:"container.memory.working_set"`
 	ContainerPagingFaults             ContainerPagingFaultsMetricConfig             `mapstructure:"container.paging.faults"`
+	K8sPodMemoryAvailable             K8sPodMemoryAvailableMetricConfig             `mapstructure:"k8s.pod.memory.available"`
 	K8sPodMemoryCache                 K8sPodMemoryCacheMetricConfig                 `mapstructure:"k8s.pod.memory.cache"`
+	K8sPodMemoryEvents                K8sPodMemoryEventsMetricConfig                `mapstructure:"k8s.pod.memory.events"`
 	K8sPodMemoryKmem                  K8sPodMemoryKmemMetricConfig                  `mapstructure:"k8s.pod.memory.kmem"`
 	K8sPodMemoryLimit                 K8sPodMemoryLimitMetricConfig                 `mapstructure:"k8s.pod.memory.limit"`
+	K8sPodMemoryOomKills              K8sPodMemoryOomKillsMetricConfig              `mapstructure:"k8s.pod.memory.oom_kills"`
+	K8sPodMemoryPeak                  K8sPodMemoryPeakMetricConfig                  `mapstructure:"k8s.pod.memory.peak"`
+	K8sPodMemoryPressureStallShare    K8sPodMemoryPressureStallShareMetricConfig    `mapstructure:"k8s.pod.memory.pressure.stall_share"`
+	K8sPodMemoryPressureStallTime     K8sPodMemoryPressureStallTimeMetricConfig     `mapstructure:"k8s.pod.memory.pressure.stall_time"`
+	K8sPodMemoryReclaimReclaimed      K8sPodMemoryReclaimReclaimedMetricConfig      `mapstructure:"k8s.pod.memory.reclaim.reclaimed"`
+	K8sPodMemoryReclaimScanned        K8sPodMemoryReclaimScannedMetricConfig        `mapstructure:"k8s.pod.memory.reclaim.scanned"`
+	K8sPodMemoryRefaultActivations    K8sPodMemoryRefaultActivationsMetricConfig    `mapstructure:"k8s.pod.memory.refault_activations"`
+	K8sPodMemoryRefaults              K8sPodMemoryRefaultsMetricConfig              `mapstructure:"k8s.pod.memory.refaults"`
 	K8sPodMemoryRss                   K8sPodMemoryRssMetricConfig                   `mapstructure:"k8s.pod.memory.rss"`
+	K8sPodMemoryUnderOom              K8sPodMemoryUnderOomMetricConfig              `mapstructure:"k8s.pod.memory.under_oom"`
 	K8sPodMemoryUsage                 K8sPodMemoryUsageMetricConfig                 `mapstructure:"k8s.pod.memory.usage"`
 	K8sPodMemoryWorkingSet            K8sPodMemoryWorkingSetMetricConfig            `mapstructure:"k8s.pod.memory.working_set"`
 	SystemLinuxDentryCount            SystemLinuxDentryCountMetricConfig            `mapstructure:"system.linux.dentry.count"`
 	SystemMemoryLinuxSlabDentry       SystemMemoryLinuxSlabDentryMetricConfig       `mapstructure:"system.memory.linux.slab.dentry"`
+	SystemMemoryPressureStallTime     SystemMemoryPressureStallTimeMetricConfig     `mapstructure:"system.memory.pressure.stall_time"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -852,8 +1622,16 @@ func DefaultMetricsConfig() MetricsConfig {
 		ContainerMemoryActiveFile: ContainerMemoryActiveFileMetricConfig{
 			Enabled: true,
 		},
+		ContainerMemoryAvailable: ContainerMemoryAvailableMetricConfig{
+			Enabled: true,
+		},
 		ContainerMemoryCache: ContainerMemoryCacheMetricConfig{
 			Enabled: true,
+		},
+		ContainerMemoryEvents: ContainerMemoryEventsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerMemoryEventsMetricAttributeKey{ContainerMemoryEventsMetricAttributeKeyMemoryEventType},
 		},
 		ContainerMemoryInactiveFile: ContainerMemoryInactiveFileMetricConfig{
 			Enabled: true,
@@ -869,6 +1647,35 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		ContainerMemoryOomKills: ContainerMemoryOomKillsMetricConfig{
 			Enabled: true,
+		},
+		ContainerMemoryPeak: ContainerMemoryPeakMetricConfig{
+			Enabled: false,
+		},
+		ContainerMemoryPressureStallShare: ContainerMemoryPressureStallShareMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []ContainerMemoryPressureStallShareMetricAttributeKey{ContainerMemoryPressureStallShareMetricAttributeKeyPressureType},
+		},
+		ContainerMemoryPressureStallTime: ContainerMemoryPressureStallTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerMemoryPressureStallTimeMetricAttributeKey{ContainerMemoryPressureStallTimeMetricAttributeKeyPressureType},
+		},
+		ContainerMemoryReclaimReclaimed: ContainerMemoryReclaimReclaimedMetricConfig{
+			Enabled: false,
+		},
+		ContainerMemoryReclaimScanned: ContainerMemoryReclaimScannedMetricConfig{
+			Enabled: false,
+		},
+		ContainerMemoryRefaultActivations: ContainerMemoryRefaultActivationsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerMemoryRefaultActivationsMetricAttributeKey{ContainerMemoryRefaultActivationsMetricAttributeKeyLruType},
+		},
+		ContainerMemoryRefaults: ContainerMemoryRefaultsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerMemoryRefaultsMetricAttributeKey{ContainerMemoryRefaultsMetricAttributeKeyLruType},
 		},
 		ContainerMemoryRss: ContainerMemoryRssMetricConfig{
 			Enabled: true,
@@ -915,6 +1722,9 @@ func DefaultMetricsConfig() MetricsConfig {
 		ContainerMemorySwap: ContainerMemorySwapMetricConfig{
 			Enabled: true,
 		},
+		ContainerMemoryUnderOom: ContainerMemoryUnderOomMetricConfig{
+			Enabled: true,
+		},
 		ContainerMemoryUsage: ContainerMemoryUsageMetricConfig{
 			Enabled: true,
 		},
@@ -926,8 +1736,16 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []ContainerPagingFaultsMetricAttributeKey{ContainerPagingFaultsMetricAttributeKeyFaultType},
 		},
+		K8sPodMemoryAvailable: K8sPodMemoryAvailableMetricConfig{
+			Enabled: true,
+		},
 		K8sPodMemoryCache: K8sPodMemoryCacheMetricConfig{
 			Enabled: true,
+		},
+		K8sPodMemoryEvents: K8sPodMemoryEventsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodMemoryEventsMetricAttributeKey{K8sPodMemoryEventsMetricAttributeKeyMemoryEventType},
 		},
 		K8sPodMemoryKmem: K8sPodMemoryKmemMetricConfig{
 			Enabled: true,
@@ -935,7 +1753,42 @@ func DefaultMetricsConfig() MetricsConfig {
 		K8sPodMemoryLimit: K8sPodMemoryLimitMetricConfig{
 			Enabled: true,
 		},
+		K8sPodMemoryOomKills: K8sPodMemoryOomKillsMetricConfig{
+			Enabled: true,
+		},
+		K8sPodMemoryPeak: K8sPodMemoryPeakMetricConfig{
+			Enabled: false,
+		},
+		K8sPodMemoryPressureStallShare: K8sPodMemoryPressureStallShareMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sPodMemoryPressureStallShareMetricAttributeKey{K8sPodMemoryPressureStallShareMetricAttributeKeyPressureType},
+		},
+		K8sPodMemoryPressureStallTime: K8sPodMemoryPressureStallTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodMemoryPressureStallTimeMetricAttributeKey{K8sPodMemoryPressureStallTimeMetricAttributeKeyPressureType},
+		},
+		K8sPodMemoryReclaimReclaimed: K8sPodMemoryReclaimReclaimedMetricConfig{
+			Enabled: false,
+		},
+		K8sPodMemoryReclaimScanned: K8sPodMemoryReclaimScannedMetricConfig{
+			Enabled: false,
+		},
+		K8sPodMemoryRefaultActivations: K8sPodMemoryRefaultActivationsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodMemoryRefaultActivationsMetricAttributeKey{K8sPodMemoryRefaultActivationsMetricAttributeKeyLruType},
+		},
+		K8sPodMemoryRefaults: K8sPodMemoryRefaultsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodMemoryRefaultsMetricAttributeKey{K8sPodMemoryRefaultsMetricAttributeKeyLruType},
+		},
 		K8sPodMemoryRss: K8sPodMemoryRssMetricConfig{
+			Enabled: true,
+		},
+		K8sPodMemoryUnderOom: K8sPodMemoryUnderOomMetricConfig{
 			Enabled: true,
 		},
 		K8sPodMemoryUsage: K8sPodMemoryUsageMetricConfig{
@@ -951,6 +1804,11 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		SystemMemoryLinuxSlabDentry: SystemMemoryLinuxSlabDentryMetricConfig{
 			Enabled: true,
+		},
+		SystemMemoryPressureStallTime: SystemMemoryPressureStallTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []SystemMemoryPressureStallTimeMetricAttributeKey{SystemMemoryPressureStallTimeMetricAttributeKeyPressureType},
 		},
 	}
 }

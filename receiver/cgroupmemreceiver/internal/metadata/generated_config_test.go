@@ -29,8 +29,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryActiveFile: ContainerMemoryActiveFileMetricConfig{
 						Enabled: true,
 					},
+					ContainerMemoryAvailable: ContainerMemoryAvailableMetricConfig{
+						Enabled: true,
+					},
 					ContainerMemoryCache: ContainerMemoryCacheMetricConfig{
 						Enabled: true,
+					},
+					ContainerMemoryEvents: ContainerMemoryEventsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryEventsMetricAttributeKey{ContainerMemoryEventsMetricAttributeKeyMemoryEventType},
 					},
 					ContainerMemoryInactiveFile: ContainerMemoryInactiveFileMetricConfig{
 						Enabled: true,
@@ -46,6 +54,35 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 					ContainerMemoryOomKills: ContainerMemoryOomKillsMetricConfig{
 						Enabled: true,
+					},
+					ContainerMemoryPeak: ContainerMemoryPeakMetricConfig{
+						Enabled: true,
+					},
+					ContainerMemoryPressureStallShare: ContainerMemoryPressureStallShareMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []ContainerMemoryPressureStallShareMetricAttributeKey{ContainerMemoryPressureStallShareMetricAttributeKeyPressureType},
+					},
+					ContainerMemoryPressureStallTime: ContainerMemoryPressureStallTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryPressureStallTimeMetricAttributeKey{ContainerMemoryPressureStallTimeMetricAttributeKeyPressureType},
+					},
+					ContainerMemoryReclaimReclaimed: ContainerMemoryReclaimReclaimedMetricConfig{
+						Enabled: true,
+					},
+					ContainerMemoryReclaimScanned: ContainerMemoryReclaimScannedMetricConfig{
+						Enabled: true,
+					},
+					ContainerMemoryRefaultActivations: ContainerMemoryRefaultActivationsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryRefaultActivationsMetricAttributeKey{ContainerMemoryRefaultActivationsMetricAttributeKeyLruType},
+					},
+					ContainerMemoryRefaults: ContainerMemoryRefaultsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryRefaultsMetricAttributeKey{ContainerMemoryRefaultsMetricAttributeKeyLruType},
 					},
 					ContainerMemoryRss: ContainerMemoryRssMetricConfig{
 						Enabled: true,
@@ -92,6 +129,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemorySwap: ContainerMemorySwapMetricConfig{
 						Enabled: true,
 					},
+					ContainerMemoryUnderOom: ContainerMemoryUnderOomMetricConfig{
+						Enabled: true,
+					},
 					ContainerMemoryUsage: ContainerMemoryUsageMetricConfig{
 						Enabled: true,
 					},
@@ -103,8 +143,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []ContainerPagingFaultsMetricAttributeKey{ContainerPagingFaultsMetricAttributeKeyFaultType},
 					},
+					K8sPodMemoryAvailable: K8sPodMemoryAvailableMetricConfig{
+						Enabled: true,
+					},
 					K8sPodMemoryCache: K8sPodMemoryCacheMetricConfig{
 						Enabled: true,
+					},
+					K8sPodMemoryEvents: K8sPodMemoryEventsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryEventsMetricAttributeKey{K8sPodMemoryEventsMetricAttributeKeyMemoryEventType},
 					},
 					K8sPodMemoryKmem: K8sPodMemoryKmemMetricConfig{
 						Enabled: true,
@@ -112,7 +160,42 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sPodMemoryLimit: K8sPodMemoryLimitMetricConfig{
 						Enabled: true,
 					},
+					K8sPodMemoryOomKills: K8sPodMemoryOomKillsMetricConfig{
+						Enabled: true,
+					},
+					K8sPodMemoryPeak: K8sPodMemoryPeakMetricConfig{
+						Enabled: true,
+					},
+					K8sPodMemoryPressureStallShare: K8sPodMemoryPressureStallShareMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sPodMemoryPressureStallShareMetricAttributeKey{K8sPodMemoryPressureStallShareMetricAttributeKeyPressureType},
+					},
+					K8sPodMemoryPressureStallTime: K8sPodMemoryPressureStallTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryPressureStallTimeMetricAttributeKey{K8sPodMemoryPressureStallTimeMetricAttributeKeyPressureType},
+					},
+					K8sPodMemoryReclaimReclaimed: K8sPodMemoryReclaimReclaimedMetricConfig{
+						Enabled: true,
+					},
+					K8sPodMemoryReclaimScanned: K8sPodMemoryReclaimScannedMetricConfig{
+						Enabled: true,
+					},
+					K8sPodMemoryRefaultActivations: K8sPodMemoryRefaultActivationsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryRefaultActivationsMetricAttributeKey{K8sPodMemoryRefaultActivationsMetricAttributeKeyLruType},
+					},
+					K8sPodMemoryRefaults: K8sPodMemoryRefaultsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryRefaultsMetricAttributeKey{K8sPodMemoryRefaultsMetricAttributeKeyLruType},
+					},
 					K8sPodMemoryRss: K8sPodMemoryRssMetricConfig{
+						Enabled: true,
+					},
+					K8sPodMemoryUnderOom: K8sPodMemoryUnderOomMetricConfig{
 						Enabled: true,
 					},
 					K8sPodMemoryUsage: K8sPodMemoryUsageMetricConfig{
@@ -128,6 +211,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 					SystemMemoryLinuxSlabDentry: SystemMemoryLinuxSlabDentryMetricConfig{
 						Enabled: true,
+					},
+					SystemMemoryPressureStallTime: SystemMemoryPressureStallTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SystemMemoryPressureStallTimeMetricAttributeKey{SystemMemoryPressureStallTimeMetricAttributeKeyPressureType},
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
@@ -151,8 +239,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryActiveFile: ContainerMemoryActiveFileMetricConfig{
 						Enabled: false,
 					},
+					ContainerMemoryAvailable: ContainerMemoryAvailableMetricConfig{
+						Enabled: false,
+					},
 					ContainerMemoryCache: ContainerMemoryCacheMetricConfig{
 						Enabled: false,
+					},
+					ContainerMemoryEvents: ContainerMemoryEventsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryEventsMetricAttributeKey{ContainerMemoryEventsMetricAttributeKeyMemoryEventType},
 					},
 					ContainerMemoryInactiveFile: ContainerMemoryInactiveFileMetricConfig{
 						Enabled: false,
@@ -168,6 +264,35 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 					ContainerMemoryOomKills: ContainerMemoryOomKillsMetricConfig{
 						Enabled: false,
+					},
+					ContainerMemoryPeak: ContainerMemoryPeakMetricConfig{
+						Enabled: false,
+					},
+					ContainerMemoryPressureStallShare: ContainerMemoryPressureStallShareMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []ContainerMemoryPressureStallShareMetricAttributeKey{ContainerMemoryPressureStallShareMetricAttributeKeyPressureType},
+					},
+					ContainerMemoryPressureStallTime: ContainerMemoryPressureStallTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryPressureStallTimeMetricAttributeKey{ContainerMemoryPressureStallTimeMetricAttributeKeyPressureType},
+					},
+					ContainerMemoryReclaimReclaimed: ContainerMemoryReclaimReclaimedMetricConfig{
+						Enabled: false,
+					},
+					ContainerMemoryReclaimScanned: ContainerMemoryReclaimScannedMetricConfig{
+						Enabled: false,
+					},
+					ContainerMemoryRefaultActivations: ContainerMemoryRefaultActivationsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryRefaultActivationsMetricAttributeKey{ContainerMemoryRefaultActivationsMetricAttributeKeyLruType},
+					},
+					ContainerMemoryRefaults: ContainerMemoryRefaultsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryRefaultsMetricAttributeKey{ContainerMemoryRefaultsMetricAttributeKeyLruType},
 					},
 					ContainerMemoryRss: ContainerMemoryRssMetricConfig{
 						Enabled: false,
@@ -214,6 +339,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemorySwap: ContainerMemorySwapMetricConfig{
 						Enabled: false,
 					},
+					ContainerMemoryUnderOom: ContainerMemoryUnderOomMetricConfig{
+						Enabled: false,
+					},
 					ContainerMemoryUsage: ContainerMemoryUsageMetricConfig{
 						Enabled: false,
 					},
@@ -225,8 +353,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []ContainerPagingFaultsMetricAttributeKey{ContainerPagingFaultsMetricAttributeKeyFaultType},
 					},
+					K8sPodMemoryAvailable: K8sPodMemoryAvailableMetricConfig{
+						Enabled: false,
+					},
 					K8sPodMemoryCache: K8sPodMemoryCacheMetricConfig{
 						Enabled: false,
+					},
+					K8sPodMemoryEvents: K8sPodMemoryEventsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryEventsMetricAttributeKey{K8sPodMemoryEventsMetricAttributeKeyMemoryEventType},
 					},
 					K8sPodMemoryKmem: K8sPodMemoryKmemMetricConfig{
 						Enabled: false,
@@ -234,7 +370,42 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sPodMemoryLimit: K8sPodMemoryLimitMetricConfig{
 						Enabled: false,
 					},
+					K8sPodMemoryOomKills: K8sPodMemoryOomKillsMetricConfig{
+						Enabled: false,
+					},
+					K8sPodMemoryPeak: K8sPodMemoryPeakMetricConfig{
+						Enabled: false,
+					},
+					K8sPodMemoryPressureStallShare: K8sPodMemoryPressureStallShareMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sPodMemoryPressureStallShareMetricAttributeKey{K8sPodMemoryPressureStallShareMetricAttributeKeyPressureType},
+					},
+					K8sPodMemoryPressureStallTime: K8sPodMemoryPressureStallTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryPressureStallTimeMetricAttributeKey{K8sPodMemoryPressureStallTimeMetricAttributeKeyPressureType},
+					},
+					K8sPodMemoryReclaimReclaimed: K8sPodMemoryReclaimReclaimedMetricConfig{
+						Enabled: false,
+					},
+					K8sPodMemoryReclaimScanned: K8sPodMemoryReclaimScannedMetricConfig{
+						Enabled: false,
+					},
+					K8sPodMemoryRefaultActivations: K8sPodMemoryRefaultActivationsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryRefaultActivationsMetricAttributeKey{K8sPodMemoryRefaultActivationsMetricAttributeKeyLruType},
+					},
+					K8sPodMemoryRefaults: K8sPodMemoryRefaultsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryRefaultsMetricAttributeKey{K8sPodMemoryRefaultsMetricAttributeKeyLruType},
+					},
 					K8sPodMemoryRss: K8sPodMemoryRssMetricConfig{
+						Enabled: false,
+					},
+					K8sPodMemoryUnderOom: K8sPodMemoryUnderOomMetricConfig{
 						Enabled: false,
 					},
 					K8sPodMemoryUsage: K8sPodMemoryUsageMetricConfig{
@@ -250,6 +421,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 					SystemMemoryLinuxSlabDentry: SystemMemoryLinuxSlabDentryMetricConfig{
 						Enabled: false,
+					},
+					SystemMemoryPressureStallTime: SystemMemoryPressureStallTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SystemMemoryPressureStallTimeMetricAttributeKey{SystemMemoryPressureStallTimeMetricAttributeKeyPressureType},
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
@@ -270,10 +446,70 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerMemoryActiveFileMetricConfig{}, ContainerMemoryCacheMetricConfig{}, ContainerMemoryInactiveFileMetricConfig{}, ContainerMemoryKmemMetricConfig{}, ContainerMemoryLimitMetricConfig{}, ContainerMemoryMappedFileMetricConfig{}, ContainerMemoryOomKillsMetricConfig{}, ContainerMemoryRssMetricConfig{}, ContainerMemoryRssHugeMetricConfig{}, ContainerMemoryShmemMetricConfig{}, ContainerMemorySlabDentryMetricConfig{}, ContainerMemorySlabDentryNegativeMetricConfig{}, ContainerMemorySlabUsageMetricConfig{}, ContainerMemorySockMetricConfig{}, ContainerMemorySockRcvqMetricConfig{}, ContainerMemorySockRcvqPayloadMetricConfig{}, ContainerMemorySockRcvqSocketsMetricConfig{}, ContainerMemorySwapMetricConfig{}, ContainerMemoryUsageMetricConfig{}, ContainerMemoryWorkingSetMetricConfig{}, ContainerPagingFaultsMetricConfig{}, K8sPodMemoryCacheMetricConfig{}, K8sPodMemoryKmemMetricConfig{}, K8sPodMemoryLimitMetricConfig{}, K8sPodMemoryRssMetricConfig{}, K8sPodMemoryUsageMetricConfig{}, K8sPodMemoryWorkingSetMetricConfig{}, SystemLinuxDentryCountMetricConfig{}, SystemMemoryLinuxSlabDentryMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerMemoryActiveFileMetricConfig{}, ContainerMemoryAvailableMetricConfig{}, ContainerMemoryCacheMetricConfig{}, ContainerMemoryEventsMetricConfig{}, ContainerMemoryInactiveFileMetricConfig{}, ContainerMemoryKmemMetricConfig{}, ContainerMemoryLimitMetricConfig{}, ContainerMemoryMappedFileMetricConfig{}, ContainerMemoryOomKillsMetricConfig{}, ContainerMemoryPeakMetricConfig{}, ContainerMemoryPressureStallShareMetricConfig{}, ContainerMemoryPressureStallTimeMetricConfig{}, ContainerMemoryReclaimReclaimedMetricConfig{}, ContainerMemoryReclaimScannedMetricConfig{}, ContainerMemoryRefaultActivationsMetricConfig{}, ContainerMemoryRefaultsMetricConfig{}, ContainerMemoryRssMetricConfig{}, ContainerMemoryRssHugeMetricConfig{}, ContainerMemoryShmemMetricConfig{}, ContainerMemorySlabDentryMetricConfig{}, ContainerMemorySlabDentryNegativeMetricConfig{}, ContainerMemorySlabUsageMetricConfig{}, ContainerMemorySockMetricConfig{}, ContainerMemorySockRcvqMetricConfig{}, ContainerMemorySockRcvqPayloadMetricConfig{}, ContainerMemorySockRcvqSocketsMetricConfig{}, ContainerMemorySwapMetricConfig{}, ContainerMemoryUnderOomMetricConfig{}, ContainerMemoryUsageMetricConfig{}, ContainerMemoryWorkingSetMetricConfig{}, ContainerPagingFaultsMetricConfig{}, K8sPodMemoryAvailableMetricConfig{}, K8sPodMemoryCacheMetricConfig{}, K8sPodMemoryEventsMetricConfig{}, K8sPodMemoryKmemMetricConfig{}, K8sPodMemoryLimitMetricConfig{}, K8sPodMemoryOomKillsMetricConfig{}, K8sPodMemoryPeakMetricConfig{}, K8sPodMemoryPressureStallShareMetricConfig{}, K8sPodMemoryPressureStallTimeMetricConfig{}, K8sPodMemoryReclaimReclaimedMetricConfig{}, K8sPodMemoryReclaimScannedMetricConfig{}, K8sPodMemoryRefaultActivationsMetricConfig{}, K8sPodMemoryRefaultsMetricConfig{}, K8sPodMemoryRssMetricConfig{}, K8sPodMemoryUnderOomMetricConfig{}, K8sPodMemoryUsageMetricConfig{}, K8sPodMemoryWorkingSetMetricConfig{}, SystemLinuxDentryCountMetricConfig{}, SystemMemoryLinuxSlabDentryMetricConfig{}, SystemMemoryPressureStallTimeMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
+}
+
+func TestContainerMemoryEventsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerMemoryEvents
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerMemoryEventsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.events doesn't have an attribute invalid, valid attributes: [container.memory.event.type]")
+
+	cfg = DefaultMetricsConfig().ContainerMemoryEvents
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerMemoryPressureStallShareMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerMemoryPressureStallShare
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerMemoryPressureStallShareMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.pressure.stall_share doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().ContainerMemoryPressureStallShare
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerMemoryPressureStallTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerMemoryPressureStallTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerMemoryPressureStallTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.pressure.stall_time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().ContainerMemoryPressureStallTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerMemoryRefaultActivationsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerMemoryRefaultActivations
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerMemoryRefaultActivationsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.refault_activations doesn't have an attribute invalid, valid attributes: [container.memory.lru.type]")
+
+	cfg = DefaultMetricsConfig().ContainerMemoryRefaultActivations
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerMemoryRefaultsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerMemoryRefaults
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerMemoryRefaultsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.refaults doesn't have an attribute invalid, valid attributes: [container.memory.lru.type]")
+
+	cfg = DefaultMetricsConfig().ContainerMemoryRefaults
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
 func TestContainerMemorySlabDentryMetricsConfig_Validate(t *testing.T) {
@@ -360,6 +596,66 @@ func TestContainerPagingFaultsMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestK8sPodMemoryEventsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodMemoryEvents
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodMemoryEventsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.events doesn't have an attribute invalid, valid attributes: [container.memory.event.type]")
+
+	cfg = DefaultMetricsConfig().K8sPodMemoryEvents
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodMemoryPressureStallShareMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodMemoryPressureStallShare
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodMemoryPressureStallShareMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.pressure.stall_share doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().K8sPodMemoryPressureStallShare
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodMemoryPressureStallTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodMemoryPressureStallTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodMemoryPressureStallTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.pressure.stall_time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().K8sPodMemoryPressureStallTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodMemoryRefaultActivationsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodMemoryRefaultActivations
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodMemoryRefaultActivationsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.refault_activations doesn't have an attribute invalid, valid attributes: [container.memory.lru.type]")
+
+	cfg = DefaultMetricsConfig().K8sPodMemoryRefaultActivations
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodMemoryRefaultsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodMemoryRefaults
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodMemoryRefaultsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.refaults doesn't have an attribute invalid, valid attributes: [container.memory.lru.type]")
+
+	cfg = DefaultMetricsConfig().K8sPodMemoryRefaults
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestSystemLinuxDentryCountMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SystemLinuxDentryCount
 	require.NoError(t, cfg.Validate())
@@ -368,6 +664,18 @@ func TestSystemLinuxDentryCountMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric system.linux.dentry.count doesn't have an attribute invalid, valid attributes: [system.linux.dentry.state]")
 
 	cfg = DefaultMetricsConfig().SystemLinuxDentryCount
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSystemMemoryPressureStallTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SystemMemoryPressureStallTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SystemMemoryPressureStallTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric system.memory.pressure.stall_time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().SystemMemoryPressureStallTime
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

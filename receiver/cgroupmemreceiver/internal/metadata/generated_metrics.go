@@ -127,6 +127,100 @@ var MapAttributeFaultType = map[string]AttributeFaultType{
 	"minor": AttributeFaultTypeMinor,
 }
 
+// AttributeLruType specifies the value lru_type attribute.
+type AttributeLruType int
+
+const (
+	_ AttributeLruType = iota
+	AttributeLruTypeFile
+	AttributeLruTypeAnon
+)
+
+// String returns the string representation of the AttributeLruType.
+func (av AttributeLruType) String() string {
+	switch av {
+	case AttributeLruTypeFile:
+		return "file"
+	case AttributeLruTypeAnon:
+		return "anon"
+	}
+	return ""
+}
+
+// MapAttributeLruType is a helper map of string to AttributeLruType attribute value.
+var MapAttributeLruType = map[string]AttributeLruType{
+	"file": AttributeLruTypeFile,
+	"anon": AttributeLruTypeAnon,
+}
+
+// AttributeMemoryEventType specifies the value memory_event_type attribute.
+type AttributeMemoryEventType int
+
+const (
+	_ AttributeMemoryEventType = iota
+	AttributeMemoryEventTypeLow
+	AttributeMemoryEventTypeHigh
+	AttributeMemoryEventTypeMax
+	AttributeMemoryEventTypeOom
+	AttributeMemoryEventTypeOomKill
+	AttributeMemoryEventTypeOomGroupKill
+)
+
+// String returns the string representation of the AttributeMemoryEventType.
+func (av AttributeMemoryEventType) String() string {
+	switch av {
+	case AttributeMemoryEventTypeLow:
+		return "low"
+	case AttributeMemoryEventTypeHigh:
+		return "high"
+	case AttributeMemoryEventTypeMax:
+		return "max"
+	case AttributeMemoryEventTypeOom:
+		return "oom"
+	case AttributeMemoryEventTypeOomKill:
+		return "oom_kill"
+	case AttributeMemoryEventTypeOomGroupKill:
+		return "oom_group_kill"
+	}
+	return ""
+}
+
+// MapAttributeMemoryEventType is a helper map of string to AttributeMemoryEventType attribute value.
+var MapAttributeMemoryEventType = map[string]AttributeMemoryEventType{
+	"low":            AttributeMemoryEventTypeLow,
+	"high":           AttributeMemoryEventTypeHigh,
+	"max":            AttributeMemoryEventTypeMax,
+	"oom":            AttributeMemoryEventTypeOom,
+	"oom_kill":       AttributeMemoryEventTypeOomKill,
+	"oom_group_kill": AttributeMemoryEventTypeOomGroupKill,
+}
+
+// AttributePressureType specifies the value pressure_type attribute.
+type AttributePressureType int
+
+const (
+	_ AttributePressureType = iota
+	AttributePressureTypeSome
+	AttributePressureTypeFull
+)
+
+// String returns the string representation of the AttributePressureType.
+func (av AttributePressureType) String() string {
+	switch av {
+	case AttributePressureTypeSome:
+		return "some"
+	case AttributePressureTypeFull:
+		return "full"
+	}
+	return ""
+}
+
+// MapAttributePressureType is a helper map of string to AttributePressureType attribute value.
+var MapAttributePressureType = map[string]AttributePressureType{
+	"some": AttributePressureTypeSome,
+	"full": AttributePressureTypeFull,
+}
+
 // AttributeSlabState specifies the value slab_state attribute.
 type AttributeSlabState int
 
@@ -183,8 +277,15 @@ var MetricsInfo = metricsInfo{
 	ContainerMemoryActiveFile: metricInfo{
 		Name: "container.memory.active_file",
 	},
+	ContainerMemoryAvailable: metricInfo{
+		Name: "container.memory.available",
+	},
 	ContainerMemoryCache: metricInfo{
 		Name: "container.memory.cache",
+	},
+	ContainerMemoryEvents: metricInfo{
+		Name:       "container.memory.events",
+		Attributes: []string{"memory_event_type"},
 	},
 	ContainerMemoryInactiveFile: metricInfo{
 		Name: "container.memory.inactive_file",
@@ -200,6 +301,31 @@ var MetricsInfo = metricsInfo{
 	},
 	ContainerMemoryOomKills: metricInfo{
 		Name: "container.memory.oom_kills",
+	},
+	ContainerMemoryPeak: metricInfo{
+		Name: "container.memory.peak",
+	},
+	ContainerMemoryPressureStallShare: metricInfo{
+		Name:       "container.memory.pressure.stall_share",
+		Attributes: []string{"pressure_type"},
+	},
+	ContainerMemoryPressureStallTime: metricInfo{
+		Name:       "container.memory.pressure.stall_time",
+		Attributes: []string{"pressure_type"},
+	},
+	ContainerMemoryReclaimReclaimed: metricInfo{
+		Name: "container.memory.reclaim.reclaimed",
+	},
+	ContainerMemoryReclaimScanned: metricInfo{
+		Name: "container.memory.reclaim.scanned",
+	},
+	ContainerMemoryRefaultActivations: metricInfo{
+		Name:       "container.memory.refault_activations",
+		Attributes: []string{"lru_type"},
+	},
+	ContainerMemoryRefaults: metricInfo{
+		Name:       "container.memory.refaults",
+		Attributes: []string{"lru_type"},
 	},
 	ContainerMemoryRss: metricInfo{
 		Name: "container.memory.rss",
@@ -240,6 +366,9 @@ var MetricsInfo = metricsInfo{
 	ContainerMemorySwap: metricInfo{
 		Name: "container.memory.swap",
 	},
+	ContainerMemoryUnderOom: metricInfo{
+		Name: "container.memory.under_oom",
+	},
 	ContainerMemoryUsage: metricInfo{
 		Name: "container.memory.usage",
 	},
@@ -250,8 +379,15 @@ var MetricsInfo = metricsInfo{
 		Name:       "container.paging.faults",
 		Attributes: []string{"fault_type"},
 	},
+	K8sPodMemoryAvailable: metricInfo{
+		Name: "k8s.pod.memory.available",
+	},
 	K8sPodMemoryCache: metricInfo{
 		Name: "k8s.pod.memory.cache",
+	},
+	K8sPodMemoryEvents: metricInfo{
+		Name:       "k8s.pod.memory.events",
+		Attributes: []string{"memory_event_type"},
 	},
 	K8sPodMemoryKmem: metricInfo{
 		Name: "k8s.pod.memory.kmem",
@@ -259,8 +395,39 @@ var MetricsInfo = metricsInfo{
 	K8sPodMemoryLimit: metricInfo{
 		Name: "k8s.pod.memory.limit",
 	},
+	K8sPodMemoryOomKills: metricInfo{
+		Name: "k8s.pod.memory.oom_kills",
+	},
+	K8sPodMemoryPeak: metricInfo{
+		Name: "k8s.pod.memory.peak",
+	},
+	K8sPodMemoryPressureStallShare: metricInfo{
+		Name:       "k8s.pod.memory.pressure.stall_share",
+		Attributes: []string{"pressure_type"},
+	},
+	K8sPodMemoryPressureStallTime: metricInfo{
+		Name:       "k8s.pod.memory.pressure.stall_time",
+		Attributes: []string{"pressure_type"},
+	},
+	K8sPodMemoryReclaimReclaimed: metricInfo{
+		Name: "k8s.pod.memory.reclaim.reclaimed",
+	},
+	K8sPodMemoryReclaimScanned: metricInfo{
+		Name: "k8s.pod.memory.reclaim.scanned",
+	},
+	K8sPodMemoryRefaultActivations: metricInfo{
+		Name:       "k8s.pod.memory.refault_activations",
+		Attributes: []string{"lru_type"},
+	},
+	K8sPodMemoryRefaults: metricInfo{
+		Name:       "k8s.pod.memory.refaults",
+		Attributes: []string{"lru_type"},
+	},
 	K8sPodMemoryRss: metricInfo{
 		Name: "k8s.pod.memory.rss",
+	},
+	K8sPodMemoryUnderOom: metricInfo{
+		Name: "k8s.pod.memory.under_oom",
 	},
 	K8sPodMemoryUsage: metricInfo{
 		Name: "k8s.pod.memory.usage",
@@ -275,16 +442,29 @@ var MetricsInfo = metricsInfo{
 	SystemMemoryLinuxSlabDentry: metricInfo{
 		Name: "system.memory.linux.slab.dentry",
 	},
+	SystemMemoryPressureStallTime: metricInfo{
+		Name:       "system.memory.pressure.stall_time",
+		Attributes: []string{"pressure_type"},
+	},
 }
 
 type metricsInfo struct {
 	ContainerMemoryActiveFile         metricInfo
+	ContainerMemoryAvailable          metricInfo
 	ContainerMemoryCache              metricInfo
+	ContainerMemoryEvents             metricInfo
 	ContainerMemoryInactiveFile       metricInfo
 	ContainerMemoryKmem               metricInfo
 	ContainerMemoryLimit              metricInfo
 	ContainerMemoryMappedFile         metricInfo
 	ContainerMemoryOomKills           metricInfo
+	ContainerMemoryPeak               metricInfo
+	ContainerMemoryPressureStallShare metricInfo
+	ContainerMemoryPressureStallTime  metricInfo
+	ContainerMemoryReclaimReclaimed   metricInfo
+	ContainerMemoryReclaimScanned     metricInfo
+	ContainerMemoryRefaultActivations metricInfo
+	ContainerMemoryRefaults           metricInfo
 	ContainerMemoryRss                metricInfo
 	ContainerMemoryRssHuge            metricInfo
 	ContainerMemoryShmem              metricInfo
@@ -296,17 +476,30 @@ type metricsInfo struct {
 	ContainerMemorySockRcvqPayload    metricInfo
 	ContainerMemorySockRcvqSockets    metricInfo
 	ContainerMemorySwap               metricInfo
+	ContainerMemoryUnderOom           metricInfo
 	ContainerMemoryUsage              metricInfo
 	ContainerMemoryWorkingSet         metricInfo
 	ContainerPagingFaults             metricInfo
+	K8sPodMemoryAvailable             metricInfo
 	K8sPodMemoryCache                 metricInfo
+	K8sPodMemoryEvents                metricInfo
 	K8sPodMemoryKmem                  metricInfo
 	K8sPodMemoryLimit                 metricInfo
+	K8sPodMemoryOomKills              metricInfo
+	K8sPodMemoryPeak                  metricInfo
+	K8sPodMemoryPressureStallShare    metricInfo
+	K8sPodMemoryPressureStallTime     metricInfo
+	K8sPodMemoryReclaimReclaimed      metricInfo
+	K8sPodMemoryReclaimScanned        metricInfo
+	K8sPodMemoryRefaultActivations    metricInfo
+	K8sPodMemoryRefaults              metricInfo
 	K8sPodMemoryRss                   metricInfo
+	K8sPodMemoryUnderOom              metricInfo
 	K8sPodMemoryUsage                 metricInfo
 	K8sPodMemoryWorkingSet            metricInfo
 	SystemLinuxDentryCount            metricInfo
 	SystemMemoryLinuxSlabDentry       metricInfo
+	SystemMemoryPressureStallTime     metricInfo
 }
 
 type metricInfo struct {
@@ -366,6 +559,58 @@ func newMetricContainerMemoryActiveFile(cfg ContainerMemoryActiveFileMetricConfi
 	return m
 }
 
+type metricContainerMemoryAvailable struct {
+	data     pmetric.Metric                       // data buffer for generated metric.
+	config   ContainerMemoryAvailableMetricConfig // metric config provided by user.
+	capacity int                                  // max observed number of data points added to the metric.
+}
+
+// init fills container.memory.available metric with initial data.
+func (m *metricContainerMemoryAvailable) init() {
+	m.data.SetName("container.memory.available")
+	m.data.SetDescription("Memory the container can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it. Emitted only when the container's cgroup has a limit.")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricContainerMemoryAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryAvailable) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryAvailable(cfg ContainerMemoryAvailableMetricConfig) metricContainerMemoryAvailable {
+	m := metricContainerMemoryAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricContainerMemoryCache struct {
 	data     pmetric.Metric                   // data buffer for generated metric.
 	config   ContainerMemoryCacheMetricConfig // metric config provided by user.
@@ -410,6 +655,97 @@ func (m *metricContainerMemoryCache) emit(metrics pmetric.MetricSlice) {
 
 func newMetricContainerMemoryCache(cfg ContainerMemoryCacheMetricConfig) metricContainerMemoryCache {
 	m := metricContainerMemoryCache{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerMemoryEvents struct {
+	data          pmetric.Metric                    // data buffer for generated metric.
+	config        ContainerMemoryEventsMetricConfig // metric config provided by user.
+	capacity      int                               // max observed number of data points added to the metric.
+	aggDataPoints []int64                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.memory.events metric with initial data.
+func (m *metricContainerMemoryEvents) init() {
+	m.data.SetName("container.memory.events")
+	m.data.SetDescription("Memory events of the container's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).")
+	m.data.SetUnit("{event}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerMemoryEvents) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, memoryEventTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryEventsMetricAttributeKeyMemoryEventType) {
+		dp.Attributes().PutStr("container.memory.event.type", memoryEventTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryEvents) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryEvents) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryEvents(cfg ContainerMemoryEventsMetricConfig) metricContainerMemoryEvents {
+	m := metricContainerMemoryEvents{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -670,6 +1006,524 @@ func (m *metricContainerMemoryOomKills) emit(metrics pmetric.MetricSlice) {
 
 func newMetricContainerMemoryOomKills(cfg ContainerMemoryOomKillsMetricConfig) metricContainerMemoryOomKills {
 	m := metricContainerMemoryOomKills{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerMemoryPeak struct {
+	data     pmetric.Metric                  // data buffer for generated metric.
+	config   ContainerMemoryPeakMetricConfig // metric config provided by user.
+	capacity int                             // max observed number of data points added to the metric.
+}
+
+// init fills container.memory.peak metric with initial data.
+func (m *metricContainerMemoryPeak) init() {
+	m.data.SetName("container.memory.peak")
+	m.data.SetDescription("Highest memory usage of the container's cgroup since it was created. v2 memory.peak (5.19+); v1 memory.max_usage_in_bytes.")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricContainerMemoryPeak) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryPeak) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryPeak) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryPeak(cfg ContainerMemoryPeakMetricConfig) metricContainerMemoryPeak {
+	m := metricContainerMemoryPeak{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerMemoryPressureStallShare struct {
+	data          pmetric.Metric                                // data buffer for generated metric.
+	config        ContainerMemoryPressureStallShareMetricConfig // metric config provided by user.
+	capacity      int                                           // max observed number of data points added to the metric.
+	aggDataPoints []float64                                     // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.memory.pressure.stall_share metric with initial data.
+func (m *metricContainerMemoryPressureStallShare) init() {
+	m.data.SetName("container.memory.pressure.stall_share")
+	m.data.SetDescription("Share of the last 10 s that some (or all) of the container's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerMemoryPressureStallShare) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryPressureStallShareMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryPressureStallShare) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryPressureStallShare) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryPressureStallShare(cfg ContainerMemoryPressureStallShareMetricConfig) metricContainerMemoryPressureStallShare {
+	m := metricContainerMemoryPressureStallShare{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerMemoryPressureStallTime struct {
+	data          pmetric.Metric                               // data buffer for generated metric.
+	config        ContainerMemoryPressureStallTimeMetricConfig // metric config provided by user.
+	capacity      int                                          // max observed number of data points added to the metric.
+	aggDataPoints []float64                                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.memory.pressure.stall_time metric with initial data.
+func (m *metricContainerMemoryPressureStallTime) init() {
+	m.data.SetName("container.memory.pressure.stall_time")
+	m.data.SetDescription("Cumulative time some (or all) of the container's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerMemoryPressureStallTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryPressureStallTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryPressureStallTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryPressureStallTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryPressureStallTime(cfg ContainerMemoryPressureStallTimeMetricConfig) metricContainerMemoryPressureStallTime {
+	m := metricContainerMemoryPressureStallTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerMemoryReclaimReclaimed struct {
+	data     pmetric.Metric                              // data buffer for generated metric.
+	config   ContainerMemoryReclaimReclaimedMetricConfig // metric config provided by user.
+	capacity int                                         // max observed number of data points added to the metric.
+}
+
+// init fills container.memory.reclaim.reclaimed metric with initial data.
+func (m *metricContainerMemoryReclaimReclaimed) init() {
+	m.data.SetName("container.memory.reclaim.reclaimed")
+	m.data.SetDescription("Pages reclaimed from the container's cgroup. v2 pgsteal of memory.stat; v1 memory.stat has no such field and nothing is emitted.")
+	m.data.SetUnit("{page}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricContainerMemoryReclaimReclaimed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryReclaimReclaimed) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryReclaimReclaimed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryReclaimReclaimed(cfg ContainerMemoryReclaimReclaimedMetricConfig) metricContainerMemoryReclaimReclaimed {
+	m := metricContainerMemoryReclaimReclaimed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerMemoryReclaimScanned struct {
+	data     pmetric.Metric                            // data buffer for generated metric.
+	config   ContainerMemoryReclaimScannedMetricConfig // metric config provided by user.
+	capacity int                                       // max observed number of data points added to the metric.
+}
+
+// init fills container.memory.reclaim.scanned metric with initial data.
+func (m *metricContainerMemoryReclaimScanned) init() {
+	m.data.SetName("container.memory.reclaim.scanned")
+	m.data.SetDescription("Pages scanned by reclaim in the container's cgroup. v2 pgscan of memory.stat; v1 memory.stat has no such field and nothing is emitted.")
+	m.data.SetUnit("{page}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricContainerMemoryReclaimScanned) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryReclaimScanned) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryReclaimScanned) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryReclaimScanned(cfg ContainerMemoryReclaimScannedMetricConfig) metricContainerMemoryReclaimScanned {
+	m := metricContainerMemoryReclaimScanned{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerMemoryRefaultActivations struct {
+	data          pmetric.Metric                                // data buffer for generated metric.
+	config        ContainerMemoryRefaultActivationsMetricConfig // metric config provided by user.
+	capacity      int                                           // max observed number of data points added to the metric.
+	aggDataPoints []int64                                       // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.memory.refault_activations metric with initial data.
+func (m *metricContainerMemoryRefaultActivations) init() {
+	m.data.SetName("container.memory.refault_activations")
+	m.data.SetDescription("Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).")
+	m.data.SetUnit("{page}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerMemoryRefaultActivations) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, lruTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryRefaultActivationsMetricAttributeKeyLruType) {
+		dp.Attributes().PutStr("container.memory.lru.type", lruTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryRefaultActivations) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryRefaultActivations) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryRefaultActivations(cfg ContainerMemoryRefaultActivationsMetricConfig) metricContainerMemoryRefaultActivations {
+	m := metricContainerMemoryRefaultActivations{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerMemoryRefaults struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        ContainerMemoryRefaultsMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []int64                             // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.memory.refaults metric with initial data.
+func (m *metricContainerMemoryRefaults) init() {
+	m.data.SetName("container.memory.refaults")
+	m.data.SetDescription("Pages of the container's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).")
+	m.data.SetUnit("{page}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerMemoryRefaults) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, lruTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryRefaultsMetricAttributeKeyLruType) {
+		dp.Attributes().PutStr("container.memory.lru.type", lruTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryRefaults) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryRefaults) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryRefaults(cfg ContainerMemoryRefaultsMetricConfig) metricContainerMemoryRefaults {
+	m := metricContainerMemoryRefaults{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1487,6 +2341,56 @@ func newMetricContainerMemorySwap(cfg ContainerMemorySwapMetricConfig) metricCon
 	return m
 }
 
+type metricContainerMemoryUnderOom struct {
+	data     pmetric.Metric                      // data buffer for generated metric.
+	config   ContainerMemoryUnderOomMetricConfig // metric config provided by user.
+	capacity int                                 // max observed number of data points added to the metric.
+}
+
+// init fills container.memory.under_oom metric with initial data.
+func (m *metricContainerMemoryUnderOom) init() {
+	m.data.SetName("container.memory.under_oom")
+	m.data.SetDescription("1 while the container's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerMemoryUnderOom) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryUnderOom) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryUnderOom) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryUnderOom(cfg ContainerMemoryUnderOomMetricConfig) metricContainerMemoryUnderOom {
+	m := metricContainerMemoryUnderOom{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricContainerMemoryUsage struct {
 	data     pmetric.Metric                   // data buffer for generated metric.
 	config   ContainerMemoryUsageMetricConfig // metric config provided by user.
@@ -1682,6 +2586,58 @@ func newMetricContainerPagingFaults(cfg ContainerPagingFaultsMetricConfig) metri
 	return m
 }
 
+type metricK8sPodMemoryAvailable struct {
+	data     pmetric.Metric                    // data buffer for generated metric.
+	config   K8sPodMemoryAvailableMetricConfig // metric config provided by user.
+	capacity int                               // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.memory.available metric with initial data.
+func (m *metricK8sPodMemoryAvailable) init() {
+	m.data.SetName("k8s.pod.memory.available")
+	m.data.SetDescription("Memory the pod can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it. Emitted only when the pod's cgroup has a limit.")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sPodMemoryAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryAvailable) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryAvailable(cfg K8sPodMemoryAvailableMetricConfig) metricK8sPodMemoryAvailable {
+	m := metricK8sPodMemoryAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricK8sPodMemoryCache struct {
 	data     pmetric.Metric                // data buffer for generated metric.
 	config   K8sPodMemoryCacheMetricConfig // metric config provided by user.
@@ -1726,6 +2682,97 @@ func (m *metricK8sPodMemoryCache) emit(metrics pmetric.MetricSlice) {
 
 func newMetricK8sPodMemoryCache(cfg K8sPodMemoryCacheMetricConfig) metricK8sPodMemoryCache {
 	m := metricK8sPodMemoryCache{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryEvents struct {
+	data          pmetric.Metric                 // data buffer for generated metric.
+	config        K8sPodMemoryEventsMetricConfig // metric config provided by user.
+	capacity      int                            // max observed number of data points added to the metric.
+	aggDataPoints []int64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.memory.events metric with initial data.
+func (m *metricK8sPodMemoryEvents) init() {
+	m.data.SetName("k8s.pod.memory.events")
+	m.data.SetDescription("Memory events of the pod's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).")
+	m.data.SetUnit("{event}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodMemoryEvents) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, memoryEventTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryEventsMetricAttributeKeyMemoryEventType) {
+		dp.Attributes().PutStr("container.memory.event.type", memoryEventTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryEvents) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryEvents) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryEvents(cfg K8sPodMemoryEventsMetricConfig) metricK8sPodMemoryEvents {
+	m := metricK8sPodMemoryEvents{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1838,6 +2885,576 @@ func newMetricK8sPodMemoryLimit(cfg K8sPodMemoryLimitMetricConfig) metricK8sPodM
 	return m
 }
 
+type metricK8sPodMemoryOomKills struct {
+	data     pmetric.Metric                   // data buffer for generated metric.
+	config   K8sPodMemoryOomKillsMetricConfig // metric config provided by user.
+	capacity int                              // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.memory.oom_kills metric with initial data.
+func (m *metricK8sPodMemoryOomKills) init() {
+	m.data.SetName("k8s.pod.memory.oom_kills")
+	m.data.SetDescription("Processes of the pod killed by the OOM killer, killed containers included. v2 oom_kill of the pod's memory.events, hierarchical: it keeps counting kills of containers whose cgroups are gone. v1 oom_kill of the pod's memory.oom_control counts only the pod cgroup's own tasks, so the receiver adds its containers' counts, keeping those of removed containers (their last count, plus kills the /dev/kmsg watcher saw after it).")
+	m.data.SetUnit("{kill}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sPodMemoryOomKills) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryOomKills) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryOomKills) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryOomKills(cfg K8sPodMemoryOomKillsMetricConfig) metricK8sPodMemoryOomKills {
+	m := metricK8sPodMemoryOomKills{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryPeak struct {
+	data     pmetric.Metric               // data buffer for generated metric.
+	config   K8sPodMemoryPeakMetricConfig // metric config provided by user.
+	capacity int                          // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.memory.peak metric with initial data.
+func (m *metricK8sPodMemoryPeak) init() {
+	m.data.SetName("k8s.pod.memory.peak")
+	m.data.SetDescription("Highest memory usage of the pod's cgroup since it was created. v2 memory.peak (5.19+); v1 memory.max_usage_in_bytes.")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sPodMemoryPeak) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryPeak) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryPeak) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryPeak(cfg K8sPodMemoryPeakMetricConfig) metricK8sPodMemoryPeak {
+	m := metricK8sPodMemoryPeak{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryPressureStallShare struct {
+	data          pmetric.Metric                             // data buffer for generated metric.
+	config        K8sPodMemoryPressureStallShareMetricConfig // metric config provided by user.
+	capacity      int                                        // max observed number of data points added to the metric.
+	aggDataPoints []float64                                  // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.memory.pressure.stall_share metric with initial data.
+func (m *metricK8sPodMemoryPressureStallShare) init() {
+	m.data.SetName("k8s.pod.memory.pressure.stall_share")
+	m.data.SetDescription("Share of the last 10 s that some (or all) of the pod's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodMemoryPressureStallShare) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryPressureStallShareMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryPressureStallShare) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryPressureStallShare) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryPressureStallShare(cfg K8sPodMemoryPressureStallShareMetricConfig) metricK8sPodMemoryPressureStallShare {
+	m := metricK8sPodMemoryPressureStallShare{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryPressureStallTime struct {
+	data          pmetric.Metric                            // data buffer for generated metric.
+	config        K8sPodMemoryPressureStallTimeMetricConfig // metric config provided by user.
+	capacity      int                                       // max observed number of data points added to the metric.
+	aggDataPoints []float64                                 // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.memory.pressure.stall_time metric with initial data.
+func (m *metricK8sPodMemoryPressureStallTime) init() {
+	m.data.SetName("k8s.pod.memory.pressure.stall_time")
+	m.data.SetDescription("Cumulative time some (or all) of the pod's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodMemoryPressureStallTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryPressureStallTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryPressureStallTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryPressureStallTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryPressureStallTime(cfg K8sPodMemoryPressureStallTimeMetricConfig) metricK8sPodMemoryPressureStallTime {
+	m := metricK8sPodMemoryPressureStallTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryReclaimReclaimed struct {
+	data     pmetric.Metric                           // data buffer for generated metric.
+	config   K8sPodMemoryReclaimReclaimedMetricConfig // metric config provided by user.
+	capacity int                                      // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.memory.reclaim.reclaimed metric with initial data.
+func (m *metricK8sPodMemoryReclaimReclaimed) init() {
+	m.data.SetName("k8s.pod.memory.reclaim.reclaimed")
+	m.data.SetDescription("Pages reclaimed from the pod's cgroup. v2 pgsteal of memory.stat; v1 memory.stat has no such field and nothing is emitted.")
+	m.data.SetUnit("{page}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sPodMemoryReclaimReclaimed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryReclaimReclaimed) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryReclaimReclaimed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryReclaimReclaimed(cfg K8sPodMemoryReclaimReclaimedMetricConfig) metricK8sPodMemoryReclaimReclaimed {
+	m := metricK8sPodMemoryReclaimReclaimed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryReclaimScanned struct {
+	data     pmetric.Metric                         // data buffer for generated metric.
+	config   K8sPodMemoryReclaimScannedMetricConfig // metric config provided by user.
+	capacity int                                    // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.memory.reclaim.scanned metric with initial data.
+func (m *metricK8sPodMemoryReclaimScanned) init() {
+	m.data.SetName("k8s.pod.memory.reclaim.scanned")
+	m.data.SetDescription("Pages scanned by reclaim in the pod's cgroup. v2 pgscan of memory.stat; v1 memory.stat has no such field and nothing is emitted.")
+	m.data.SetUnit("{page}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sPodMemoryReclaimScanned) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryReclaimScanned) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryReclaimScanned) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryReclaimScanned(cfg K8sPodMemoryReclaimScannedMetricConfig) metricK8sPodMemoryReclaimScanned {
+	m := metricK8sPodMemoryReclaimScanned{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryRefaultActivations struct {
+	data          pmetric.Metric                             // data buffer for generated metric.
+	config        K8sPodMemoryRefaultActivationsMetricConfig // metric config provided by user.
+	capacity      int                                        // max observed number of data points added to the metric.
+	aggDataPoints []int64                                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.memory.refault_activations metric with initial data.
+func (m *metricK8sPodMemoryRefaultActivations) init() {
+	m.data.SetName("k8s.pod.memory.refault_activations")
+	m.data.SetDescription("Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).")
+	m.data.SetUnit("{page}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodMemoryRefaultActivations) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, lruTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryRefaultActivationsMetricAttributeKeyLruType) {
+		dp.Attributes().PutStr("container.memory.lru.type", lruTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryRefaultActivations) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryRefaultActivations) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryRefaultActivations(cfg K8sPodMemoryRefaultActivationsMetricConfig) metricK8sPodMemoryRefaultActivations {
+	m := metricK8sPodMemoryRefaultActivations{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryRefaults struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        K8sPodMemoryRefaultsMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []int64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.memory.refaults metric with initial data.
+func (m *metricK8sPodMemoryRefaults) init() {
+	m.data.SetName("k8s.pod.memory.refaults")
+	m.data.SetDescription("Pages of the pod's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).")
+	m.data.SetUnit("{page}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodMemoryRefaults) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, lruTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryRefaultsMetricAttributeKeyLruType) {
+		dp.Attributes().PutStr("container.memory.lru.type", lruTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryRefaults) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryRefaults) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryRefaults(cfg K8sPodMemoryRefaultsMetricConfig) metricK8sPodMemoryRefaults {
+	m := metricK8sPodMemoryRefaults{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricK8sPodMemoryRss struct {
 	data     pmetric.Metric              // data buffer for generated metric.
 	config   K8sPodMemoryRssMetricConfig // metric config provided by user.
@@ -1882,6 +3499,56 @@ func (m *metricK8sPodMemoryRss) emit(metrics pmetric.MetricSlice) {
 
 func newMetricK8sPodMemoryRss(cfg K8sPodMemoryRssMetricConfig) metricK8sPodMemoryRss {
 	m := metricK8sPodMemoryRss{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryUnderOom struct {
+	data     pmetric.Metric                   // data buffer for generated metric.
+	config   K8sPodMemoryUnderOomMetricConfig // metric config provided by user.
+	capacity int                              // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.memory.under_oom metric with initial data.
+func (m *metricK8sPodMemoryUnderOom) init() {
+	m.data.SetName("k8s.pod.memory.under_oom")
+	m.data.SetDescription("1 while the pod's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodMemoryUnderOom) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryUnderOom) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryUnderOom) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryUnderOom(cfg K8sPodMemoryUnderOomMetricConfig) metricK8sPodMemoryUnderOom {
+	m := metricK8sPodMemoryUnderOom{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -2137,6 +3804,97 @@ func newMetricSystemMemoryLinuxSlabDentry(cfg SystemMemoryLinuxSlabDentryMetricC
 	return m
 }
 
+type metricSystemMemoryPressureStallTime struct {
+	data          pmetric.Metric                            // data buffer for generated metric.
+	config        SystemMemoryPressureStallTimeMetricConfig // metric config provided by user.
+	capacity      int                                       // max observed number of data points added to the metric.
+	aggDataPoints []float64                                 // slice containing number of aggregated datapoints at each index
+}
+
+// init fills system.memory.pressure.stall_time metric with initial data.
+func (m *metricSystemMemoryPressureStallTime) init() {
+	m.data.SetName("system.memory.pressure.stall_time")
+	m.data.SetDescription("Cumulative time some (or all) non-idle tasks of the node were stalled waiting on memory: total of /proc/pressure/memory, in seconds (the file counts µs). Not emitted without PSI.")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSystemMemoryPressureStallTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SystemMemoryPressureStallTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSystemMemoryPressureStallTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSystemMemoryPressureStallTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSystemMemoryPressureStallTime(cfg SystemMemoryPressureStallTimeMetricConfig) metricSystemMemoryPressureStallTime {
+	m := metricSystemMemoryPressureStallTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
@@ -2148,12 +3906,21 @@ type MetricsBuilder struct {
 	resourceAttributeIncludeFilter          map[string]filter.Filter
 	resourceAttributeExcludeFilter          map[string]filter.Filter
 	metricContainerMemoryActiveFile         metricContainerMemoryActiveFile
+	metricContainerMemoryAvailable          metricContainerMemoryAvailable
 	metricContainerMemoryCache              metricContainerMemoryCache
+	metricContainerMemoryEvents             metricContainerMemoryEvents
 	metricContainerMemoryInactiveFile       metricContainerMemoryInactiveFile
 	metricContainerMemoryKmem               metricContainerMemoryKmem
 	metricContainerMemoryLimit              metricContainerMemoryLimit
 	metricContainerMemoryMappedFile         metricContainerMemoryMappedFile
 	metricContainerMemoryOomKills           metricContainerMemoryOomKills
+	metricContainerMemoryPeak               metricContainerMemoryPeak
+	metricContainerMemoryPressureStallShare metricContainerMemoryPressureStallShare
+	metricContainerMemoryPressureStallTime  metricContainerMemoryPressureStallTime
+	metricContainerMemoryReclaimReclaimed   metricContainerMemoryReclaimReclaimed
+	metricContainerMemoryReclaimScanned     metricContainerMemoryReclaimScanned
+	metricContainerMemoryRefaultActivations metricContainerMemoryRefaultActivations
+	metricContainerMemoryRefaults           metricContainerMemoryRefaults
 	metricContainerMemoryRss                metricContainerMemoryRss
 	metricContainerMemoryRssHuge            metricContainerMemoryRssHuge
 	metricContainerMemoryShmem              metricContainerMemoryShmem
@@ -2165,17 +3932,30 @@ type MetricsBuilder struct {
 	metricContainerMemorySockRcvqPayload    metricContainerMemorySockRcvqPayload
 	metricContainerMemorySockRcvqSockets    metricContainerMemorySockRcvqSockets
 	metricContainerMemorySwap               metricContainerMemorySwap
+	metricContainerMemoryUnderOom           metricContainerMemoryUnderOom
 	metricContainerMemoryUsage              metricContainerMemoryUsage
 	metricContainerMemoryWorkingSet         metricContainerMemoryWorkingSet
 	metricContainerPagingFaults             metricContainerPagingFaults
+	metricK8sPodMemoryAvailable             metricK8sPodMemoryAvailable
 	metricK8sPodMemoryCache                 metricK8sPodMemoryCache
+	metricK8sPodMemoryEvents                metricK8sPodMemoryEvents
 	metricK8sPodMemoryKmem                  metricK8sPodMemoryKmem
 	metricK8sPodMemoryLimit                 metricK8sPodMemoryLimit
+	metricK8sPodMemoryOomKills              metricK8sPodMemoryOomKills
+	metricK8sPodMemoryPeak                  metricK8sPodMemoryPeak
+	metricK8sPodMemoryPressureStallShare    metricK8sPodMemoryPressureStallShare
+	metricK8sPodMemoryPressureStallTime     metricK8sPodMemoryPressureStallTime
+	metricK8sPodMemoryReclaimReclaimed      metricK8sPodMemoryReclaimReclaimed
+	metricK8sPodMemoryReclaimScanned        metricK8sPodMemoryReclaimScanned
+	metricK8sPodMemoryRefaultActivations    metricK8sPodMemoryRefaultActivations
+	metricK8sPodMemoryRefaults              metricK8sPodMemoryRefaults
 	metricK8sPodMemoryRss                   metricK8sPodMemoryRss
+	metricK8sPodMemoryUnderOom              metricK8sPodMemoryUnderOom
 	metricK8sPodMemoryUsage                 metricK8sPodMemoryUsage
 	metricK8sPodMemoryWorkingSet            metricK8sPodMemoryWorkingSet
 	metricSystemLinuxDentryCount            metricSystemLinuxDentryCount
 	metricSystemMemoryLinuxSlabDentry       metricSystemMemoryLinuxSlabDentry
+	metricSystemMemoryPressureStallTime     metricSystemMemoryPressureStallTime
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -2202,12 +3982,21 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricsBuffer:                           pmetric.NewMetrics(),
 		buildInfo:                               settings.BuildInfo,
 		metricContainerMemoryActiveFile:         newMetricContainerMemoryActiveFile(mbc.Metrics.ContainerMemoryActiveFile),
+		metricContainerMemoryAvailable:          newMetricContainerMemoryAvailable(mbc.Metrics.ContainerMemoryAvailable),
 		metricContainerMemoryCache:              newMetricContainerMemoryCache(mbc.Metrics.ContainerMemoryCache),
+		metricContainerMemoryEvents:             newMetricContainerMemoryEvents(mbc.Metrics.ContainerMemoryEvents),
 		metricContainerMemoryInactiveFile:       newMetricContainerMemoryInactiveFile(mbc.Metrics.ContainerMemoryInactiveFile),
 		metricContainerMemoryKmem:               newMetricContainerMemoryKmem(mbc.Metrics.ContainerMemoryKmem),
 		metricContainerMemoryLimit:              newMetricContainerMemoryLimit(mbc.Metrics.ContainerMemoryLimit),
 		metricContainerMemoryMappedFile:         newMetricContainerMemoryMappedFile(mbc.Metrics.ContainerMemoryMappedFile),
 		metricContainerMemoryOomKills:           newMetricContainerMemoryOomKills(mbc.Metrics.ContainerMemoryOomKills),
+		metricContainerMemoryPeak:               newMetricContainerMemoryPeak(mbc.Metrics.ContainerMemoryPeak),
+		metricContainerMemoryPressureStallShare: newMetricContainerMemoryPressureStallShare(mbc.Metrics.ContainerMemoryPressureStallShare),
+		metricContainerMemoryPressureStallTime:  newMetricContainerMemoryPressureStallTime(mbc.Metrics.ContainerMemoryPressureStallTime),
+		metricContainerMemoryReclaimReclaimed:   newMetricContainerMemoryReclaimReclaimed(mbc.Metrics.ContainerMemoryReclaimReclaimed),
+		metricContainerMemoryReclaimScanned:     newMetricContainerMemoryReclaimScanned(mbc.Metrics.ContainerMemoryReclaimScanned),
+		metricContainerMemoryRefaultActivations: newMetricContainerMemoryRefaultActivations(mbc.Metrics.ContainerMemoryRefaultActivations),
+		metricContainerMemoryRefaults:           newMetricContainerMemoryRefaults(mbc.Metrics.ContainerMemoryRefaults),
 		metricContainerMemoryRss:                newMetricContainerMemoryRss(mbc.Metrics.ContainerMemoryRss),
 		metricContainerMemoryRssHuge:            newMetricContainerMemoryRssHuge(mbc.Metrics.ContainerMemoryRssHuge),
 		metricContainerMemoryShmem:              newMetricContainerMemoryShmem(mbc.Metrics.ContainerMemoryShmem),
@@ -2219,17 +4008,30 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricContainerMemorySockRcvqPayload:    newMetricContainerMemorySockRcvqPayload(mbc.Metrics.ContainerMemorySockRcvqPayload),
 		metricContainerMemorySockRcvqSockets:    newMetricContainerMemorySockRcvqSockets(mbc.Metrics.ContainerMemorySockRcvqSockets),
 		metricContainerMemorySwap:               newMetricContainerMemorySwap(mbc.Metrics.ContainerMemorySwap),
+		metricContainerMemoryUnderOom:           newMetricContainerMemoryUnderOom(mbc.Metrics.ContainerMemoryUnderOom),
 		metricContainerMemoryUsage:              newMetricContainerMemoryUsage(mbc.Metrics.ContainerMemoryUsage),
 		metricContainerMemoryWorkingSet:         newMetricContainerMemoryWorkingSet(mbc.Metrics.ContainerMemoryWorkingSet),
 		metricContainerPagingFaults:             newMetricContainerPagingFaults(mbc.Metrics.ContainerPagingFaults),
+		metricK8sPodMemoryAvailable:             newMetricK8sPodMemoryAvailable(mbc.Metrics.K8sPodMemoryAvailable),
 		metricK8sPodMemoryCache:                 newMetricK8sPodMemoryCache(mbc.Metrics.K8sPodMemoryCache),
+		metricK8sPodMemoryEvents:                newMetricK8sPodMemoryEvents(mbc.Metrics.K8sPodMemoryEvents),
 		metricK8sPodMemoryKmem:                  newMetricK8sPodMemoryKmem(mbc.Metrics.K8sPodMemoryKmem),
 		metricK8sPodMemoryLimit:                 newMetricK8sPodMemoryLimit(mbc.Metrics.K8sPodMemoryLimit),
+		metricK8sPodMemoryOomKills:              newMetricK8sPodMemoryOomKills(mbc.Metrics.K8sPodMemoryOomKills),
+		metricK8sPodMemoryPeak:                  newMetricK8sPodMemoryPeak(mbc.Metrics.K8sPodMemoryPeak),
+		metricK8sPodMemoryPressureStallShare:    newMetricK8sPodMemoryPressureStallShare(mbc.Metrics.K8sPodMemoryPressureStallShare),
+		metricK8sPodMemoryPressureStallTime:     newMetricK8sPodMemoryPressureStallTime(mbc.Metrics.K8sPodMemoryPressureStallTime),
+		metricK8sPodMemoryReclaimReclaimed:      newMetricK8sPodMemoryReclaimReclaimed(mbc.Metrics.K8sPodMemoryReclaimReclaimed),
+		metricK8sPodMemoryReclaimScanned:        newMetricK8sPodMemoryReclaimScanned(mbc.Metrics.K8sPodMemoryReclaimScanned),
+		metricK8sPodMemoryRefaultActivations:    newMetricK8sPodMemoryRefaultActivations(mbc.Metrics.K8sPodMemoryRefaultActivations),
+		metricK8sPodMemoryRefaults:              newMetricK8sPodMemoryRefaults(mbc.Metrics.K8sPodMemoryRefaults),
 		metricK8sPodMemoryRss:                   newMetricK8sPodMemoryRss(mbc.Metrics.K8sPodMemoryRss),
+		metricK8sPodMemoryUnderOom:              newMetricK8sPodMemoryUnderOom(mbc.Metrics.K8sPodMemoryUnderOom),
 		metricK8sPodMemoryUsage:                 newMetricK8sPodMemoryUsage(mbc.Metrics.K8sPodMemoryUsage),
 		metricK8sPodMemoryWorkingSet:            newMetricK8sPodMemoryWorkingSet(mbc.Metrics.K8sPodMemoryWorkingSet),
 		metricSystemLinuxDentryCount:            newMetricSystemLinuxDentryCount(mbc.Metrics.SystemLinuxDentryCount),
 		metricSystemMemoryLinuxSlabDentry:       newMetricSystemMemoryLinuxSlabDentry(mbc.Metrics.SystemMemoryLinuxSlabDentry),
+		metricSystemMemoryPressureStallTime:     newMetricSystemMemoryPressureStallTime(mbc.Metrics.SystemMemoryPressureStallTime),
 		resourceAttributeIncludeFilter:          make(map[string]filter.Filter),
 		resourceAttributeExcludeFilter:          make(map[string]filter.Filter),
 	}
@@ -2363,12 +4165,21 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
 	mb.metricContainerMemoryActiveFile.emit(ils.Metrics())
+	mb.metricContainerMemoryAvailable.emit(ils.Metrics())
 	mb.metricContainerMemoryCache.emit(ils.Metrics())
+	mb.metricContainerMemoryEvents.emit(ils.Metrics())
 	mb.metricContainerMemoryInactiveFile.emit(ils.Metrics())
 	mb.metricContainerMemoryKmem.emit(ils.Metrics())
 	mb.metricContainerMemoryLimit.emit(ils.Metrics())
 	mb.metricContainerMemoryMappedFile.emit(ils.Metrics())
 	mb.metricContainerMemoryOomKills.emit(ils.Metrics())
+	mb.metricContainerMemoryPeak.emit(ils.Metrics())
+	mb.metricContainerMemoryPressureStallShare.emit(ils.Metrics())
+	mb.metricContainerMemoryPressureStallTime.emit(ils.Metrics())
+	mb.metricContainerMemoryReclaimReclaimed.emit(ils.Metrics())
+	mb.metricContainerMemoryReclaimScanned.emit(ils.Metrics())
+	mb.metricContainerMemoryRefaultActivations.emit(ils.Metrics())
+	mb.metricContainerMemoryRefaults.emit(ils.Metrics())
 	mb.metricContainerMemoryRss.emit(ils.Metrics())
 	mb.metricContainerMemoryRssHuge.emit(ils.Metrics())
 	mb.metricContainerMemoryShmem.emit(ils.Metrics())
@@ -2380,17 +4191,30 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricContainerMemorySockRcvqPayload.emit(ils.Metrics())
 	mb.metricContainerMemorySockRcvqSockets.emit(ils.Metrics())
 	mb.metricContainerMemorySwap.emit(ils.Metrics())
+	mb.metricContainerMemoryUnderOom.emit(ils.Metrics())
 	mb.metricContainerMemoryUsage.emit(ils.Metrics())
 	mb.metricContainerMemoryWorkingSet.emit(ils.Metrics())
 	mb.metricContainerPagingFaults.emit(ils.Metrics())
+	mb.metricK8sPodMemoryAvailable.emit(ils.Metrics())
 	mb.metricK8sPodMemoryCache.emit(ils.Metrics())
+	mb.metricK8sPodMemoryEvents.emit(ils.Metrics())
 	mb.metricK8sPodMemoryKmem.emit(ils.Metrics())
 	mb.metricK8sPodMemoryLimit.emit(ils.Metrics())
+	mb.metricK8sPodMemoryOomKills.emit(ils.Metrics())
+	mb.metricK8sPodMemoryPeak.emit(ils.Metrics())
+	mb.metricK8sPodMemoryPressureStallShare.emit(ils.Metrics())
+	mb.metricK8sPodMemoryPressureStallTime.emit(ils.Metrics())
+	mb.metricK8sPodMemoryReclaimReclaimed.emit(ils.Metrics())
+	mb.metricK8sPodMemoryReclaimScanned.emit(ils.Metrics())
+	mb.metricK8sPodMemoryRefaultActivations.emit(ils.Metrics())
+	mb.metricK8sPodMemoryRefaults.emit(ils.Metrics())
 	mb.metricK8sPodMemoryRss.emit(ils.Metrics())
+	mb.metricK8sPodMemoryUnderOom.emit(ils.Metrics())
 	mb.metricK8sPodMemoryUsage.emit(ils.Metrics())
 	mb.metricK8sPodMemoryWorkingSet.emit(ils.Metrics())
 	mb.metricSystemLinuxDentryCount.emit(ils.Metrics())
 	mb.metricSystemMemoryLinuxSlabDentry.emit(ils.Metrics())
+	mb.metricSystemMemoryPressureStallTime.emit(ils.Metrics())
 
 	for _, op := range options {
 		op.apply(rm)
@@ -2427,9 +4251,19 @@ func (mb *MetricsBuilder) RecordContainerMemoryActiveFileDataPoint(ts pcommon.Ti
 	mb.metricContainerMemoryActiveFile.recordDataPoint(mb.startTime, ts, val)
 }
 
+// RecordContainerMemoryAvailableDataPoint adds a data point to container.memory.available metric.
+func (mb *MetricsBuilder) RecordContainerMemoryAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerMemoryAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
 // RecordContainerMemoryCacheDataPoint adds a data point to container.memory.cache metric.
 func (mb *MetricsBuilder) RecordContainerMemoryCacheDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricContainerMemoryCache.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerMemoryEventsDataPoint adds a data point to container.memory.events metric.
+func (mb *MetricsBuilder) RecordContainerMemoryEventsDataPoint(ts pcommon.Timestamp, val int64, memoryEventTypeAttributeValue AttributeMemoryEventType) {
+	mb.metricContainerMemoryEvents.recordDataPoint(mb.startTime, ts, val, memoryEventTypeAttributeValue.String())
 }
 
 // RecordContainerMemoryInactiveFileDataPoint adds a data point to container.memory.inactive_file metric.
@@ -2455,6 +4289,41 @@ func (mb *MetricsBuilder) RecordContainerMemoryMappedFileDataPoint(ts pcommon.Ti
 // RecordContainerMemoryOomKillsDataPoint adds a data point to container.memory.oom_kills metric.
 func (mb *MetricsBuilder) RecordContainerMemoryOomKillsDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricContainerMemoryOomKills.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerMemoryPeakDataPoint adds a data point to container.memory.peak metric.
+func (mb *MetricsBuilder) RecordContainerMemoryPeakDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerMemoryPeak.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerMemoryPressureStallShareDataPoint adds a data point to container.memory.pressure.stall_share metric.
+func (mb *MetricsBuilder) RecordContainerMemoryPressureStallShareDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricContainerMemoryPressureStallShare.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
+// RecordContainerMemoryPressureStallTimeDataPoint adds a data point to container.memory.pressure.stall_time metric.
+func (mb *MetricsBuilder) RecordContainerMemoryPressureStallTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricContainerMemoryPressureStallTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
+// RecordContainerMemoryReclaimReclaimedDataPoint adds a data point to container.memory.reclaim.reclaimed metric.
+func (mb *MetricsBuilder) RecordContainerMemoryReclaimReclaimedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerMemoryReclaimReclaimed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerMemoryReclaimScannedDataPoint adds a data point to container.memory.reclaim.scanned metric.
+func (mb *MetricsBuilder) RecordContainerMemoryReclaimScannedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerMemoryReclaimScanned.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerMemoryRefaultActivationsDataPoint adds a data point to container.memory.refault_activations metric.
+func (mb *MetricsBuilder) RecordContainerMemoryRefaultActivationsDataPoint(ts pcommon.Timestamp, val int64, lruTypeAttributeValue AttributeLruType) {
+	mb.metricContainerMemoryRefaultActivations.recordDataPoint(mb.startTime, ts, val, lruTypeAttributeValue.String())
+}
+
+// RecordContainerMemoryRefaultsDataPoint adds a data point to container.memory.refaults metric.
+func (mb *MetricsBuilder) RecordContainerMemoryRefaultsDataPoint(ts pcommon.Timestamp, val int64, lruTypeAttributeValue AttributeLruType) {
+	mb.metricContainerMemoryRefaults.recordDataPoint(mb.startTime, ts, val, lruTypeAttributeValue.String())
 }
 
 // RecordContainerMemoryRssDataPoint adds a data point to container.memory.rss metric.
@@ -2512,6 +4381,11 @@ func (mb *MetricsBuilder) RecordContainerMemorySwapDataPoint(ts pcommon.Timestam
 	mb.metricContainerMemorySwap.recordDataPoint(mb.startTime, ts, val)
 }
 
+// RecordContainerMemoryUnderOomDataPoint adds a data point to container.memory.under_oom metric.
+func (mb *MetricsBuilder) RecordContainerMemoryUnderOomDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerMemoryUnderOom.recordDataPoint(mb.startTime, ts, val)
+}
+
 // RecordContainerMemoryUsageDataPoint adds a data point to container.memory.usage metric.
 func (mb *MetricsBuilder) RecordContainerMemoryUsageDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricContainerMemoryUsage.recordDataPoint(mb.startTime, ts, val)
@@ -2527,9 +4401,19 @@ func (mb *MetricsBuilder) RecordContainerPagingFaultsDataPoint(ts pcommon.Timest
 	mb.metricContainerPagingFaults.recordDataPoint(mb.startTime, ts, val, faultTypeAttributeValue.String())
 }
 
+// RecordK8sPodMemoryAvailableDataPoint adds a data point to k8s.pod.memory.available metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodMemoryAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
 // RecordK8sPodMemoryCacheDataPoint adds a data point to k8s.pod.memory.cache metric.
 func (mb *MetricsBuilder) RecordK8sPodMemoryCacheDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricK8sPodMemoryCache.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodMemoryEventsDataPoint adds a data point to k8s.pod.memory.events metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryEventsDataPoint(ts pcommon.Timestamp, val int64, memoryEventTypeAttributeValue AttributeMemoryEventType) {
+	mb.metricK8sPodMemoryEvents.recordDataPoint(mb.startTime, ts, val, memoryEventTypeAttributeValue.String())
 }
 
 // RecordK8sPodMemoryKmemDataPoint adds a data point to k8s.pod.memory.kmem metric.
@@ -2542,9 +4426,54 @@ func (mb *MetricsBuilder) RecordK8sPodMemoryLimitDataPoint(ts pcommon.Timestamp,
 	mb.metricK8sPodMemoryLimit.recordDataPoint(mb.startTime, ts, val)
 }
 
+// RecordK8sPodMemoryOomKillsDataPoint adds a data point to k8s.pod.memory.oom_kills metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryOomKillsDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodMemoryOomKills.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodMemoryPeakDataPoint adds a data point to k8s.pod.memory.peak metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryPeakDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodMemoryPeak.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodMemoryPressureStallShareDataPoint adds a data point to k8s.pod.memory.pressure.stall_share metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryPressureStallShareDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricK8sPodMemoryPressureStallShare.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
+// RecordK8sPodMemoryPressureStallTimeDataPoint adds a data point to k8s.pod.memory.pressure.stall_time metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryPressureStallTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricK8sPodMemoryPressureStallTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
+// RecordK8sPodMemoryReclaimReclaimedDataPoint adds a data point to k8s.pod.memory.reclaim.reclaimed metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryReclaimReclaimedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodMemoryReclaimReclaimed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodMemoryReclaimScannedDataPoint adds a data point to k8s.pod.memory.reclaim.scanned metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryReclaimScannedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodMemoryReclaimScanned.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodMemoryRefaultActivationsDataPoint adds a data point to k8s.pod.memory.refault_activations metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryRefaultActivationsDataPoint(ts pcommon.Timestamp, val int64, lruTypeAttributeValue AttributeLruType) {
+	mb.metricK8sPodMemoryRefaultActivations.recordDataPoint(mb.startTime, ts, val, lruTypeAttributeValue.String())
+}
+
+// RecordK8sPodMemoryRefaultsDataPoint adds a data point to k8s.pod.memory.refaults metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryRefaultsDataPoint(ts pcommon.Timestamp, val int64, lruTypeAttributeValue AttributeLruType) {
+	mb.metricK8sPodMemoryRefaults.recordDataPoint(mb.startTime, ts, val, lruTypeAttributeValue.String())
+}
+
 // RecordK8sPodMemoryRssDataPoint adds a data point to k8s.pod.memory.rss metric.
 func (mb *MetricsBuilder) RecordK8sPodMemoryRssDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricK8sPodMemoryRss.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodMemoryUnderOomDataPoint adds a data point to k8s.pod.memory.under_oom metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryUnderOomDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodMemoryUnderOom.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordK8sPodMemoryUsageDataPoint adds a data point to k8s.pod.memory.usage metric.
@@ -2565,6 +4494,11 @@ func (mb *MetricsBuilder) RecordSystemLinuxDentryCountDataPoint(ts pcommon.Times
 // RecordSystemMemoryLinuxSlabDentryDataPoint adds a data point to system.memory.linux.slab.dentry metric.
 func (mb *MetricsBuilder) RecordSystemMemoryLinuxSlabDentryDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricSystemMemoryLinuxSlabDentry.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordSystemMemoryPressureStallTimeDataPoint adds a data point to system.memory.pressure.stall_time metric.
+func (mb *MetricsBuilder) RecordSystemMemoryPressureStallTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricSystemMemoryPressureStallTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

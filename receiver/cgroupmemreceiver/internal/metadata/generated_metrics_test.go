@@ -67,6 +67,11 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["container.memory.events"] = mb.metricContainerMemoryEvents.config.AggregationStrategy
+			aggMap["container.memory.pressure.stall_share"] = mb.metricContainerMemoryPressureStallShare.config.AggregationStrategy
+			aggMap["container.memory.pressure.stall_time"] = mb.metricContainerMemoryPressureStallTime.config.AggregationStrategy
+			aggMap["container.memory.refault_activations"] = mb.metricContainerMemoryRefaultActivations.config.AggregationStrategy
+			aggMap["container.memory.refaults"] = mb.metricContainerMemoryRefaults.config.AggregationStrategy
 			aggMap["container.memory.slab.dentry"] = mb.metricContainerMemorySlabDentry.config.AggregationStrategy
 			aggMap["container.memory.slab.dentry_negative"] = mb.metricContainerMemorySlabDentryNegative.config.AggregationStrategy
 			aggMap["container.memory.slab.usage"] = mb.metricContainerMemorySlabUsage.config.AggregationStrategy
@@ -74,7 +79,13 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["container.memory.sock_rcvq_payload"] = mb.metricContainerMemorySockRcvqPayload.config.AggregationStrategy
 			aggMap["container.memory.sock_rcvq_sockets"] = mb.metricContainerMemorySockRcvqSockets.config.AggregationStrategy
 			aggMap["container.paging.faults"] = mb.metricContainerPagingFaults.config.AggregationStrategy
+			aggMap["k8s.pod.memory.events"] = mb.metricK8sPodMemoryEvents.config.AggregationStrategy
+			aggMap["k8s.pod.memory.pressure.stall_share"] = mb.metricK8sPodMemoryPressureStallShare.config.AggregationStrategy
+			aggMap["k8s.pod.memory.pressure.stall_time"] = mb.metricK8sPodMemoryPressureStallTime.config.AggregationStrategy
+			aggMap["k8s.pod.memory.refault_activations"] = mb.metricK8sPodMemoryRefaultActivations.config.AggregationStrategy
+			aggMap["k8s.pod.memory.refaults"] = mb.metricK8sPodMemoryRefaults.config.AggregationStrategy
 			aggMap["system.linux.dentry.count"] = mb.metricSystemLinuxDentryCount.config.AggregationStrategy
+			aggMap["system.memory.pressure.stall_time"] = mb.metricSystemMemoryPressureStallTime.config.AggregationStrategy
 
 			expectedWarnings := 0
 			if tt.metricsSet != testDataSetReag {
@@ -88,7 +99,16 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordContainerMemoryActiveFileDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordContainerMemoryAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordContainerMemoryCacheDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerMemoryEventsDataPoint(ts, 1, AttributeMemoryEventTypeLow)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerMemoryEventsDataPoint(ts, 3, AttributeMemoryEventTypeHigh)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryInactiveFileDataPoint(ts, 1)
@@ -104,6 +124,39 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryOomKillsDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordContainerMemoryPeakDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordContainerMemoryPressureStallShareDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerMemoryPressureStallShareDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerMemoryPressureStallTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerMemoryPressureStallTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+
+			allMetricsCount++
+			mb.RecordContainerMemoryReclaimReclaimedDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordContainerMemoryReclaimScannedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerMemoryRefaultActivationsDataPoint(ts, 1, AttributeLruTypeFile)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerMemoryRefaultActivationsDataPoint(ts, 3, AttributeLruTypeAnon)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerMemoryRefaultsDataPoint(ts, 1, AttributeLruTypeFile)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerMemoryRefaultsDataPoint(ts, 3, AttributeLruTypeAnon)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryRssDataPoint(ts, 1)
@@ -157,6 +210,9 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordContainerMemorySwapDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordContainerMemoryUnderOomDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordContainerMemoryUsageDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
@@ -169,7 +225,16 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordK8sPodMemoryAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordK8sPodMemoryCacheDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodMemoryEventsDataPoint(ts, 1, AttributeMemoryEventTypeLow)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodMemoryEventsDataPoint(ts, 3, AttributeMemoryEventTypeHigh)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryKmemDataPoint(ts, 1)
@@ -178,7 +243,46 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordK8sPodMemoryLimitDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordK8sPodMemoryOomKillsDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodMemoryPeakDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodMemoryPressureStallShareDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodMemoryPressureStallShareDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodMemoryPressureStallTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodMemoryPressureStallTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+
+			allMetricsCount++
+			mb.RecordK8sPodMemoryReclaimReclaimedDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodMemoryReclaimScannedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodMemoryRefaultActivationsDataPoint(ts, 1, AttributeLruTypeFile)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodMemoryRefaultActivationsDataPoint(ts, 3, AttributeLruTypeAnon)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodMemoryRefaultsDataPoint(ts, 1, AttributeLruTypeFile)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodMemoryRefaultsDataPoint(ts, 3, AttributeLruTypeAnon)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordK8sPodMemoryRssDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodMemoryUnderOomDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryUsageDataPoint(ts, 1)
@@ -194,6 +298,12 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordSystemMemoryLinuxSlabDentryDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSystemMemoryPressureStallTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordSystemMemoryPressureStallTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
 
 			rb := mb.NewResourceBuilder()
 			rb.SetCgroupPath("cgroup.path-val")
@@ -209,6 +319,11 @@ func TestMetricsBuilder(t *testing.T) {
 			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricContainerMemoryEvents.aggDataPoints)
+				assert.Empty(t, mb.metricContainerMemoryPressureStallShare.aggDataPoints)
+				assert.Empty(t, mb.metricContainerMemoryPressureStallTime.aggDataPoints)
+				assert.Empty(t, mb.metricContainerMemoryRefaultActivations.aggDataPoints)
+				assert.Empty(t, mb.metricContainerMemoryRefaults.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemorySlabDentry.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemorySlabDentryNegative.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemorySlabUsage.aggDataPoints)
@@ -216,7 +331,13 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricContainerMemorySockRcvqPayload.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemorySockRcvqSockets.aggDataPoints)
 				assert.Empty(t, mb.metricContainerPagingFaults.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodMemoryEvents.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodMemoryPressureStallShare.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodMemoryPressureStallTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodMemoryRefaultActivations.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodMemoryRefaults.aggDataPoints)
 				assert.Empty(t, mb.metricSystemLinuxDentryCount.aggDataPoints)
+				assert.Empty(t, mb.metricSystemMemoryPressureStallTime.aggDataPoints)
 			}
 
 			if tt.expectEmpty {
@@ -258,6 +379,20 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.memory.available":
+					assert.False(t, validatedMetrics["container.memory.available"], "Found a duplicate in the metrics slice: container.memory.available")
+					validatedMetrics["container.memory.available"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Memory the container can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it. Emitted only when the container's cgroup has a limit.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					assert.False(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "container.memory.cache":
 					assert.False(t, validatedMetrics["container.memory.cache"], "Found a duplicate in the metrics slice: container.memory.cache")
 					validatedMetrics["container.memory.cache"] = true
@@ -272,6 +407,50 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.memory.events":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.memory.events"], "Found a duplicate in the metrics slice: container.memory.events")
+						validatedMetrics["container.memory.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Memory events of the container's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						memoryEventTypeAttrVal, ok := dp.Attributes().Get("container.memory.event.type")
+						assert.True(t, ok)
+						assert.Equal(t, "low", memoryEventTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.memory.events"], "Found a duplicate in the metrics slice: container.memory.events")
+						validatedMetrics["container.memory.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Memory events of the container's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["container.memory.events"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("container.memory.event.type")
+						assert.False(t, ok)
+					}
 				case "container.memory.inactive_file":
 					assert.False(t, validatedMetrics["container.memory.inactive_file"], "Found a duplicate in the metrics slice: container.memory.inactive_file")
 					validatedMetrics["container.memory.inactive_file"] = true
@@ -342,6 +521,220 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.memory.peak":
+					assert.False(t, validatedMetrics["container.memory.peak"], "Found a duplicate in the metrics slice: container.memory.peak")
+					validatedMetrics["container.memory.peak"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Highest memory usage of the container's cgroup since it was created. v2 memory.peak (5.19+); v1 memory.max_usage_in_bytes.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					assert.False(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.memory.pressure.stall_share":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.memory.pressure.stall_share"], "Found a duplicate in the metrics slice: container.memory.pressure.stall_share")
+						validatedMetrics["container.memory.pressure.stall_share"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of the last 10 s that some (or all) of the container's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.memory.pressure.stall_share"], "Found a duplicate in the metrics slice: container.memory.pressure.stall_share")
+						validatedMetrics["container.memory.pressure.stall_share"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of the last 10 s that some (or all) of the container's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["container.memory.pressure.stall_share"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
+				case "container.memory.pressure.stall_time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.memory.pressure.stall_time"], "Found a duplicate in the metrics slice: container.memory.pressure.stall_time")
+						validatedMetrics["container.memory.pressure.stall_time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Cumulative time some (or all) of the container's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.memory.pressure.stall_time"], "Found a duplicate in the metrics slice: container.memory.pressure.stall_time")
+						validatedMetrics["container.memory.pressure.stall_time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Cumulative time some (or all) of the container's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["container.memory.pressure.stall_time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
+				case "container.memory.reclaim.reclaimed":
+					assert.False(t, validatedMetrics["container.memory.reclaim.reclaimed"], "Found a duplicate in the metrics slice: container.memory.reclaim.reclaimed")
+					validatedMetrics["container.memory.reclaim.reclaimed"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Pages reclaimed from the container's cgroup. v2 pgsteal of memory.stat; v1 memory.stat has no such field and nothing is emitted.", mi.Description())
+					assert.Equal(t, "{page}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.memory.reclaim.scanned":
+					assert.False(t, validatedMetrics["container.memory.reclaim.scanned"], "Found a duplicate in the metrics slice: container.memory.reclaim.scanned")
+					validatedMetrics["container.memory.reclaim.scanned"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Pages scanned by reclaim in the container's cgroup. v2 pgscan of memory.stat; v1 memory.stat has no such field and nothing is emitted.", mi.Description())
+					assert.Equal(t, "{page}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.memory.refault_activations":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.memory.refault_activations"], "Found a duplicate in the metrics slice: container.memory.refault_activations")
+						validatedMetrics["container.memory.refault_activations"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).", mi.Description())
+						assert.Equal(t, "{page}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						lruTypeAttrVal, ok := dp.Attributes().Get("container.memory.lru.type")
+						assert.True(t, ok)
+						assert.Equal(t, "file", lruTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.memory.refault_activations"], "Found a duplicate in the metrics slice: container.memory.refault_activations")
+						validatedMetrics["container.memory.refault_activations"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).", mi.Description())
+						assert.Equal(t, "{page}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["container.memory.refault_activations"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("container.memory.lru.type")
+						assert.False(t, ok)
+					}
+				case "container.memory.refaults":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.memory.refaults"], "Found a duplicate in the metrics slice: container.memory.refaults")
+						validatedMetrics["container.memory.refaults"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Pages of the container's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).", mi.Description())
+						assert.Equal(t, "{page}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						lruTypeAttrVal, ok := dp.Attributes().Get("container.memory.lru.type")
+						assert.True(t, ok)
+						assert.Equal(t, "file", lruTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.memory.refaults"], "Found a duplicate in the metrics slice: container.memory.refaults")
+						validatedMetrics["container.memory.refaults"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Pages of the container's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).", mi.Description())
+						assert.Equal(t, "{page}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["container.memory.refaults"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("container.memory.lru.type")
+						assert.False(t, ok)
+					}
 				case "container.memory.rss":
 					assert.False(t, validatedMetrics["container.memory.rss"], "Found a duplicate in the metrics slice: container.memory.rss")
 					validatedMetrics["container.memory.rss"] = true
@@ -681,6 +1074,18 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.memory.under_oom":
+					assert.False(t, validatedMetrics["container.memory.under_oom"], "Found a duplicate in the metrics slice: container.memory.under_oom")
+					validatedMetrics["container.memory.under_oom"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "1 while the container's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "container.memory.usage":
 					assert.False(t, validatedMetrics["container.memory.usage"], "Found a duplicate in the metrics slice: container.memory.usage")
 					validatedMetrics["container.memory.usage"] = true
@@ -753,6 +1158,20 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("system.paging.fault.type")
 						assert.False(t, ok)
 					}
+				case "k8s.pod.memory.available":
+					assert.False(t, validatedMetrics["k8s.pod.memory.available"], "Found a duplicate in the metrics slice: k8s.pod.memory.available")
+					validatedMetrics["k8s.pod.memory.available"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Memory the pod can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it. Emitted only when the pod's cgroup has a limit.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					assert.False(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "k8s.pod.memory.cache":
 					assert.False(t, validatedMetrics["k8s.pod.memory.cache"], "Found a duplicate in the metrics slice: k8s.pod.memory.cache")
 					validatedMetrics["k8s.pod.memory.cache"] = true
@@ -767,6 +1186,50 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.memory.events":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.memory.events"], "Found a duplicate in the metrics slice: k8s.pod.memory.events")
+						validatedMetrics["k8s.pod.memory.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Memory events of the pod's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						memoryEventTypeAttrVal, ok := dp.Attributes().Get("container.memory.event.type")
+						assert.True(t, ok)
+						assert.Equal(t, "low", memoryEventTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.memory.events"], "Found a duplicate in the metrics slice: k8s.pod.memory.events")
+						validatedMetrics["k8s.pod.memory.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Memory events of the pod's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.pod.memory.events"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("container.memory.event.type")
+						assert.False(t, ok)
+					}
 				case "k8s.pod.memory.kmem":
 					assert.False(t, validatedMetrics["k8s.pod.memory.kmem"], "Found a duplicate in the metrics slice: k8s.pod.memory.kmem")
 					validatedMetrics["k8s.pod.memory.kmem"] = true
@@ -795,6 +1258,234 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.memory.oom_kills":
+					assert.False(t, validatedMetrics["k8s.pod.memory.oom_kills"], "Found a duplicate in the metrics slice: k8s.pod.memory.oom_kills")
+					validatedMetrics["k8s.pod.memory.oom_kills"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Processes of the pod killed by the OOM killer, killed containers included. v2 oom_kill of the pod's memory.events, hierarchical: it keeps counting kills of containers whose cgroups are gone. v1 oom_kill of the pod's memory.oom_control counts only the pod cgroup's own tasks, so the receiver adds its containers' counts, keeping those of removed containers (their last count, plus kills the /dev/kmsg watcher saw after it).", mi.Description())
+					assert.Equal(t, "{kill}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.memory.peak":
+					assert.False(t, validatedMetrics["k8s.pod.memory.peak"], "Found a duplicate in the metrics slice: k8s.pod.memory.peak")
+					validatedMetrics["k8s.pod.memory.peak"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Highest memory usage of the pod's cgroup since it was created. v2 memory.peak (5.19+); v1 memory.max_usage_in_bytes.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					assert.False(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.memory.pressure.stall_share":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.memory.pressure.stall_share"], "Found a duplicate in the metrics slice: k8s.pod.memory.pressure.stall_share")
+						validatedMetrics["k8s.pod.memory.pressure.stall_share"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of the last 10 s that some (or all) of the pod's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.memory.pressure.stall_share"], "Found a duplicate in the metrics slice: k8s.pod.memory.pressure.stall_share")
+						validatedMetrics["k8s.pod.memory.pressure.stall_share"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of the last 10 s that some (or all) of the pod's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.pod.memory.pressure.stall_share"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
+				case "k8s.pod.memory.pressure.stall_time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.memory.pressure.stall_time"], "Found a duplicate in the metrics slice: k8s.pod.memory.pressure.stall_time")
+						validatedMetrics["k8s.pod.memory.pressure.stall_time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Cumulative time some (or all) of the pod's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.memory.pressure.stall_time"], "Found a duplicate in the metrics slice: k8s.pod.memory.pressure.stall_time")
+						validatedMetrics["k8s.pod.memory.pressure.stall_time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Cumulative time some (or all) of the pod's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.pod.memory.pressure.stall_time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
+				case "k8s.pod.memory.reclaim.reclaimed":
+					assert.False(t, validatedMetrics["k8s.pod.memory.reclaim.reclaimed"], "Found a duplicate in the metrics slice: k8s.pod.memory.reclaim.reclaimed")
+					validatedMetrics["k8s.pod.memory.reclaim.reclaimed"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Pages reclaimed from the pod's cgroup. v2 pgsteal of memory.stat; v1 memory.stat has no such field and nothing is emitted.", mi.Description())
+					assert.Equal(t, "{page}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.memory.reclaim.scanned":
+					assert.False(t, validatedMetrics["k8s.pod.memory.reclaim.scanned"], "Found a duplicate in the metrics slice: k8s.pod.memory.reclaim.scanned")
+					validatedMetrics["k8s.pod.memory.reclaim.scanned"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Pages scanned by reclaim in the pod's cgroup. v2 pgscan of memory.stat; v1 memory.stat has no such field and nothing is emitted.", mi.Description())
+					assert.Equal(t, "{page}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.memory.refault_activations":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.memory.refault_activations"], "Found a duplicate in the metrics slice: k8s.pod.memory.refault_activations")
+						validatedMetrics["k8s.pod.memory.refault_activations"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).", mi.Description())
+						assert.Equal(t, "{page}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						lruTypeAttrVal, ok := dp.Attributes().Get("container.memory.lru.type")
+						assert.True(t, ok)
+						assert.Equal(t, "file", lruTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.memory.refault_activations"], "Found a duplicate in the metrics slice: k8s.pod.memory.refault_activations")
+						validatedMetrics["k8s.pod.memory.refault_activations"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).", mi.Description())
+						assert.Equal(t, "{page}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.pod.memory.refault_activations"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("container.memory.lru.type")
+						assert.False(t, ok)
+					}
+				case "k8s.pod.memory.refaults":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.memory.refaults"], "Found a duplicate in the metrics slice: k8s.pod.memory.refaults")
+						validatedMetrics["k8s.pod.memory.refaults"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Pages of the pod's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).", mi.Description())
+						assert.Equal(t, "{page}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						lruTypeAttrVal, ok := dp.Attributes().Get("container.memory.lru.type")
+						assert.True(t, ok)
+						assert.Equal(t, "file", lruTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.memory.refaults"], "Found a duplicate in the metrics slice: k8s.pod.memory.refaults")
+						validatedMetrics["k8s.pod.memory.refaults"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Pages of the pod's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).", mi.Description())
+						assert.Equal(t, "{page}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.pod.memory.refaults"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("container.memory.lru.type")
+						assert.False(t, ok)
+					}
 				case "k8s.pod.memory.rss":
 					assert.False(t, validatedMetrics["k8s.pod.memory.rss"], "Found a duplicate in the metrics slice: k8s.pod.memory.rss")
 					validatedMetrics["k8s.pod.memory.rss"] = true
@@ -805,6 +1496,18 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
 					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.memory.under_oom":
+					assert.False(t, validatedMetrics["k8s.pod.memory.under_oom"], "Found a duplicate in the metrics slice: k8s.pod.memory.under_oom")
+					validatedMetrics["k8s.pod.memory.under_oom"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "1 while the pod's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
@@ -895,6 +1598,50 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "system.memory.pressure.stall_time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["system.memory.pressure.stall_time"], "Found a duplicate in the metrics slice: system.memory.pressure.stall_time")
+						validatedMetrics["system.memory.pressure.stall_time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Cumulative time some (or all) non-idle tasks of the node were stalled waiting on memory: total of /proc/pressure/memory, in seconds (the file counts µs). Not emitted without PSI.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["system.memory.pressure.stall_time"], "Found a duplicate in the metrics slice: system.memory.pressure.stall_time")
+						validatedMetrics["system.memory.pressure.stall_time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Cumulative time some (or all) non-idle tasks of the node were stalled waiting on memory: total of /proc/pressure/memory, in seconds (the file counts µs). Not emitted without PSI.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["system.memory.pressure.stall_time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
 				}
 			}
 		})
