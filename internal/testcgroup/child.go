@@ -15,6 +15,7 @@ import (
 // The environment of a child started by Start.
 const (
 	envCgroup   = "CGROUPMEM_TESTCGROUP_CGROUP"   // the cgroup to join
+	envUnified  = "CGROUPMEM_TESTCGROUP_UNIFIED"  // its unified twin to join too, on a hybrid host
 	envWorkload = "CGROUPMEM_TESTCGROUP_WORKLOAD" // a JSON Workload to run
 	envExec     = "CGROUPMEM_TESTCGROUP_EXEC"     // a JSON execSpec to exec
 )
@@ -50,6 +51,11 @@ func runChild(dir string) int {
 	procs := filepath.Join(dir, "cgroup.procs")
 	if err := os.WriteFile(procs, []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
 		return fail(fmt.Errorf("joining the cgroup: %w", err))
+	}
+	if u, ok := os.LookupEnv(envUnified); ok {
+		if err := os.WriteFile(filepath.Join(u, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+			return fail(fmt.Errorf("joining the unified cgroup: %w", err))
+		}
 	}
 	fmt.Fprintln(status, statusJoined)
 	if spec, ok := os.LookupEnv(envExec); ok {

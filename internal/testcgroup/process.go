@@ -51,6 +51,9 @@ func (t *Tree) Start(tb testing.TB, dir string, cmd *exec.Cmd) *Process {
 		}
 	}
 	cmd.Env = append(cmd.Environ(), envCgroup+"="+dir)
+	if u := t.Unified(dir); u != "" {
+		cmd.Env = append(cmd.Env, envUnified+"="+u)
+	}
 	status, err := p.start()
 	if err != nil {
 		tb.Fatalf("testcgroup: starting %s in %s: %v", cmd.Args, dir, err)

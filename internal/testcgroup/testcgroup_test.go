@@ -50,13 +50,17 @@ func TestNewIDs(t *testing.T) {
 }
 
 func TestTreeLayoutAndCleanup(t *testing.T) {
-	var dir, root string
+	var dir, root, unified string
 	uid := NewPodUID()
 	id := NewContainerID()
 	t.Run("build", func(t *testing.T) {
 		tree := New(t)
-		dir, root = tree.Dir(), tree.Root()
+		dir, root, unified = tree.Dir(), tree.Root(), tree.Unified(tree.Dir())
 		burstable := tree.AddContainer(QoSBurstable, uid, id)
+		if unified != "" {
+			_, err := os.Stat(filepath.Join(root, "sys", "fs", "cgroup", "unified", "kubepods", "burstable", "pod"+uid, id, "memory.pressure"))
+			require.NoError(t, err, "the unified twin, seen through the root")
+		}
 		guaranteed := tree.AddContainer(QoSGuaranteed, uid, id)
 		require.Equal(t, filepath.Join(dir, "kubepods", "burstable", "pod"+uid, id), burstable)
 		require.Equal(t, filepath.Join(dir, "kubepods", "pod"+uid, id), guaranteed)
@@ -91,6 +95,10 @@ func TestTreeLayoutAndCleanup(t *testing.T) {
 	}
 	_, err := os.Stat(dir)
 	require.True(t, errors.Is(err, fs.ErrNotExist), "test root left behind: %v", err)
+	if unified != "" {
+		_, err = os.Stat(unified)
+		require.True(t, errors.Is(err, fs.ErrNotExist), "unified twin left behind: %v", err)
+	}
 	_, err = os.Lstat(root)
 	require.True(t, errors.Is(err, fs.ErrNotExist), "temp root left behind: %v", err)
 }
@@ -112,6 +120,10 @@ func TestStartJoinsBeforeWorking(t *testing.T) {
 			cg, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.Pid), "cgroup"))
 			require.NoError(t, err)
 			require.Contains(t, string(cg), ":memory:/"+filepath.Base(tree.Dir())+tree.Rel(dir)+"\n")
+			if u := tree.Unified(dir); u != "" {
+				require.Contains(t, string(cg), "0::/"+filepath.Base(tree.Dir())+tree.Rel(dir)+"\n", "in the unified twin too")
+				require.Equal(t, []int{p.Pid}, pids(t, u))
+			}
 			require.NoError(t, p.Stop())
 			require.Empty(t, pids(t, dir))
 		})

@@ -18,8 +18,14 @@ import (
 // Hierarchy is where the host mounts the cgroup v1 memory controller.
 const Hierarchy = "/sys/fs/cgroup/memory"
 
+// UnifiedHierarchy is where a hybrid host mounts cgroup2 beside the v1 controllers.
+const UnifiedHierarchy = "/sys/fs/cgroup/unified"
+
 // cgroupSuperMagic is statfs's f_type of a cgroup v1 mount (CGROUP_SUPER_MAGIC).
 const cgroupSuperMagic = 0x27e0eb
+
+// cgroup2SuperMagic is statfs's f_type of a cgroup2 mount (CGROUP2_SUPER_MAGIC).
+const cgroup2SuperMagic = 0x63677270
 
 // Kubernetes QoS classes, as AddContainer takes them.
 const (
@@ -32,10 +38,11 @@ const (
 // hierarchy. Its methods that take no testing.TB report to the test that called New and must
 // be called from that test's goroutine.
 type Tree struct {
-	tb   testing.TB
-	dir  string   // the unique test root in the real hierarchy
-	root string   // the host root handed to the receiver
-	made []string // cgroups created, each after its parent
+	tb      testing.TB
+	dir     string   // the unique test root in the real hierarchy
+	unified string   // its twin in the unified (cgroup2) mount of a hybrid host; "" if none
+	root    string   // the host root handed to the receiver
+	made    []string // cgroups created, each after its parent
 }
 
 // New creates an empty tree and registers its removal with tb.Cleanup. It skips the test
@@ -52,8 +59,27 @@ func New(tb testing.TB) *Tree {
 	}
 	t := &Tree{tb: tb, dir: dir, made: []string{dir}}
 	tb.Cleanup(t.remove)
-	t.root = makeRoot(tb, dir)
+	t.unified = makeUnified(filepath.Base(dir))
+	if t.unified != "" {
+		t.made = append(t.made, t.unified)
+	}
+	t.root = makeRoot(tb, dir, t.unified)
 	return t
+}
+
+// makeUnified creates the tree's twin in the unified mount of a hybrid host, where the
+// kernel accounts memory pressure per cgroup even though the memory controller is on v1. It
+// returns "" when there is no writable cgroup2 mount there.
+func makeUnified(name string) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(UnifiedHierarchy, &st); err != nil || st.Type != cgroup2SuperMagic {
+		return ""
+	}
+	dir := filepath.Join(UnifiedHierarchy, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return ""
+	}
+	return dir
 }
 
 // skipUnlessWritable skips when not root or when Hierarchy is not a v1 memory controller.
@@ -72,9 +98,9 @@ func skipUnlessWritable(tb testing.TB) {
 }
 
 // makeRoot builds a host root in a temporary directory: sys/fs/cgroup/memory links to the
-// test root, proc to /proc, and sys/fs/cgroup/unified to the host's cgroup2 mount when it
-// has one (a hybrid host).
-func makeRoot(tb testing.TB, dir string) string {
+// test root, proc to /proc, and sys/fs/cgroup/unified to the test root's twin in the host's
+// cgroup2 mount when it has one (a hybrid host).
+func makeRoot(tb testing.TB, dir, unified string) string {
 	tb.Helper()
 	root := tb.TempDir()
 	cg := filepath.Join(root, "sys", "fs", "cgroup")
@@ -82,8 +108,8 @@ func makeRoot(tb testing.TB, dir string) string {
 		tb.Fatalf("testcgroup: %v", err)
 	}
 	links := [][2]string{{dir, filepath.Join(cg, "memory")}, {"/proc", filepath.Join(root, "proc")}}
-	if fi, err := os.Stat("/sys/fs/cgroup/unified"); err == nil && fi.IsDir() {
-		links = append(links, [2]string{"/sys/fs/cgroup/unified", filepath.Join(cg, "unified")})
+	if unified != "" {
+		links = append(links, [2]string{unified, filepath.Join(cg, "unified")})
 	}
 	for _, l := range links {
 		if err := os.Symlink(l[0], l[1]); err != nil {
@@ -98,6 +124,16 @@ func (t *Tree) Root() string { return t.root }
 
 // Dir is the tree's root cgroup in the real hierarchy, /sys/fs/cgroup/memory/cgroupmem-test-*.
 func (t *Tree) Dir() string { return t.dir }
+
+// Unified is the twin of a cgroup of the tree in the unified (cgroup2) mount of a hybrid
+// host, /sys/fs/cgroup/unified/cgroupmem-test-*/<same path>, where its processes are placed
+// too and its memory.pressure is; "" on a host without one.
+func (t *Tree) Unified(dir string) string {
+	if t.unified == "" {
+		return ""
+	}
+	return filepath.Join(t.unified, strings.TrimPrefix(dir, t.dir))
+}
 
 // Rel is the path of a cgroup of the tree as the receiver sees it under Root: relative to
 // the hierarchy, with a leading "/".
@@ -120,15 +156,23 @@ func (t *Tree) AddContainer(qos, podUID, containerID string) string {
 	dir := t.dir
 	for _, p := range append(parts, "pod"+podUID, containerID) {
 		dir = filepath.Join(dir, p)
-		err := os.Mkdir(dir, 0o755)
-		switch {
-		case err == nil:
-			t.made = append(t.made, dir)
-		case !errors.Is(err, fs.ErrExist):
-			t.tb.Fatalf("testcgroup: creating cgroup: %v", err)
+		t.mkdir(dir)
+		if u := t.Unified(dir); u != "" {
+			t.mkdir(u)
 		}
 	}
 	return dir
+}
+
+func (t *Tree) mkdir(dir string) {
+	t.tb.Helper()
+	err := os.Mkdir(dir, 0o755)
+	switch {
+	case err == nil:
+		t.made = append(t.made, dir)
+	case !errors.Is(err, fs.ErrExist):
+		t.tb.Fatalf("testcgroup: creating cgroup: %v", err)
+	}
 }
 
 // SetMemoryLimit writes memory.limit_in_bytes of a cgroup.
@@ -140,10 +184,16 @@ func (t *Tree) SetMemoryLimit(dir string, limit uint64) {
 	}
 }
 
-// Remove removes a cgroup of the tree now, moving any process left in it to its parent.
-// Its children must have been removed.
+// Remove removes a cgroup of the tree now, and its unified twin, moving any process left in
+// them to their parents, as a container runtime does when a container ends. Its children
+// must have been removed.
 func (t *Tree) Remove(dir string) {
 	t.tb.Helper()
+	if u := t.Unified(dir); u != "" {
+		if err := removeCgroup(u); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.tb.Fatalf("testcgroup: %v", err)
+		}
+	}
 	if err := removeCgroup(dir); err != nil {
 		t.tb.Fatalf("testcgroup: %v", err)
 	}
