@@ -35,7 +35,7 @@ func (c *Catalog) Refresh(now time.Time) (Tree, error) {
 	if !c.needWalk(now) {
 		return c.tree, nil
 	}
-	w := walker{}
+	w := newWalker(c.hier.Dir)
 	var errs []error
 	if watch, err := newDirWatch(); err == nil {
 		w.watch = watch

@@ -7,12 +7,15 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 )
 
 // maxDepth bounds the walk: the deepest known layout (kind's kubelet.slice/kubelet-kubepods.slice/
 // kubelet-kubepods-burstable.slice/<pod>.slice/<container>.scope) is five levels down.
 const maxDepth = 8
+
+// ownerUnknown is the owner of a walk whose root could not be stat'ed: every directory is
+// taken (the walk then fails on listing the root anyway).
+const ownerUnknown = -1
 
 // Pod is a Kubernetes pod cgroup and the container cgroups under it.
 type Pod struct {
@@ -40,8 +43,14 @@ type Tree struct {
 // Discover walks the memory hierarchy and returns every pod and container cgroup in it.
 // Directories that vanish during the walk are skipped; a directory that cannot be read is an
 // error naming it, and the walk goes on with the rest.
+//
+// Only directories owned by the owner of the hierarchy's root (root, on a host) are taken or
+// descended into: a subtree delegated to a user (systemd's user@<uid>.service, a rootless
+// runtime's) is that user's, who could otherwise name directories after another tenant's pod
+// UID and container ID and have their usage reported under the victim's names. Rootless
+// containers are therefore not reported.
 func Discover(h Hierarchy) (Tree, error) {
-	w := walker{}
+	w := newWalker(h.Dir)
 	w.walk(h.Dir, "/", 0)
 	return w.tree, errors.Join(w.errs...)
 }
@@ -54,6 +63,40 @@ type walker struct {
 	errs     []error
 	watch    *dirWatch
 	watchErr error
+	// owner is the uid that owns the hierarchy's root; directories of other owners are
+	// skipped. ownerUnknown takes every directory.
+	owner int64
+	// skipped counts the directories skipped for their owner.
+	skipped int
+}
+
+// newWalker returns a walker of the hierarchy rooted at dir, trusting dir's owner.
+func newWalker(dir string) walker {
+	w := walker{owner: ownerUnknown}
+	if fi, err := os.Stat(dir); err == nil {
+		if uid, ok := fileOwner(fi); ok {
+			w.owner = int64(uid)
+		}
+	}
+	return w
+}
+
+// trusted reports whether a directory entry is owned by the hierarchy's owner. An entry that
+// vanished is not (the next walk will not see it either).
+func (w *walker) trusted(e fs.DirEntry) bool {
+	if w.owner == ownerUnknown {
+		return true
+	}
+	fi, err := e.Info()
+	if err != nil {
+		return false
+	}
+	uid, ok := fileOwner(fi)
+	if !ok || int64(uid) != w.owner {
+		w.skipped++
+		return false
+	}
+	return true
 }
 
 func (w *walker) watchDir(dir string) {
@@ -77,21 +120,24 @@ func (w *walker) walk(dir, rel string, depth int) {
 	}
 	parent := path.Base(rel)
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || !w.trusted(e) {
 			continue
 		}
 		name := e.Name()
 		childRel := path.Join(rel, name)
 		childDir := filepath.Join(dir, name)
-		if uid, qos, ok := parsePodDir(name, parent); ok {
+		if uid, qos, ok := parsePodDir(name, rel); ok {
 			w.tree.Pods = append(w.tree.Pods, w.readPodDir(childDir, childRel, uid, qos))
 			continue
 		}
-		if id, runtime, ok := parseContainerDir(name, parent); ok {
-			if runtime == "" && w.isPodmanPod(childDir) {
-				w.walk(childDir, childRel, depth+1) // its libpod-<id> children are the containers
-				continue
-			}
+		// Outside pods, only the runtimes that run containers of their own have them: Docker
+		// (docker-<id>.scope, or a bare ID in its own /docker) and Podman (libpod-<id>). A
+		// CRI runtime's container (cri-containerd-, crio-) or a bare 64-hex name anywhere
+		// else is walked into, not taken: it is no layout's, and could carry another
+		// container's ID. Podman's pod directories are so named: walking into them finds
+		// their containers' libpod-<id> (and watches them, so that a pod created empty is
+		// walked again once Podman starts its containers).
+		if id, runtime, ok := parseContainerDir(name, parent); ok && (runtime == RuntimeDocker || runtime == RuntimePodman) {
 			w.tree.Standalone = append(w.tree.Standalone, Container{ID: id, Runtime: runtime, Path: childRel})
 			continue
 		}
@@ -115,7 +161,7 @@ func (w *walker) readPodDir(dir, rel, uid, qos string) Pod {
 		return pod
 	}
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || !w.trusted(e) {
 			continue
 		}
 		if id, runtime, ok := parseContainerDir(e.Name(), ""); ok {
@@ -130,21 +176,3 @@ func (w *walker) readPodDir(dir, rel, uid, qos string) Pod {
 // podmanConmon is the cgroup Podman's cgroupfs manager puts conmon in, beside the container's
 // libpod-<id> (or inside a pod's directory).
 const podmanConmon = "conmon"
-
-// isPodmanPod tells a Podman pod's directory from a container's: both are a bare 64-hex name
-// under the cgroupfs manager, but a pod's holds its containers' libpod-<id> directories and
-// conmon. The directory is watched, so that a pod created empty is walked again once Podman
-// starts its containers in it.
-func (w *walker) isPodmanPod(dir string) bool {
-	w.watchDir(dir)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return false
-	}
-	for _, e := range entries {
-		if e.IsDir() && (e.Name() == podmanConmon || strings.HasPrefix(e.Name(), "libpod-")) {
-			return true
-		}
-	}
-	return false
-}

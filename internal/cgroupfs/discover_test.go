@@ -205,3 +205,73 @@ func TestDiscoverRuntimeLayouts(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscoverSkipsMisplacedPods builds, beside a real pod of each driver, directories named
+// like pods where no kubelet puts them: only the real ones are pods.
+func TestDiscoverSkipsMisplacedPods(t *testing.T) {
+	const uid = "11111111-2222-3333-4444-555555555555"
+	const victim = "99999999-8888-4777-8666-555555555555"
+	const victimU = "99999999_8888_4777_8666_555555555555"
+	dirs := []string{
+		"kubepods/burstable/pod" + uid + "/" + id64,
+		// A delegated user's subtree, named after another tenant's pod (cgroupfs and systemd).
+		"user.slice/user-1000.slice/user@1000.service/kubepods/pod" + victim + "/" + id64,
+		"user.slice/user-1000.slice/user@1000.service/kubepods.slice/kubepods-pod" + victimU + ".slice/cri-containerd-" + id64 + ".scope",
+		// pod<uid> anywhere else, a QoS directory outside kubepods, a kubepods too deep.
+		"tenant/a/b/pod" + victim + "/" + id64,
+		"tenant/burstable/pod" + victim + "/" + id64,
+		"a/b/c/kubepods/pod" + victim + "/" + id64,
+		// A systemd pod slice whose slices do not chain from the top.
+		"tenant.slice/kubepods.slice/kubepods-pod" + victimU + ".slice/cri-containerd-" + id64 + ".scope",
+		"kubepods.slice/kubepods-besteffort.slice/kubepods-burstable-pod" + victimU + ".slice/cri-containerd-" + id64 + ".scope",
+	}
+	root := t.TempDir()
+	for _, d := range dirs {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+	}
+	got, err := Discover(Hierarchy{Mode: ModeV1, Dir: root})
+	require.NoError(t, err)
+	pod := "/kubepods/burstable/pod" + uid
+	want := []Pod{{UID: uid, QoS: QoSBurstable, Path: pod, Containers: []Container{
+		{ID: id64, Path: pod + "/" + id64, PodUID: uid, QoS: QoSBurstable},
+	}}}
+	if d := cmp.Diff(want, got.Pods); d != "" {
+		t.Fatalf("pods (-want +got):\n%s", d)
+	}
+	require.Empty(t, got.Standalone, "a bare container ID outside a pod and /docker is no container")
+}
+
+// TestDiscoverSkipsDirectoriesOfOtherOwners chowns a pod, a container of a real pod and a
+// standalone container to another uid, as a delegated or rootless user's would be: none is
+// reported, nor anything under them.
+func TestDiscoverSkipsDirectoriesOfOtherOwners(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	const uid = "11111111-2222-3333-4444-555555555555"
+	const victim = "99999999-8888-4777-8666-555555555555"
+	const other = "abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd"
+	root := t.TempDir()
+	mk := func(rel string, owner int) {
+		dir := filepath.Join(root, rel)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.Chown(dir, owner, owner))
+	}
+	mk("kubepods/burstable/pod"+uid+"/"+id64, 0)
+	mk("kubepods/burstable/pod"+uid+"/"+other, 54321)   // a forged container in a real pod
+	mk("kubepods/burstable/pod"+victim, 54321)          // a forged pod
+	mk("kubepods/burstable/pod"+victim+"/"+id64, 54321) // and its container
+	mk("system.slice/docker-"+other+".scope", 54321)    // a forged standalone container
+	mk("delegated", 54321)                              // a delegated subtree,
+	mk("delegated/kubepods/pod"+victim+"/"+id64, 0)     // root-owned inside: not descended into
+
+	got, err := Discover(Hierarchy{Mode: ModeV1, Dir: root})
+	require.NoError(t, err)
+	pod := "/kubepods/burstable/pod" + uid
+	want := Tree{Pods: []Pod{{UID: uid, QoS: QoSBurstable, Path: pod, Containers: []Container{
+		{ID: id64, Path: pod + "/" + id64, PodUID: uid, QoS: QoSBurstable},
+	}}}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("Discover (-want +got):\n%s", d)
+	}
+}

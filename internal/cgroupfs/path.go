@@ -54,13 +54,25 @@ func parseContainerDir(name, parent string) (id, runtime string, ok bool) {
 	return name, "", true
 }
 
-// parsePodDir recognises a Kubernetes pod cgroup directory:
-// cgroupfs "pod<uid>" (QoS from the parent: burstable, besteffort, else guaranteed) or systemd
-// "[<prefix>-]kubepods[-<qos>]-pod<uid with _ for ->.slice".
-func parsePodDir(name, parent string) (uid, qos string, ok bool) {
+// maxKubepodsDepth is how deep the cgroupfs driver's kubepods directory may sit: at the top
+// of the hierarchy, or under a kubelet --cgroup-root of up to two levels (kind's /kubelet).
+const maxKubepodsDepth = 2
+
+// parsePodDir recognises a Kubernetes pod cgroup directory by its name and where it is;
+// parentRel is its parent's path relative to the hierarchy ("/" for the top). Only the
+// layouts the kubelet makes are pods, so that a directory named pod<uid> anywhere else (made
+// under a delegated subtree, say) is not taken for one:
+//   - cgroupfs driver: "pod<uid>" in kubepods (guaranteed) or in kubepods/burstable or
+//     kubepods/besteffort, kubepods at most maxKubepodsDepth levels down;
+//   - systemd driver: "[<prefix>-]kubepods[-<qos>]-pod<uid with _ for ->.slice" at the end of
+//     a chain of slices from the top of the hierarchy, each named after its parent as systemd
+//     names them (kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid>.slice;
+//     kind's kubelet.slice/kubelet-kubepods.slice/...).
+func parsePodDir(name, parentRel string) (uid, qos string, ok bool) {
+	parents := splitRel(parentRel)
 	if rest, found := strings.CutSuffix(name, ".slice"); found {
 		i := strings.LastIndex(rest, "-pod")
-		if i < 0 || !strings.Contains(rest[:i], "kubepods") {
+		if i < 0 || !strings.Contains(rest[:i], "kubepods") || !isSliceChain(append(parents, name)) {
 			return "", "", false
 		}
 		uid = strings.ReplaceAll(rest[i+len("-pod"):], "_", "-")
@@ -73,11 +85,48 @@ func parsePodDir(name, parent string) (uid, qos string, ok bool) {
 	if !found || !isPodUID(rest) {
 		return "", "", false
 	}
-	switch parent {
-	case QoSBurstable, QoSBestEffort:
-		return rest, parent, true
+	n := len(parents)
+	switch {
+	case n >= 1 && parents[n-1] == "kubepods" && n-1 <= maxKubepodsDepth:
+		return rest, QoSGuaranteed, true
+	case n >= 2 && (parents[n-1] == QoSBurstable || parents[n-1] == QoSBestEffort) &&
+		parents[n-2] == "kubepods" && n-2 <= maxKubepodsDepth:
+		return rest, parents[n-1], true
 	}
-	return rest, QoSGuaranteed, true
+	return "", "", false
+}
+
+// isSliceChain reports whether the path components are systemd slices from the top of the
+// hierarchy: the first a name without "-", each next one its parent's name, "-" and one more
+// dash-free part (a-b.slice lives in a.slice).
+func isSliceChain(parts []string) bool {
+	prev := ""
+	for i, p := range parts {
+		unit, ok := strings.CutSuffix(p, ".slice")
+		if !ok {
+			return false
+		}
+		last := unit
+		if i > 0 {
+			if last, ok = strings.CutPrefix(unit, prev+"-"); !ok {
+				return false
+			}
+		}
+		if last == "" || strings.Contains(last, "-") {
+			return false
+		}
+		prev = unit
+	}
+	return len(parts) > 0
+}
+
+// splitRel splits a path relative to the hierarchy ("/a/b") into its components.
+func splitRel(rel string) []string {
+	rel = strings.Trim(rel, "/")
+	if rel == "" {
+		return nil
+	}
+	return strings.Split(rel, "/")
 }
 
 func qosFromSlice(prefix string) string {

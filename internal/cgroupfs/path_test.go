@@ -50,19 +50,30 @@ func TestParsePodDir(t *testing.T) {
 		wantUID, wantQoS  string
 		wantOK            bool
 	}{
-		{name: "cgroupfs burstable", dir: "pod" + uid, parent: "burstable", wantUID: uid, wantQoS: QoSBurstable, wantOK: true},
-		{name: "cgroupfs besteffort", dir: "pod" + uid, parent: "besteffort", wantUID: uid, wantQoS: QoSBestEffort, wantOK: true},
-		{name: "cgroupfs guaranteed", dir: "pod" + uid, parent: "kubepods", wantUID: uid, wantQoS: QoSGuaranteed, wantOK: true},
-		{name: "cgroupfs static pod", dir: "pod" + static, parent: "kubepods", wantUID: static, wantQoS: QoSGuaranteed, wantOK: true},
-		{name: "systemd burstable", dir: "kubepods-burstable-pod" + uidU + ".slice", wantUID: uid, wantQoS: QoSBurstable, wantOK: true},
-		{name: "systemd besteffort", dir: "kubepods-besteffort-pod" + uidU + ".slice", wantUID: uid, wantQoS: QoSBestEffort, wantOK: true},
-		{name: "systemd guaranteed", dir: "kubepods-pod" + uidU + ".slice", wantUID: uid, wantQoS: QoSGuaranteed, wantOK: true},
-		{name: "kind custom root", dir: "kubelet-kubepods-burstable-pod" + uidU + ".slice", wantUID: uid, wantQoS: QoSBurstable, wantOK: true},
-		{name: "qos slice is not a pod", dir: "kubepods-burstable.slice"},
-		{name: "not kubepods", dir: "system-pod" + uidU + ".slice"},
-		{name: "bad uid", dir: "pod" + uid[:35]},
-		{name: "pod word only", dir: "podman.slice"},
-		{name: "uid with bad dashes", dir: "pod3f0a9d1e77c55-4b8e-9a31-2d4be2f1c0aa"},
+		{name: "cgroupfs burstable", dir: "pod" + uid, parent: "/kubepods/burstable", wantUID: uid, wantQoS: QoSBurstable, wantOK: true},
+		{name: "cgroupfs besteffort", dir: "pod" + uid, parent: "/kubepods/besteffort", wantUID: uid, wantQoS: QoSBestEffort, wantOK: true},
+		{name: "cgroupfs guaranteed", dir: "pod" + uid, parent: "/kubepods", wantUID: uid, wantQoS: QoSGuaranteed, wantOK: true},
+		{name: "cgroupfs static pod", dir: "pod" + static, parent: "/kubepods", wantUID: static, wantQoS: QoSGuaranteed, wantOK: true},
+		{name: "cgroupfs under a cgroup root", dir: "pod" + uid, parent: "/kubelet/kubepods/burstable", wantUID: uid, wantQoS: QoSBurstable, wantOK: true},
+		{name: "cgroupfs under a two-level cgroup root", dir: "pod" + uid, parent: "/a/b/kubepods", wantUID: uid, wantQoS: QoSGuaranteed, wantOK: true},
+		{name: "cgroupfs kubepods too deep", dir: "pod" + uid, parent: "/a/b/c/kubepods"},
+		{name: "cgroupfs not in kubepods", dir: "pod" + uid, parent: "/user.slice/user-1000.slice/user@1000.service"},
+		{name: "cgroupfs qos not in kubepods", dir: "pod" + uid, parent: "/tenant/burstable"},
+		{name: "cgroupfs at the top", dir: "pod" + uid, parent: "/"},
+		{name: "cgroupfs in another pod", dir: "pod" + uid, parent: "/kubepods/pod" + static},
+		{name: "systemd burstable", dir: "kubepods-burstable-pod" + uidU + ".slice", parent: "/kubepods.slice/kubepods-burstable.slice", wantUID: uid, wantQoS: QoSBurstable, wantOK: true},
+		{name: "systemd besteffort", dir: "kubepods-besteffort-pod" + uidU + ".slice", parent: "/kubepods.slice/kubepods-besteffort.slice", wantUID: uid, wantQoS: QoSBestEffort, wantOK: true},
+		{name: "systemd guaranteed", dir: "kubepods-pod" + uidU + ".slice", parent: "/kubepods.slice", wantUID: uid, wantQoS: QoSGuaranteed, wantOK: true},
+		{name: "kind custom root", dir: "kubelet-kubepods-burstable-pod" + uidU + ".slice", parent: "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-burstable.slice", wantUID: uid, wantQoS: QoSBurstable, wantOK: true},
+		{name: "systemd pod slice in the wrong slice", dir: "kubepods-burstable-pod" + uidU + ".slice", parent: "/kubepods.slice/kubepods-besteffort.slice"},
+		{name: "systemd pod slice at the top", dir: "kubepods-pod" + uidU + ".slice", parent: "/"},
+		{name: "systemd chain under a service", dir: "kubepods-pod" + uidU + ".slice", parent: "/user.slice/user-1000.slice/user@1000.service/kubepods.slice"},
+		{name: "systemd chain not from the top", dir: "kubepods-pod" + uidU + ".slice", parent: "/tenant.slice/kubepods.slice"},
+		{name: "qos slice is not a pod", dir: "kubepods-burstable.slice", parent: "/kubepods.slice"},
+		{name: "not kubepods", dir: "system-pod" + uidU + ".slice", parent: "/system.slice"},
+		{name: "bad uid", dir: "pod" + uid[:35], parent: "/kubepods"},
+		{name: "pod word only", dir: "podman.slice", parent: "/"},
+		{name: "uid with bad dashes", dir: "pod3f0a9d1e77c55-4b8e-9a31-2d4be2f1c0aa", parent: "/kubepods"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,14 +87,19 @@ func TestParsePodDir(t *testing.T) {
 
 func FuzzParseCgroupDirNames(f *testing.F) {
 	f.Add("cri-containerd-"+id64+".scope", "kubepods")
-	f.Add("kubepods-burstable-pod3f0a9d1e_7c55_4b8e_9a31_2d4be2f1c0aa.slice", "")
-	f.Add("pod3f0a9d1e-7c55-4b8e-9a31-2d4be2f1c0aa", "burstable")
+	f.Add("kubepods-burstable-pod3f0a9d1e_7c55_4b8e_9a31_2d4be2f1c0aa.slice", "/kubepods.slice/kubepods-burstable.slice")
+	f.Add("pod3f0a9d1e-7c55-4b8e-9a31-2d4be2f1c0aa", "/kubepods/burstable")
 	f.Fuzz(func(t *testing.T, name, parent string) {
 		if id, _, ok := parseContainerDir(name, parent); ok && !strings.Contains(name, id) {
 			t.Fatalf("id %q not in name %q", id, name)
 		}
-		if uid, _, ok := parsePodDir(name, parent); ok && !isPodUID(uid) {
-			t.Fatalf("invalid uid %q from %q", uid, name)
+		if uid, _, ok := parsePodDir(name, parent); ok {
+			if !isPodUID(uid) {
+				t.Fatalf("invalid uid %q from %q", uid, name)
+			}
+			if !strings.Contains(parent, "kubepods") {
+				t.Fatalf("pod %q accepted in %q, outside any kubepods parent", name, parent)
+			}
 		}
 	})
 }
