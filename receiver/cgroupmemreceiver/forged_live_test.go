@@ -27,7 +27,7 @@ func TestLiveForgedPodsIgnored(t *testing.T) {
 	dir := tree.AddContainer(testcgroup.QoSBurstable, uid, id)
 	victim, victimID := testcgroup.NewPodUID(), testcgroup.NewContainerID()
 
-	var made []string // created here, removed here after their processes stopped
+	var made []string // created here (each after its parent), removed here after their processes stopped
 	t.Cleanup(func() {
 		for i := len(made) - 1; i >= 0; i-- {
 			if err := syscall.Rmdir(made[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -46,6 +46,10 @@ func TestLiveForgedPodsIgnored(t *testing.T) {
 			require.NoError(t, err)
 			made = append(made, d)
 			require.NoError(t, os.Chown(d, owner, owner))
+			if u := tree.Unified(d); u != "" { // the twin its processes join on a hybrid host
+				require.NoError(t, os.Mkdir(u, 0o755))
+				made = append(made, u)
+			}
 		}
 		return d
 	}
