@@ -9,7 +9,7 @@ RUN_CONFIG ?= testdata/config/run.yaml
 # exceeded" when the deadline meets the minimisation of a new input.
 FUZZTIME ?= 100000x
 
-.PHONY: all run build test unit-test fuzz generate bench lint tools
+.PHONY: all run build test unit-test fuzz generate bench tools
 
 all: test
 

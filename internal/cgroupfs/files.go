@@ -11,7 +11,6 @@ const (
 	v1Kmem
 	v1TCPUsage
 	v1TCPMaxUsage
-	v1TCPLimit
 	v1OOMControl
 	v1Slabinfo
 	v2Stat
@@ -34,7 +33,6 @@ var fileNames = [numFiles]string{
 	v1Kmem:        "memory.kmem.usage_in_bytes",
 	v1TCPUsage:    "memory.kmem.tcp.usage_in_bytes",
 	v1TCPMaxUsage: "memory.kmem.tcp.max_usage_in_bytes",
-	v1TCPLimit:    "memory.kmem.tcp.limit_in_bytes",
 	v1OOMControl:  "memory.oom_control",
 	v1Slabinfo:    "memory.kmem.slabinfo",
 	v2Stat:        "memory.stat",
@@ -48,5 +46,3 @@ var fileNames = [numFiles]string{
 	v2Peak:        "memory.peak",
 	v2Pressure:    "memory.pressure",
 }
-
-func (id fileID) String() string { return fileNames[id] }

@@ -8,8 +8,8 @@
 // charges each dentry to the memory cgroup the kernel charges it to, and keys
 // it by object pointer so that the free decrements the same cgroup.
 //
-// It only sees dentries allocated after it attached: Covers and StartedAt say
-// which cgroups it has seen from birth. See README.md for the hooks, their
+// It only sees dentries allocated after it attached: Covers says which
+// cgroups it has seen from birth. See README.md for the hooks, their
 // measured overhead, the capabilities and the kernels it needs.
 package dentrybpf
 

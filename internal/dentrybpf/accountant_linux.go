@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -37,7 +36,6 @@ type Accountant struct {
 	zeroSeen map[uint64]bool // cgroups whose count was 0 at the last snapshot
 
 	objSize   uint64
-	startedAt time.Time
 	watermark uint64 // highest cgroup id that existed when the accountant attached
 }
 
@@ -134,7 +132,6 @@ func (a *Accountant) start(cfg Config) error {
 		a.logger.Info("dentry accountant: preferred hooks unavailable",
 			zap.String("using", a.hooks), zap.Error(errors.Join(errs...)))
 	}
-	a.startedAt = time.Now()
 
 	a.startNegative(spec, opts)
 	a.watermark = a.readWatermark(cfg.CgroupRoot)
@@ -279,15 +276,6 @@ func (a *Accountant) ObjectSize() uint64 {
 		return 0
 	}
 	return a.objSize
-}
-
-// StartedAt is when the accountant attached; dentries allocated before it
-// are not counted.
-func (a *Accountant) StartedAt() time.Time {
-	if a == nil {
-		return time.Time{}
-	}
-	return a.startedAt
 }
 
 // Covers reports whether the cgroup with this id was created after the

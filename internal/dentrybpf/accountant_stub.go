@@ -4,7 +4,6 @@ package dentrybpf
 
 import (
 	"fmt"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -23,9 +22,6 @@ func (*Accountant) Snapshot() (map[uint64]Counts, error) { return nil, ErrClosed
 
 // ObjectSize returns 0.
 func (*Accountant) ObjectSize() uint64 { return 0 }
-
-// StartedAt returns the zero time.
-func (*Accountant) StartedAt() time.Time { return time.Time{} }
 
 // Covers returns false.
 func (*Accountant) Covers(uint64) bool { return false }
