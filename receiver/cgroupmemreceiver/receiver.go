@@ -16,9 +16,10 @@ import (
 
 // metricsReceiver runs the scraper on the schedule of scraperhelper's controller
 // (initial_delay, then a scrape at once and every collection_interval, each bounded by
-// timeout, 5 s by default and at most collection_interval), but hands each scrape on in batches of batchResources resources instead
-// of whole: the pipeline then holds one batch of pdata at a time, not the node's. Each batch
-// is reported like any receiver's data (otelcol_receiver_accepted_metric_points and
+// timeout, 5 s by default and at most collection_interval), but hands each scrape on in
+// batches of batchResources resources instead of whole: the pipeline then holds one batch of
+// pdata at a time, not the node's (the package doc says why, with the measurement). Each
+// batch is reported like any receiver's data (otelcol_receiver_accepted_metric_points and
 // refused_metric_points); a scrape's errors are logged as scraperhelper logs them.
 type metricsReceiver struct {
 	cfg     *Config
