@@ -28,7 +28,7 @@ func collectorPath() string {
 
 func configMapCollectorConfig(t *testing.T) map[string]any {
 	t.Helper()
-	cm := decodeStrict[corev1.ConfigMap](t, "configmap.yaml")
+	cm := decodeStrict[corev1.ConfigMap](t, "base/configmap.yaml")
 	var cfg map[string]any
 	require.NoError(t, yaml.Unmarshal([]byte(cm.Data["config.yaml"]), &cfg))
 	return cfg

@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
@@ -20,6 +22,9 @@ import (
 const (
 	namespace = "cgroupmem"
 	name      = "otelcol-cgroupmem"
+	// collectorUID is the collector's own uid and gid: not distroless's nonroot 65532, which
+	// many tenant images share.
+	collectorUID = 17117
 )
 
 // decodeStrict reads a one-document YAML file into T, failing on unknown or duplicate fields.
@@ -50,13 +55,23 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 		apiVersion string
 		kind       string
 	}{
-		{file: "namespace.yaml", into: &corev1.Namespace{}, apiVersion: "v1", kind: "Namespace"},
-		{file: "serviceaccount.yaml", into: &corev1.ServiceAccount{}, apiVersion: "v1", kind: "ServiceAccount"},
-		{file: "clusterrole.yaml", into: &rbacv1.ClusterRole{}, apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole"},
-		{file: "clusterrolebinding.yaml", into: &rbacv1.ClusterRoleBinding{}, apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding"},
-		{file: "configmap.yaml", into: &corev1.ConfigMap{}, apiVersion: "v1", kind: "ConfigMap"},
-		{file: "daemonset.yaml", into: &appsv1.DaemonSet{}, apiVersion: "apps/v1", kind: "DaemonSet"},
-		{file: "overlays/all-features/daemonset-patch.yaml", into: &appsv1.DaemonSet{}, apiVersion: "apps/v1", kind: "DaemonSet"},
+		{file: "base/namespace.yaml", into: &corev1.Namespace{}, apiVersion: "v1", kind: "Namespace"},
+		{file: "base/serviceaccount.yaml", into: &corev1.ServiceAccount{}, apiVersion: "v1", kind: "ServiceAccount"},
+		{file: "base/clusterrole.yaml", into: &rbacv1.ClusterRole{}, apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole"},
+		{file: "base/clusterrolebinding.yaml", into: &rbacv1.ClusterRoleBinding{}, apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding"},
+		{file: "base/configmap.yaml", into: &corev1.ConfigMap{}, apiVersion: "v1", kind: "ConfigMap"},
+		{file: "base/daemonset.yaml", into: &appsv1.DaemonSet{}, apiVersion: "apps/v1", kind: "DaemonSet"},
+	}
+	overlays, err := filepath.Glob("overlays/*/daemonset-patch.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, overlays)
+	for _, f := range overlays {
+		tests = append(tests, struct {
+			file       string
+			into       runtime.Object
+			apiVersion string
+			kind       string
+		}{file: f, into: &appsv1.DaemonSet{}, apiVersion: "apps/v1", kind: "DaemonSet"})
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -70,27 +85,37 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	}
 
 	// Every manifest is both listed by kustomize and decoded above.
-	k := decodeStrict[kustomization](t, "kustomization.yaml")
+	k := decodeStrict[kustomization](t, "base/kustomization.yaml")
 	var decoded []string
 	for _, tt := range tests {
-		if !strings.Contains(tt.file, "/") {
-			decoded = append(decoded, tt.file)
+		if rest, ok := strings.CutPrefix(tt.file, "base/"); ok {
+			decoded = append(decoded, rest)
 		}
 	}
-	onDisk, err := filepath.Glob("*.yaml")
+	onDisk, err := filepath.Glob("base/*.yaml")
 	require.NoError(t, err)
-	onDisk = slices.DeleteFunc(onDisk, func(f string) bool { return f == "kustomization.yaml" })
-	assert.ElementsMatch(t, decoded, k.Resources, "kustomization.yaml lists the decoded manifests")
+	onDisk = slices.DeleteFunc(onDisk, func(f string) bool { return f == "base/kustomization.yaml" })
+	for i := range onDisk {
+		onDisk[i] = filepath.Base(onDisk[i])
+	}
+	assert.ElementsMatch(t, decoded, k.Resources, "base/kustomization.yaml lists the decoded manifests")
 	assert.ElementsMatch(t, decoded, onDisk, "no manifest escapes the test")
+	root := decodeStrict[kustomization](t, "kustomization.yaml")
+	assert.Equal(t, []string{"base"}, root.Resources, "kubectl apply -k deploy/ applies the base")
+	link, err := os.Readlink("configmap.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, "base/configmap.yaml", link, "deploy/configmap.yaml, read by the benchmarks, is the base's")
 }
 
 func TestDefaultDaemonSetHasLeastPrivilege(t *testing.T) {
-	ds := decodeStrict[appsv1.DaemonSet](t, "daemonset.yaml")
+	ds := decodeStrict[appsv1.DaemonSet](t, "base/daemonset.yaml")
 	pod := ds.Spec.Template.Spec
 	assert.False(t, pod.HostPID || pod.HostNetwork || pod.HostIPC, "no host namespace")
 	require.NotNil(t, pod.SecurityContext)
 	assert.Equal(t, ptr(true), pod.SecurityContext.RunAsNonRoot)
-	assert.Equal(t, ptr(int64(65532)), pod.SecurityContext.RunAsUser)
+	assert.Equal(t, ptr(int64(collectorUID)), pod.SecurityContext.RunAsUser, "a uid of its own")
+	assert.Equal(t, ptr(int64(collectorUID)), pod.SecurityContext.RunAsGroup, "a gid of its own")
+	assert.NotEqual(t, ptr(int64(65532)), pod.SecurityContext.RunAsUser, "not the uid many tenant images use")
 	assert.Equal(t, &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}, pod.SecurityContext.SeccompProfile)
 
 	require.Len(t, pod.Containers, 1)
@@ -103,7 +128,7 @@ func TestDefaultDaemonSetHasLeastPrivilege(t *testing.T) {
 }
 
 func TestHostMountsAreReadOnlyUnderRootPath(t *testing.T) {
-	ds := decodeStrict[appsv1.DaemonSet](t, "daemonset.yaml")
+	ds := decodeStrict[appsv1.DaemonSet](t, "base/daemonset.yaml")
 	rootPath := cgroupmemReceiver(t, configMapCollectorConfig(t))["root_path"].(string)
 	got := hostMounts(t, ds.Spec.Template.Spec.Volumes, ds.Spec.Template.Spec.Containers[0].VolumeMounts)
 	want := map[string]string{
@@ -132,10 +157,10 @@ func hostMounts(t *testing.T, volumes []corev1.Volume, mounts []corev1.VolumeMou
 }
 
 func TestRBACGrantsOnlyTheKubeletPodList(t *testing.T) {
-	sa := decodeStrict[corev1.ServiceAccount](t, "serviceaccount.yaml")
-	role := decodeStrict[rbacv1.ClusterRole](t, "clusterrole.yaml")
-	binding := decodeStrict[rbacv1.ClusterRoleBinding](t, "clusterrolebinding.yaml")
-	ds := decodeStrict[appsv1.DaemonSet](t, "daemonset.yaml")
+	sa := decodeStrict[corev1.ServiceAccount](t, "base/serviceaccount.yaml")
+	role := decodeStrict[rbacv1.ClusterRole](t, "base/clusterrole.yaml")
+	binding := decodeStrict[rbacv1.ClusterRoleBinding](t, "base/clusterrolebinding.yaml")
+	ds := decodeStrict[appsv1.DaemonSet](t, "base/daemonset.yaml")
 
 	assert.Equal(t, []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes/pods"}, Verbs: []string{"get"}}}, role.Rules)
 	assert.Equal(t, rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name}, binding.RoleRef)
@@ -146,12 +171,12 @@ func TestRBACGrantsOnlyTheKubeletPodList(t *testing.T) {
 }
 
 func TestNamesAndNamespaceAgree(t *testing.T) {
-	ns := decodeStrict[corev1.Namespace](t, "namespace.yaml")
+	ns := decodeStrict[corev1.Namespace](t, "base/namespace.yaml")
 	assert.Equal(t, namespace, ns.Name)
 	for _, meta := range []struct{ file, name, namespace string }{
-		{"serviceaccount.yaml", decodeStrict[corev1.ServiceAccount](t, "serviceaccount.yaml").Name, decodeStrict[corev1.ServiceAccount](t, "serviceaccount.yaml").Namespace},
-		{"configmap.yaml", decodeStrict[corev1.ConfigMap](t, "configmap.yaml").Name, decodeStrict[corev1.ConfigMap](t, "configmap.yaml").Namespace},
-		{"daemonset.yaml", decodeStrict[appsv1.DaemonSet](t, "daemonset.yaml").Name, decodeStrict[appsv1.DaemonSet](t, "daemonset.yaml").Namespace},
+		{"base/serviceaccount.yaml", decodeStrict[corev1.ServiceAccount](t, "base/serviceaccount.yaml").Name, decodeStrict[corev1.ServiceAccount](t, "base/serviceaccount.yaml").Namespace},
+		{"base/configmap.yaml", decodeStrict[corev1.ConfigMap](t, "base/configmap.yaml").Name, decodeStrict[corev1.ConfigMap](t, "base/configmap.yaml").Namespace},
+		{"base/daemonset.yaml", decodeStrict[appsv1.DaemonSet](t, "base/daemonset.yaml").Name, decodeStrict[appsv1.DaemonSet](t, "base/daemonset.yaml").Namespace},
 	} {
 		assert.Equal(t, name, meta.name, meta.file)
 		assert.Equal(t, namespace, meta.namespace, meta.file)
@@ -159,8 +184,8 @@ func TestNamesAndNamespaceAgree(t *testing.T) {
 }
 
 func TestDaemonSetMountsTheConfigMap(t *testing.T) {
-	ds := decodeStrict[appsv1.DaemonSet](t, "daemonset.yaml")
-	cm := decodeStrict[corev1.ConfigMap](t, "configmap.yaml")
+	ds := decodeStrict[appsv1.DaemonSet](t, "base/daemonset.yaml")
+	cm := decodeStrict[corev1.ConfigMap](t, "base/configmap.yaml")
 	pod := ds.Spec.Template.Spec
 	i := slices.IndexFunc(pod.Volumes, func(v corev1.Volume) bool { return v.ConfigMap != nil })
 	require.GreaterOrEqual(t, i, 0)
@@ -184,25 +209,155 @@ func selectorSubset(labels, selector map[string]string) map[string]string {
 	return out
 }
 
-func TestOverlayAddsOnlyTheFeatureCapabilities(t *testing.T) {
-	k := decodeStrict[kustomization](t, "overlays/all-features/kustomization.yaml")
-	assert.Equal(t, []string{"../.."}, k.Resources)
-	require.Len(t, k.Patches, 1)
-	patch := decodeStrict[appsv1.DaemonSet](t, filepath.Join("overlays/all-features", k.Patches[0].Path))
-	assert.Equal(t, name, patch.Name)
-	assert.Equal(t, namespace, patch.Namespace)
+// overlay is what a feature's overlay must change in the base DaemonSet, and nothing else.
+type overlay struct {
+	hostPID     bool
+	root        bool                // uid and gid 0 (capabilities need them)
+	add         []corev1.Capability // exactly these on top of drop ALL
+	memoryLimit string              // "" keeps the base's
+	// allNodes removes the base's node affinity that keeps off control-plane nodes.
+	allNodes bool
+}
 
-	pod := patch.Spec.Template.Spec
-	assert.True(t, pod.HostPID, "socket attribution reads host pids from cgroup.procs")
-	assert.False(t, pod.HostNetwork)
-	assert.Equal(t, ptr(int64(0)), pod.SecurityContext.RunAsUser, "capabilities need uid 0")
-	require.Len(t, pod.Containers, 1)
-	assert.Equal(t, "otelcol", pod.Containers[0].Name, "the patch must name the base container")
-	sc := pod.Containers[0].SecurityContext
-	assert.Nil(t, sc.Privileged)
-	assert.Nil(t, sc.AllowPrivilegeEscalation, "left to the base: false")
-	assert.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop)
-	assert.ElementsMatch(t, []corev1.Capability{"SYS_PTRACE", "DAC_READ_SEARCH", "SYS_ADMIN", "BPF", "PERFMON"}, sc.Capabilities.Add)
+var overlays = map[string]overlay{
+	"node-slab":         {root: true},
+	"sockets":           {hostPID: true, root: true, add: []corev1.Capability{"DAC_READ_SEARCH", "SYS_PTRACE"}},
+	"sockets-sock-diag": {hostPID: true, root: true, add: []corev1.Capability{"DAC_READ_SEARCH", "SYS_PTRACE", "SYS_ADMIN"}},
+	"ebpf-dentry":       {root: true, add: []corev1.Capability{"BPF", "PERFMON"}, memoryLimit: "512Mi"},
+	"control-plane":     {allNodes: true},
+	"all-features": {hostPID: true, root: true, memoryLimit: "512Mi",
+		add: []corev1.Capability{"SYS_PTRACE", "DAC_READ_SEARCH", "SYS_ADMIN", "BPF", "PERFMON"}},
+}
+
+// TestOverlaysAddExactlyTheirFeaturesPrivileges decodes each overlay's patch and checks that it
+// changes what its feature needs and nothing more: the capabilities added, the host pid
+// namespace, uid 0, the memory limit, the control-plane opt-in. Every overlay on disk is
+// in the table.
+func TestOverlaysAddExactlyTheirFeaturesPrivileges(t *testing.T) {
+	dirs, err := filepath.Glob("overlays/*")
+	require.NoError(t, err)
+	var onDisk []string
+	for _, d := range dirs {
+		onDisk = append(onDisk, filepath.Base(d))
+	}
+	want := slices.Collect(maps.Keys(overlays))
+	assert.ElementsMatch(t, want, onDisk, "every overlay is checked")
+
+	for dir, o := range overlays {
+		t.Run(dir, func(t *testing.T) {
+			k := decodeStrict[kustomization](t, filepath.Join("overlays", dir, "kustomization.yaml"))
+			assert.Equal(t, []string{"../../base"}, k.Resources, "outside the base: kustomize refuses a base containing its overlay")
+			require.Len(t, k.Patches, 1)
+			patchFile := filepath.Join("overlays", dir, k.Patches[0].Path)
+			patch := decodeStrict[appsv1.DaemonSet](t, patchFile)
+			assert.Equal(t, name, patch.Name)
+			assert.Equal(t, namespace, patch.Namespace)
+			pod := patch.Spec.Template.Spec
+
+			assert.Equal(t, o.hostPID, pod.HostPID, "hostPID")
+			assert.False(t, pod.HostNetwork || pod.HostIPC)
+			if o.root {
+				require.NotNil(t, pod.SecurityContext)
+				assert.Equal(t, ptr(int64(0)), pod.SecurityContext.RunAsUser, "capabilities need uid 0")
+				assert.Equal(t, ptr(int64(0)), pod.SecurityContext.RunAsGroup)
+				assert.Equal(t, ptr(false), pod.SecurityContext.RunAsNonRoot)
+			} else {
+				assert.Nil(t, pod.SecurityContext, "the base's uid and gid are kept")
+			}
+			var raw map[string]any
+			data, err := os.ReadFile(patchFile)
+			require.NoError(t, err)
+			require.NoError(t, yaml.Unmarshal(data, &raw))
+			podRaw := raw["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+			affinity, hasAffinity := podRaw["affinity"]
+			assert.Equal(t, o.allNodes, hasAffinity && affinity == nil, "affinity: null deletes the base's control-plane exclusion")
+			if !o.allNodes {
+				assert.False(t, hasAffinity, "the control-plane exclusion is kept")
+			}
+
+			var add []corev1.Capability
+			var limit string
+			if len(pod.Containers) > 0 {
+				require.Len(t, pod.Containers, 1)
+				c := pod.Containers[0]
+				assert.Equal(t, "otelcol", c.Name, "the patch must name the base container")
+				if sc := c.SecurityContext; sc != nil {
+					assert.Nil(t, sc.Privileged)
+					assert.Nil(t, sc.AllowPrivilegeEscalation, "left to the base: false")
+					assert.Nil(t, sc.ReadOnlyRootFilesystem, "left to the base: true")
+					require.NotNil(t, sc.Capabilities)
+					assert.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop)
+					add = sc.Capabilities.Add
+				}
+				if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+					limit = q.String()
+				}
+				assert.Empty(t, c.Resources.Requests, "the request is GOMEMLIMIT: the base's")
+			}
+			assert.ElementsMatch(t, o.add, add, "capabilities added")
+			assert.Equal(t, o.memoryLimit, limit, "memory limit")
+		})
+	}
+}
+
+// TestControlPlaneIsOptIn: the base tolerates every taint (dedicated pools) but requires
+// nodes without the control-plane role labels.
+func TestControlPlaneIsOptIn(t *testing.T) {
+	ds := decodeStrict[appsv1.DaemonSet](t, "base/daemonset.yaml")
+	pod := ds.Spec.Template.Spec
+	assert.Equal(t, []corev1.Toleration{{Operator: corev1.TolerationOpExists}}, pod.Tolerations)
+	require.NotNil(t, pod.Affinity)
+	require.NotNil(t, pod.Affinity.NodeAffinity)
+	required := pod.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	require.NotNil(t, required)
+	assert.Equal(t, []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
+		{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.NodeSelectorOpDoesNotExist},
+		{Key: "node-role.kubernetes.io/master", Operator: corev1.NodeSelectorOpDoesNotExist},
+	}}}, required.NodeSelectorTerms, "one term: both labels absent")
+}
+
+// TestGoMemoryLimitAndSizing: GOMEMLIMIT is the container's memory request, read with the
+// downward API, and every deployment's memory limit leaves room above it for what the kernel
+// charges the collector's memory cgroup: the kept-open cgroup files (max_open_files of the
+// ConfigMap, about 4.4 KiB each, measured on kernel 6.18) and, with eBPF, the map of live
+// dentries (80 B a slot).
+func TestGoMemoryLimitAndSizing(t *testing.T) {
+	ds := decodeStrict[appsv1.DaemonSet](t, "base/daemonset.yaml")
+	c := ds.Spec.Template.Spec.Containers[0]
+	i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "GOMEMLIMIT" })
+	require.GreaterOrEqual(t, i, 0, "GOMEMLIMIT is set")
+	require.NotNil(t, c.Env[i].ValueFrom)
+	assert.Equal(t, &corev1.ResourceFieldSelector{Resource: "requests.memory"}, c.Env[i].ValueFrom.ResourceFieldRef)
+
+	request := c.Resources.Requests[corev1.ResourceMemory]
+	baseLimit := c.Resources.Limits[corev1.ResourceMemory]
+	maxOpenFiles, ok := cgroupmemReceiver(t, configMapCollectorConfig(t))["max_open_files"].(float64)
+	require.True(t, ok, "the ConfigMap bounds the kept-open files")
+	const fileBytes, slotBytes, defaultSlots = 4506, 80, 1 << 20 // 4.4 KiB a kept-open file
+	files := int64(maxOpenFiles) * fileBytes
+	const spikes = 32 << 20 // room for a scrape's garbage over GOMEMLIMIT, and the rest
+	for dir, o := range overlays {
+		limit := baseLimit.Value()
+		if o.memoryLimit != "" {
+			q := resourceQuantity(t, o.memoryLimit)
+			limit = q
+		}
+		kernel := files
+		if slices.Contains(o.add, "BPF") {
+			kernel += defaultSlots * slotBytes
+		}
+		assert.GreaterOrEqual(t, limit, request.Value()+kernel+spikes,
+			"%s: limit %d ≥ GOMEMLIMIT %d + kernel %d + %d", dir, limit, request.Value(), kernel, spikes)
+	}
+	assert.GreaterOrEqual(t, baseLimit.Value(), request.Value()+files+spikes, "base")
+	assert.GreaterOrEqual(t, request.Value(), int64(53<<20), "GOMEMLIMIT above the peak RSS measured at 1,000 containers")
+}
+
+func resourceQuantity(t *testing.T, s string) int64 {
+	t.Helper()
+	q, err := resource.ParseQuantity(s)
+	require.NoError(t, err)
+	return q.Value()
 }
 
 func ptr[T any](v T) *T { return &v }

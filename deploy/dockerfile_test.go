@@ -36,10 +36,12 @@ func dockerfileInstructions(t *testing.T) map[string][]string {
 
 func TestDockerfileFinalStage(t *testing.T) {
 	final := dockerfileInstructions(t)
-	ds := decodeStrict[appsv1.DaemonSet](t, "daemonset.yaml")
+	ds := decodeStrict[appsv1.DaemonSet](t, "base/daemonset.yaml")
 
 	assert.Equal(t, []string{"gcr.io/distroless/static:nonroot"}, final["FROM"])
-	assert.Equal(t, []string{"65532:65532"}, final["USER"], "non-root by default")
+	uid := ds.Spec.Template.Spec.SecurityContext.RunAsUser
+	assert.Equal(t, ptr(int64(collectorUID)), uid)
+	assert.Equal(t, []string{"17117:17117"}, final["USER"], "non-root by default, the collector's own uid and gid")
 	assert.Equal(t, []string{`["/` + helmValues(t).Command.Name + `"]`}, final["ENTRYPOINT"], "the chart runs /<command.name>")
 	assert.Equal(t, []string{"--from=collector /src/_build/otelcol-cgroupmem /otelcol-cgroupmem"}, final["COPY"])
 	assert.Equal(t, []string{`["` + ds.Spec.Template.Spec.Containers[0].Args[0] + `"]`}, final["CMD"])

@@ -35,6 +35,8 @@ type chartValues struct {
 	PodSecurityContext corev1.PodSecurityContext   `json:"podSecurityContext"`
 	SecurityContext    corev1.SecurityContext      `json:"securityContext"`
 	Tolerations        []corev1.Toleration         `json:"tolerations"`
+	Affinity           corev1.Affinity             `json:"affinity"`
+	UseGOMEMLIMIT      *bool                       `json:"useGOMEMLIMIT"`
 	ExtraEnvs          []corev1.EnvVar             `json:"extraEnvs"`
 	ExtraVolumes       []corev1.Volume             `json:"extraVolumes"`
 	ExtraVolumeMounts  []corev1.VolumeMount        `json:"extraVolumeMounts"`
@@ -54,8 +56,8 @@ func helmValues(t *testing.T) chartValues {
 
 func TestHelmValuesMatchTheManifests(t *testing.T) {
 	v := helmValues(t)
-	ds := decodeStrict[appsv1.DaemonSet](t, "daemonset.yaml")
-	role := decodeStrict[rbacv1.ClusterRole](t, "clusterrole.yaml")
+	ds := decodeStrict[appsv1.DaemonSet](t, "base/daemonset.yaml")
+	role := decodeStrict[rbacv1.ClusterRole](t, "base/clusterrole.yaml")
 	pod := ds.Spec.Template.Spec
 	container := pod.Containers[0]
 
@@ -67,6 +69,9 @@ func TestHelmValuesMatchTheManifests(t *testing.T) {
 	assert.Equal(t, *pod.SecurityContext, v.PodSecurityContext)
 	assert.Equal(t, *container.SecurityContext, v.SecurityContext)
 	assert.Equal(t, pod.Tolerations, v.Tolerations)
+	require.NotNil(t, pod.Affinity)
+	assert.Equal(t, *pod.Affinity, v.Affinity, "control-plane nodes opt-in in the chart too")
+	assert.Equal(t, ptr(false), v.UseGOMEMLIMIT, "the chart's GOMEMLIMIT (80 % of the limit) is replaced by extraEnvs'")
 	assert.Equal(t, container.Resources, v.Resources)
 
 	if diff := cmp.Diff(hostMounts(t, pod.Volumes, container.VolumeMounts), hostMounts(t, v.ExtraVolumes, v.ExtraVolumeMounts)); diff != "" {
