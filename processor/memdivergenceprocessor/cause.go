@@ -16,6 +16,16 @@ const (
 	numCauses
 )
 
+// Causes beyond the six parts of the divergence, used by the flag and the OOM kills: rss
+// (anonymous memory, when it is what the working set mostly holds), none (nothing above the
+// RSS) and unknown (a kill before any breakdown was seen).
+const (
+	causeRSS cause = numCauses + iota
+	causeNone
+	causeUnknown
+	numAllCauses
+)
+
 // breakdown is the divergence split by cause; its parts add up to the divergence.
 type breakdown [numCauses]int64
 
@@ -28,16 +38,37 @@ var causeAttributes = [numCauses]metadata.AttributeCause{
 	causeUnexplained: metadata.AttributeCauseUnexplained,
 }
 
-var dominantAttributes = [numCauses]metadata.AttributeDominantCause{
+var dominantAttributes = [numAllCauses]metadata.AttributeDominantCause{
 	causePageCache:   metadata.AttributeDominantCausePageCache,
 	causeDentrySlab:  metadata.AttributeDominantCauseDentrySlab,
 	causeOtherSlab:   metadata.AttributeDominantCauseOtherSlab,
 	causeOtherKernel: metadata.AttributeDominantCauseOtherKernel,
 	causeSocket:      metadata.AttributeDominantCauseSocket,
 	causeUnexplained: metadata.AttributeDominantCauseUnexplained,
+	causeRSS:         metadata.AttributeDominantCauseRss,
+	causeNone:        metadata.AttributeDominantCauseNone,
+	causeUnknown:     metadata.AttributeDominantCauseNone, // never a flag's cause
 }
 
-func (c cause) String() string { return causeAttributes[c].String() }
+var killAttributes = [numAllCauses]metadata.AttributeKillCause{
+	causePageCache:   metadata.AttributeKillCausePageCache,
+	causeDentrySlab:  metadata.AttributeKillCauseDentrySlab,
+	causeOtherSlab:   metadata.AttributeKillCauseOtherSlab,
+	causeOtherKernel: metadata.AttributeKillCauseOtherKernel,
+	causeSocket:      metadata.AttributeKillCauseSocket,
+	causeUnexplained: metadata.AttributeKillCauseUnexplained,
+	causeRSS:         metadata.AttributeKillCauseRss,
+	causeNone:        metadata.AttributeKillCauseUnknown, // never a kill's cause
+	causeUnknown:     metadata.AttributeKillCauseUnknown,
+}
+
+var causeNames = [numAllCauses]string{
+	causePageCache: "page_cache", causeDentrySlab: "dentry_slab", causeOtherSlab: "other_slab",
+	causeOtherKernel: "other_kernel", causeSocket: "socket", causeUnexplained: "unexplained",
+	causeRSS: "rss", causeNone: "none", causeUnknown: "unknown",
+}
+
+func (c cause) String() string { return causeNames[c] }
 
 // total is the sum of the parts.
 func (b *breakdown) total() int64 {

@@ -17,6 +17,14 @@ var (
 	errInvalidTrend     = errors.New("memdivergence: invalid trend setting")
 	errInvalidState     = errors.New("memdivergence: invalid state setting")
 	errInvalidVersion   = errors.New("memdivergence: invalid cgroup_version")
+	errInvalidSeries    = errors.New("memdivergence: invalid series setting")
+	errInvalidLog       = errors.New("memdivergence: invalid verdict_log setting")
+)
+
+// Values of SeriesConfig.Detail.
+const (
+	detailCompact = "compact"
+	detailFull    = "full"
 )
 
 // Values of Config.CgroupVersion.
@@ -40,9 +48,33 @@ type Config struct {
 	// cgroup v1 does not have.
 	CgroupVersion string `mapstructure:"cgroup_version"`
 
-	Thresholds Thresholds  `mapstructure:"thresholds"`
-	Trend      TrendConfig `mapstructure:"trend"`
-	State      StateConfig `mapstructure:"state"`
+	Thresholds Thresholds   `mapstructure:"thresholds"`
+	Trend      TrendConfig  `mapstructure:"trend"`
+	State      StateConfig  `mapstructure:"state"`
+	Series     SeriesConfig `mapstructure:"series"`
+	VerdictLog LogConfig    `mapstructure:"verdict_log"`
+}
+
+// SeriesConfig says which data points the processor adds per resource.
+type SeriesConfig struct {
+	// Detail is compact (the default: the flag, the causes that matter, the ETA when the
+	// working set grows; the full breakdown and growth rates while flagged) or full (every
+	// cause and rate on every scrape).
+	Detail string `mapstructure:"detail"`
+	// MinCauseBytes is how large a cause must be for its series to appear in compact mode
+	// on a resource that is not flagged.
+	MinCauseBytes int64 `mapstructure:"min_cause_bytes"`
+	// Hold is how long series stay after what made them appear is gone.
+	Hold time.Duration `mapstructure:"hold"`
+}
+
+// LogConfig bounds the verdict lines logged when a resource becomes flagged or its
+// classification changes.
+type LogConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// PerMinute is the most lines logged per minute (a token bucket of that size); lines
+	// over it are counted and the count is logged with the next line.
+	PerMinute int `mapstructure:"per_minute"`
 }
 
 // InputNames are the metric names read at one level (container or pod).
@@ -59,14 +91,37 @@ type InputNames struct {
 	DentrySlab   string `mapstructure:"dentry_slab"`
 	Sock         string `mapstructure:"sock"`
 	SockRcvq     string `mapstructure:"sock_rcvq"`
+	// SockRcvqPayload is the unread payload of the receive queues (incident 5's rule).
+	SockRcvqPayload string `mapstructure:"sock_rcvq_payload"`
+	// PressureStallTime, Refaults and Events are the pressure signals of the classification:
+	// counters, read by the data point attributes pressure.type (some),
+	// container.memory.lru.type (file, anon) and container.memory.event.type (high, max).
+	PressureStallTime string `mapstructure:"pressure_stall_time"`
+	Refaults          string `mapstructure:"refaults"`
+	Events            string `mapstructure:"events"`
+	// OOMKills is the OOM kill counter whose rises are counted by cause.
+	OOMKills string `mapstructure:"oom_kills"`
 }
 
 // Thresholds decide when the divergence is flagged: it must reach MinBytes, and, among the
 // relative gates that are enabled (non-zero), reach RSSRatio × rss or LimitShare × limit.
+//
+// The others decide when the memory is pressing, over the trend window; 0 turns a rule off.
 type Thresholds struct {
 	MinBytes   int64   `mapstructure:"min_bytes"`
 	RSSRatio   float64 `mapstructure:"rss_ratio"`
 	LimitShare float64 `mapstructure:"limit_share"`
+
+	// StallShare is the share of time in which some task stalled on memory (PSI some).
+	StallShare float64 `mapstructure:"stall_share"`
+	// RefaultRate is workingset refaults (file + anon) per second.
+	RefaultRate float64 `mapstructure:"refault_rate"`
+	// LimitEvents is how many memory.high and memory.max events (v1: failcnt).
+	LimitEvents int64 `mapstructure:"limit_events"`
+	// SockRcvqBytes and SockRcvqPayloadRatio flag socket receive queues (incident 5): at
+	// least this many bytes of queued skbs, and at least this many times their payload.
+	SockRcvqBytes        int64   `mapstructure:"sock_rcvq_bytes"`
+	SockRcvqPayloadRatio float64 `mapstructure:"sock_rcvq_payload_ratio"`
 }
 
 // TrendConfig bounds the per-resource window used to estimate growth rates.
@@ -102,6 +157,8 @@ func (cfg *Config) Validate() error {
 		cfg.Thresholds.validate(),
 		cfg.Trend.validate(),
 		cfg.State.validate(),
+		cfg.Series.validate(),
+		cfg.VerdictLog.validate(),
 	)
 }
 

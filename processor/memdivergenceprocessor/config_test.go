@@ -21,7 +21,10 @@ func TestLoadConfig(t *testing.T) {
 		WorkingSet: "k8s.pod.memory.working_set", RSS: "k8s.pod.memory.rss", Usage: "k8s.pod.memory.usage",
 	}
 	kubeletstats.CgroupVersion = cgroupVersionV2
-	kubeletstats.Thresholds = Thresholds{MinBytes: 256 << 20, RSSRatio: 1, LimitShare: 0.1}
+	kubeletstats.Thresholds.MinBytes, kubeletstats.Thresholds.RSSRatio, kubeletstats.Thresholds.LimitShare = 256<<20, 1, 0.1
+	kubeletstats.Thresholds.StallShare, kubeletstats.Thresholds.SockRcvqBytes = 0.05, 0
+	kubeletstats.Series = SeriesConfig{Detail: detailFull, MinCauseBytes: 4 << 20, Hold: 30 * time.Minute}
+	kubeletstats.VerdictLog = LogConfig{Enabled: true, PerMinute: 2}
 	kubeletstats.Trend = TrendConfig{Window: 144, SampleInterval: 5 * time.Minute, MinSamples: 12, MinSlopeSigmas: 4}
 	kubeletstats.State = StateConfig{TTL: 30 * time.Minute, MaxResources: 5000}
 	kubeletstats.Metrics.ContainerMemoryDivergenceGrowth.Enabled = false
@@ -43,6 +46,9 @@ func TestLoadConfig(t *testing.T) {
 		{id: "memdivergence/bad_trend", wantErr: errInvalidTrend},
 		{id: "memdivergence/bad_version", wantErr: errInvalidVersion},
 		{id: "memdivergence/bad_state", wantErr: errInvalidState},
+		{id: "memdivergence/bad_stall", wantErr: errInvalidThreshold},
+		{id: "memdivergence/bad_detail", wantErr: errInvalidSeries},
+		{id: "memdivergence/bad_log", wantErr: errInvalidLog},
 	}
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
 	require.NoError(t, err)
@@ -83,6 +89,16 @@ func TestValidateMessages(t *testing.T) {
 		{"negative interval", func(c *Config) { c.Trend.SampleInterval = -time.Second }, errInvalidTrend, "sample_interval"},
 		{"zero sigmas", func(c *Config) { c.Trend.MinSlopeSigmas = 0 }, errInvalidTrend, "min_slope_sigmas"},
 		{"no resources", func(c *Config) { c.State.MaxResources = 0 }, errInvalidState, "max_resources"},
+		{"stall share above 1", func(c *Config) { c.Thresholds.StallShare = 2 }, errInvalidThreshold, "thresholds.stall_share 2"},
+		{"negative refault rate", func(c *Config) { c.Thresholds.RefaultRate = -1 }, errInvalidThreshold, "thresholds.refault_rate"},
+		{"negative limit events", func(c *Config) { c.Thresholds.LimitEvents = -1 }, errInvalidThreshold, "thresholds.limit_events"},
+		{"negative socket bytes", func(c *Config) { c.Thresholds.SockRcvqBytes = -1 }, errInvalidThreshold, "thresholds.sock_rcvq_bytes"},
+		{"payload ratio below 1", func(c *Config) { c.Thresholds.SockRcvqPayloadRatio = 0.5 }, errInvalidThreshold, "thresholds.sock_rcvq_payload_ratio"},
+		{"unknown detail", func(c *Config) { c.Series.Detail = "all" }, errInvalidSeries, "series.detail"},
+		{"negative cause floor", func(c *Config) { c.Series.MinCauseBytes = -1 }, errInvalidSeries, "series.min_cause_bytes"},
+		{"negative hold", func(c *Config) { c.Series.Hold = -time.Second }, errInvalidSeries, "series.hold"},
+		{"log without budget", func(c *Config) { c.VerdictLog.PerMinute = 0 }, errInvalidLog, "verdict_log.per_minute"},
+		{"same name for events and refaults", func(c *Config) { c.Container.Events = c.Container.Refaults }, errDuplicateName, "container.refaults and container.events"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

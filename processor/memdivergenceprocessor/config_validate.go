@@ -35,6 +35,35 @@ func (t Thresholds) validate() error {
 		return fmt.Errorf("%w: thresholds.rss_ratio %g is negative (0 turns it off)", errInvalidThreshold, t.RSSRatio)
 	case t.LimitShare < 0 || t.LimitShare > 1:
 		return fmt.Errorf("%w: thresholds.limit_share %g is outside [0, 1] (0 turns it off)", errInvalidThreshold, t.LimitShare)
+	case t.StallShare < 0 || t.StallShare > 1:
+		return fmt.Errorf("%w: thresholds.stall_share %g is outside [0, 1] (0 turns it off)", errInvalidThreshold, t.StallShare)
+	case t.RefaultRate < 0:
+		return fmt.Errorf("%w: thresholds.refault_rate %g is negative (0 turns it off)", errInvalidThreshold, t.RefaultRate)
+	case t.LimitEvents < 0:
+		return fmt.Errorf("%w: thresholds.limit_events %d is negative (0 turns it off)", errInvalidThreshold, t.LimitEvents)
+	case t.SockRcvqBytes < 0:
+		return fmt.Errorf("%w: thresholds.sock_rcvq_bytes %d is negative (0 turns the socket rule off)", errInvalidThreshold, t.SockRcvqBytes)
+	case t.SockRcvqPayloadRatio < 1 && t.SockRcvqPayloadRatio != 0:
+		return fmt.Errorf("%w: thresholds.sock_rcvq_payload_ratio %g is below 1 (0 turns the socket rule off)", errInvalidThreshold, t.SockRcvqPayloadRatio)
+	}
+	return nil
+}
+
+func (s SeriesConfig) validate() error {
+	switch {
+	case s.Detail != detailCompact && s.Detail != detailFull:
+		return fmt.Errorf("%w: series.detail %q (want compact or full)", errInvalidSeries, s.Detail)
+	case s.MinCauseBytes < 0:
+		return fmt.Errorf("%w: series.min_cause_bytes %d is negative", errInvalidSeries, s.MinCauseBytes)
+	case s.Hold < 0:
+		return fmt.Errorf("%w: series.hold %s is negative", errInvalidSeries, s.Hold)
+	}
+	return nil
+}
+
+func (l LogConfig) validate() error {
+	if l.Enabled && l.PerMinute <= 0 {
+		return fmt.Errorf("%w: verdict_log.per_minute %d must be above 0 when verdict_log.enabled", errInvalidLog, l.PerMinute)
 	}
 	return nil
 }

@@ -39,6 +39,12 @@ func createDefaultConfig() component.Config {
 			DentrySlab:   "container.memory.slab.dentry",
 			Sock:         "container.memory.sock",
 			SockRcvq:     "container.memory.sock_rcvq",
+
+			SockRcvqPayload:   "container.memory.sock_rcvq_payload",
+			PressureStallTime: "container.memory.pressure.stall_time",
+			Refaults:          "container.memory.refaults",
+			Events:            "container.memory.events",
+			OOMKills:          "container.memory.oom_kills",
 		},
 		Pod: InputNames{
 			WorkingSet: "k8s.pod.memory.working_set",
@@ -47,12 +53,23 @@ func createDefaultConfig() component.Config {
 			Limit:      "k8s.pod.memory.limit",
 			Cache:      "k8s.pod.memory.cache",
 			Kmem:       "k8s.pod.memory.kmem",
+
+			PressureStallTime: "k8s.pod.memory.pressure.stall_time",
+			Refaults:          "k8s.pod.memory.refaults",
+			Events:            "k8s.pod.memory.events",
+			OOMKills:          "k8s.pod.memory.oom_kills",
 		},
 		CgroupVersion: cgroupVersionAuto,
 		Thresholds: Thresholds{
 			MinBytes:   100 << 20,
 			RSSRatio:   0.5,
 			LimitShare: 0.2,
+			// The README justifies these from the kernel's documentation.
+			StallShare:           0.01,
+			RefaultRate:          256,
+			LimitEvents:          1,
+			SockRcvqBytes:        16 << 20,
+			SockRcvqPayloadRatio: 4,
 		},
 		Trend: TrendConfig{
 			Window:         60,
@@ -64,6 +81,12 @@ func createDefaultConfig() component.Config {
 			TTL:          10 * time.Minute,
 			MaxResources: 20000,
 		},
+		Series: SeriesConfig{
+			Detail:        detailCompact,
+			MinCauseBytes: 1 << 20,
+			Hold:          10 * time.Minute,
+		},
+		VerdictLog: LogConfig{Enabled: true, PerMinute: 10},
 	}
 }
 

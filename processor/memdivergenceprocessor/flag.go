@@ -26,20 +26,25 @@ func (t Thresholds) judge(b *breakdown, r *readings) verdict {
 		return v
 	}
 	v.dominant = dominantAttributes[c]
-	d := b.total()
-	if d < t.MinBytes {
-		return v
+	v.flagged = t.sizeFlag(b.total(), r, 1)
+	return v
+}
+
+// sizeFlag applies the size gates to a divergence d, each threshold times factor: 1 to
+// raise the flag, hysteresis to keep it raised.
+func (t Thresholds) sizeFlag(d int64, r *readings, factor float64) bool {
+	if d <= 0 || float64(d) < factor*float64(t.MinBytes) {
+		return false
 	}
 	gated, passed := false, false
 	if t.RSSRatio > 0 {
 		rss, _ := r.get(inRSS)
 		gated = true
-		passed = float64(d) >= t.RSSRatio*float64(rss)
+		passed = float64(d) >= factor*t.RSSRatio*float64(rss)
 	}
 	if limit, ok := r.limit(); ok && t.LimitShare > 0 {
 		gated = true
-		passed = passed || float64(d) >= t.LimitShare*float64(limit)
+		passed = passed || float64(d) >= factor*t.LimitShare*float64(limit)
 	}
-	v.flagged = !gated || passed
-	return v
+	return !gated || passed
 }

@@ -16,8 +16,28 @@ const (
 	inDentrySlab
 	inSock
 	inSockRcvq
+	inSockRcvqPayload
+	inSlabUnreclaimable // the unreclaimable data point of the slab metric
+	inStallSome         // memory PSI "some" stall time, µs (counter)
+	inRefaultFile       // workingset refaults of file pages (counter)
+	inRefaultAnon       // workingset refaults of anonymous pages (counter)
+	inEventsHigh        // memory.events high (counter)
+	inEventsMax         // memory.events max; v1 memory.failcnt (counter)
+	inOOMKills          // OOM kills (counter)
 	numInputs
 )
+
+// Attributes that select one data point of a metric that carries several, as the cgroupmem
+// receiver names them.
+const (
+	attrPressureType = "pressure.type"
+	attrEventType    = "container.memory.event.type"
+	attrLRUType      = "container.memory.lru.type"
+	attrSlabState    = "container.memory.slab.state"
+)
+
+// usPerSecond turns stall seconds into the microseconds kept as an integer reading.
+const usPerSecond = 1e6
 
 // reading is one input of one resource. A missing input is not a zero: ok is false.
 type reading struct {
@@ -39,28 +59,50 @@ func (r *readings) has(in input) bool { return r[in].ok }
 // view is taken for those, so no source is counted twice.
 func sumsPoints(in input) bool { return in == inSlab }
 
-// namedInput ties a configured metric name to its input and its config key.
-type namedInput struct {
-	key  string
-	name string
-	in   input
+// binding feeds one input from a metric's data points: all of them, or only those whose
+// attribute attr is value; each value is multiplied by scale (0 means 1) and rounded.
+type binding struct {
+	in    input
+	attr  string
+	value string
+	scale float64
 }
+
+// namedInput ties a configured metric name to the inputs it feeds and its config key.
+type namedInput struct {
+	key   string
+	name  string
+	binds []binding
+}
+
+func one(in input) []binding { return []binding{{in: in}} }
 
 // fields lists a level's configured names, in input order.
 func (n InputNames) fields() []namedInput {
 	return []namedInput{
-		{"working_set", n.WorkingSet, inWorkingSet},
-		{"rss", n.RSS, inRSS},
-		{"usage", n.Usage, inUsage},
-		{"limit", n.Limit, inLimit},
-		{"cache", n.Cache, inCache},
-		{"active_file", n.ActiveFile, inActiveFile},
-		{"inactive_file", n.InactiveFile, inInactiveFile},
-		{"kmem", n.Kmem, inKmem},
-		{"slab", n.Slab, inSlab},
-		{"dentry_slab", n.DentrySlab, inDentrySlab},
-		{"sock", n.Sock, inSock},
-		{"sock_rcvq", n.SockRcvq, inSockRcvq},
+		{"working_set", n.WorkingSet, one(inWorkingSet)},
+		{"rss", n.RSS, one(inRSS)},
+		{"usage", n.Usage, one(inUsage)},
+		{"limit", n.Limit, one(inLimit)},
+		{"cache", n.Cache, one(inCache)},
+		{"active_file", n.ActiveFile, one(inActiveFile)},
+		{"inactive_file", n.InactiveFile, one(inInactiveFile)},
+		{"kmem", n.Kmem, one(inKmem)},
+		{"slab", n.Slab, []binding{{in: inSlab}, {in: inSlabUnreclaimable, attr: attrSlabState, value: "unreclaimable"}}},
+		{"dentry_slab", n.DentrySlab, one(inDentrySlab)},
+		{"sock", n.Sock, one(inSock)},
+		{"sock_rcvq", n.SockRcvq, one(inSockRcvq)},
+		{"sock_rcvq_payload", n.SockRcvqPayload, one(inSockRcvqPayload)},
+		{"pressure_stall_time", n.PressureStallTime, []binding{{in: inStallSome, attr: attrPressureType, value: "some", scale: usPerSecond}}},
+		{"refaults", n.Refaults, []binding{
+			{in: inRefaultFile, attr: attrLRUType, value: "file"},
+			{in: inRefaultAnon, attr: attrLRUType, value: "anon"},
+		}},
+		{"events", n.Events, []binding{
+			{in: inEventsHigh, attr: attrEventType, value: "high"},
+			{in: inEventsMax, attr: attrEventType, value: "max"},
+		}},
+		{"oom_kills", n.OOMKills, one(inOOMKills)},
 	}
 }
 

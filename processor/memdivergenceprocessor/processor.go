@@ -24,6 +24,7 @@ type divergenceProcessor struct {
 	mu     sync.Mutex // guards mb and store: batches may arrive concurrently
 	mb     *metadata.MetricsBuilder
 	store  *store
+	log    *verdictLog
 	// now is the wall clock that ages resource state out; tests replace it.
 	now func() time.Time
 }
@@ -33,6 +34,7 @@ func newDivergenceProcessor(cfg *Config, set processor.Settings) *divergenceProc
 		cfg:   cfg,
 		mb:    metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
 		store: newStore(cfg.State, cfg.Trend.Window),
+		log:   newVerdictLog(cfg.VerdictLog, set.Logger),
 		now:   time.Now,
 	}
 	for kind, names := range [...]InputNames{levelContainer: cfg.Container, levelPod: cfg.Pod} {
@@ -63,14 +65,19 @@ func (p *divergenceProcessor) processResource(rm pmetric.ResourceMetrics, now ti
 	for i := range p.levels {
 		lv := &p.levels[i]
 		s, ok := lv.index.read(rm)
-		if !ok {
-			continue
-		}
 		if s.ts == 0 {
 			s.ts = pcommon.NewTimestampFromTime(now)
 		}
-		a := p.analyze(lv.kind, rm.Resource(), &s, now)
-		recorders[lv.kind].record(p.mb, s.ts, &a)
+		if !ok {
+			// A cgroup that is gone reports its OOM kills and nothing to explain.
+			if s.in.has(inOOMKills) && p.goneKills(lv.kind, rm.Resource(), &s, now) {
+				recorded = true
+			}
+			continue
+		}
+		sr, a := p.analyze(lv.kind, rm.Resource(), &s, now)
+		recorders[lv.kind].record(p.mb, s.ts, &a, &sr.vs.oom)
+		p.log.verdict(lv.kind, rm.Resource(), &s.in, &a, &sr.vs, now)
 		recorded = true
 	}
 	if recorded {
@@ -85,14 +92,45 @@ func appendEmitted(out pmetric.Metrics, rm pmetric.ResourceMetrics) {
 	}
 }
 
-// analyze decomposes, judges and updates the trend of one resource at one level.
-func (p *divergenceProcessor) analyze(kind levelKind, res pcommon.Resource, s *sample, now time.Time) analysis {
-	a := analysis{parts: decompose(&s.in, socketCharged(p.cfg.CgroupVersion, &s.in))}
-	a.verdict = p.cfg.Thresholds.judge(&a.parts, &s.in)
-	w := p.store.touch(stateKey{level: kind, hash: resourceHash(res)}, now)
-	w.add(newPoint(s, &a.parts), p.cfg.Trend.SampleInterval)
-	a.growth, a.growthOK = estimateGrowth(w, &s.in, p.cfg.Trend)
-	return a
+// analyze decomposes, updates the trend and the pressure rates, judges, counts OOM kills
+// and picks the series of one resource at one level.
+func (p *divergenceProcessor) analyze(kind levelKind, res pcommon.Resource, s *sample, now time.Time) (*series, analysis) {
+	a := analysis{parts: decompose(&s.in, socketCharged(p.cfg.CgroupVersion, &s.in)), minSigmas: p.cfg.Trend.MinSlopeSigmas}
+	sr := p.store.touch(stateKey{level: kind, hash: resourceHash(res)}, now)
+	vs := &sr.vs
+	t := int64(s.ts)
+	cur := readCounters(&s.in)
+	pt := newPoint(s, &a.parts)
+	vs.ref.pressurePoint(&pt, &cur)
+	kept := sr.win.add(pt, p.cfg.Trend.SampleInterval)
+	a.rates = vs.ref.rates(sr.win, &cur, t, kept)
+	vs.ref.update(&cur, t, kept)
+	a.growth, a.growthOK = estimateGrowth(sr.win, &s.in, p.cfg.Trend)
+	a.judgement = p.cfg.Thresholds.classify(judgeInput{
+		parts: &a.parts, in: &s.in, rates: &a.rates, counters: &cur,
+		growth: &a.growth, growthOK: a.growthOK, prev: vs,
+	}, p.cfg.Trend)
+	vs.remember(&a.judgement)
+	oomV, oomOK := s.in.get(inOOMKills)
+	vs.oom.observe(oomV, oomOK)
+	vs.oom.remember(largestHeld(&a.parts, &s.in))
+	a.emit = selectSeries(vs, &a, t, p.cfg.Series)
+	return sr, a
+}
+
+// goneKills counts the OOM kills reported for a resource with nothing to explain (its
+// cgroup is gone) under the cause of the last breakdown seen for it, and records the
+// kills by cause. It reports whether it recorded anything.
+func (p *divergenceProcessor) goneKills(kind levelKind, res pcommon.Resource, s *sample, now time.Time) bool {
+	// A resource seen for the first time takes its counter as a baseline (oomState).
+	sr := p.store.touch(stateKey{level: kind, hash: resourceHash(res)}, now)
+	v, _ := s.in.get(inOOMKills)
+	sr.vs.oom.observe(v, true)
+	if sr.vs.oom.series() == 0 {
+		return false
+	}
+	recorders[kind].recordKills(p.mb, s.ts, &sr.vs.oom)
+	return true
 }
 
 // shutdown drops all resource state.

@@ -28,7 +28,9 @@ func TestProcessorPassesThroughAndAppends(t *testing.T) {
 	original := pmetric.NewMetrics()
 	md.CopyTo(original)
 
-	p, sink := newTestProcessor(t, createDefaultConfig().(*Config))
+	cfg := createDefaultConfig().(*Config)
+	cfg.Series.Detail = detailFull // every cause, also the small ones
+	p, sink := newTestProcessor(t, cfg)
 	require.NoError(t, p.ConsumeMetrics(context.Background(), md))
 	require.Len(t, sink.AllMetrics(), 1)
 	got := sink.AllMetrics()[0].ResourceMetrics()

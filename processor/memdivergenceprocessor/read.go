@@ -8,13 +8,13 @@ import (
 )
 
 // inputIndex maps the metric names of one level to the inputs they feed.
-type inputIndex map[string]input
+type inputIndex map[string][]binding
 
 func newInputIndex(n InputNames) inputIndex {
 	ix := make(inputIndex)
 	for _, f := range n.fields() {
 		if f.name != "" {
-			ix[f.name] = f.in
+			ix[f.name] = f.binds
 		}
 	}
 	return ix
@@ -36,13 +36,15 @@ func (ix inputIndex) read(rm pmetric.ResourceMetrics) (s sample, ok bool) {
 		ms := sms.At(i).Metrics()
 		for j := 0; j < ms.Len(); j++ {
 			m := ms.At(j)
-			in, found := ix[m.Name()]
+			binds, found := ix[m.Name()]
 			if !found {
 				continue
 			}
-			ts := s.add(in, numberPoints(m))
-			if in == inWorkingSet && ts > s.ts {
-				s.ts = ts
+			for _, b := range binds {
+				ts := s.add(b, numberPoints(m))
+				if b.in == inWorkingSet && ts > s.ts {
+					s.ts = ts
+				}
 			}
 		}
 	}
@@ -50,12 +52,19 @@ func (ix inputIndex) read(rm pmetric.ResourceMetrics) (s sample, ok bool) {
 }
 
 // add folds a metric's data points into an input and returns their latest timestamp.
-func (s *sample) add(in input, dps pmetric.NumberDataPointSlice) pcommon.Timestamp {
+// A binding with an attribute takes only the points that carry it with its value.
+func (s *sample) add(b binding, dps pmetric.NumberDataPointSlice) pcommon.Timestamp {
 	var latest pcommon.Timestamp
+	in := b.in
 	r := &s.in[in]
 	for k := 0; k < dps.Len(); k++ {
 		dp := dps.At(k)
-		v, valid := pointValue(dp)
+		if b.attr != "" {
+			if a, ok := dp.Attributes().Get(b.attr); !ok || a.AsString() != b.value {
+				continue
+			}
+		}
+		v, valid := pointValue(dp, b.scale)
 		if !valid {
 			continue
 		}
@@ -84,14 +93,20 @@ func numberPoints(m pmetric.Metric) pmetric.NumberDataPointSlice {
 	}
 }
 
-// pointValue returns a data point's value in whole bytes; NaN, infinities and empty points
-// are not values.
-func pointValue(dp pmetric.NumberDataPoint) (int64, bool) {
+// pointValue returns a data point's value times scale (0 means 1) as a whole number (bytes,
+// pages, events, µs); NaN, infinities, values out of range and empty points are not values.
+func pointValue(dp pmetric.NumberDataPoint, scale float64) (int64, bool) {
 	switch dp.ValueType() {
 	case pmetric.NumberDataPointValueTypeInt:
-		return dp.IntValue(), true
+		if scale == 0 || scale == 1 {
+			return dp.IntValue(), true
+		}
+		return scaled(float64(dp.IntValue()) * scale)
 	case pmetric.NumberDataPointValueTypeDouble:
 		d := dp.DoubleValue()
+		if scale != 0 {
+			d *= scale
+		}
 		if math.IsNaN(d) || math.IsInf(d, 0) || math.Abs(d) >= math.MaxInt64 {
 			return 0, false
 		}
@@ -99,4 +114,11 @@ func pointValue(dp pmetric.NumberDataPoint) (int64, bool) {
 	default:
 		return 0, false
 	}
+}
+
+func scaled(d float64) (int64, bool) {
+	if math.IsNaN(d) || math.IsInf(d, 0) || math.Abs(d) >= math.MaxInt64 {
+		return 0, false
+	}
+	return int64(math.Round(d)), true
 }

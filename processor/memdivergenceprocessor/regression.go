@@ -12,7 +12,7 @@ type fit struct {
 // slopes fits a line through the working set and through each cause of the window. Times
 // are taken relative to the window's mean so that nanosecond timestamps keep their
 // precision.
-func (w *window) slopes() (ws fit, causes [numCauses]float64) {
+func (w *window) slopes() (ws fit, causes [numCauses]fit) {
 	n := float64(w.len())
 	var tMean float64
 	t0 := w.at(0).t
@@ -21,7 +21,7 @@ func (w *window) slopes() (ws fit, causes [numCauses]float64) {
 	}
 	tMean /= n
 	var sxx, sxy, syy, yMean float64
-	var cMean, cxy [numCauses]float64
+	var cMean, cxy, cyy [numCauses]float64
 	for i := range w.len() {
 		p := w.at(i)
 		yMean += p.ws
@@ -41,14 +41,16 @@ func (w *window) slopes() (ws fit, causes [numCauses]float64) {
 		sxy += dt * dy
 		syy += dy * dy
 		for c := range numCauses {
-			cxy[c] += dt * (float64(p.causes[c]) - cMean[c])
+			dc := float64(p.causes[c]) - cMean[c]
+			cxy[c] += dt * dc
+			cyy[c] += dc * dc
 		}
 	}
 	if sxx == 0 {
 		return fit{}, causes
 	}
 	for c := range numCauses {
-		causes[c] = cxy[c] / sxx
+		causes[c] = lineFit(sxx, cxy[c], cyy[c], n)
 	}
 	return lineFit(sxx, sxy, syy, n), causes
 }

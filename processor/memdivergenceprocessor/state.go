@@ -11,10 +11,12 @@ type stateKey struct {
 	hash  uint64
 }
 
-// series is the state of one resource: its trend window and when it last reported.
+// series is the state of one resource: its trend window, its verdict and when it last
+// reported.
 type series struct {
 	key  stateKey
 	win  *window
+	vs   verdictState
 	seen time.Time
 }
 
@@ -40,20 +42,20 @@ func newStore(cfg StateConfig, windowSize int) *store {
 	}
 }
 
-// touch returns the window of a resource, creating it if needed, and marks it seen now.
-func (s *store) touch(key stateKey, now time.Time) *window {
+// touch returns the state of a resource, creating it if needed, and marks it seen now.
+func (s *store) touch(key stateKey, now time.Time) *series {
 	if e, ok := s.byKey[key]; ok {
 		sr := e.Value.(*series)
 		sr.seen = now
 		s.lru.MoveToFront(e)
-		return sr.win
+		return sr
 	}
 	for s.lru.Len() >= s.maxResources {
 		s.remove(s.lru.Back())
 	}
 	sr := &series{key: key, win: newWindow(s.windowSize), seen: now}
 	s.byKey[key] = s.lru.PushFront(sr)
-	return sr.win
+	return sr
 }
 
 // evict drops the resources that have not reported since now − ttl.

@@ -64,12 +64,12 @@ func TestStore(t *testing.T) {
 
 func TestStoreKeepsWindowAcrossTouches(t *testing.T) {
 	s := newStore(StateConfig{TTL: time.Minute, MaxResources: 10}, 4)
-	w := s.touch(stateKey{hash: 1}, t0)
+	w := s.touch(stateKey{hash: 1}, t0).win
 	w.add(point{t: 1}, 0)
-	if got := s.touch(stateKey{hash: 1}, t0).len(); got != 1 {
+	if got := s.touch(stateKey{hash: 1}, t0).win.len(); got != 1 {
 		t.Errorf("window after second touch holds %d points, want 1", got)
 	}
-	if got := s.touch(stateKey{level: levelPod, hash: 1}, t0).len(); got != 0 {
+	if got := s.touch(stateKey{level: levelPod, hash: 1}, t0).win.len(); got != 0 {
 		t.Errorf("pod window with the same hash holds %d points, want a window of its own", got)
 	}
 }

@@ -11,10 +11,15 @@ const minTrendSamples = 3
 // that is 2 MiB less heap. Their 24-bit mantissa rounds a cause to within 1 part in 16
 // million (64 bytes of 1 GiB), far below what moves a growth rate; the working set, which
 // the ETA is projected from, keeps float64.
+//
+// press holds how much each pressure counter rose since the reference before this point
+// (the previous kept point, see pressureRef): 16 more bytes a point, so that the rates over
+// the window are exact window averages of the kernel's counters.
 type point struct {
 	t      int64
 	ws     float64
 	causes [numCauses]float32
+	press  [numCounters]float32
 }
 
 // window is a fixed-size ring of the latest points of one resource, oldest first.

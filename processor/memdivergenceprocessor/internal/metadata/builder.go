@@ -17,20 +17,22 @@ import (
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings processor.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	m := mbc.Metrics
 	mb := &MetricsBuilder{
-		config:                                 mbc,
-		startTime:                              pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                          pmetric.NewMetrics(),
-		buildInfo:                              settings.BuildInfo,
-		metricContainerMemoryDivergenceUsage:   newMetricContainerMemoryDivergenceUsage(m.ContainerMemoryDivergenceUsage),
-		metricContainerMemoryDivergenceFlagged: newMetricContainerMemoryDivergenceFlagged(m.ContainerMemoryDivergenceFlagged),
-		metricContainerMemoryDivergenceGrowth:  newMetricContainerMemoryDivergenceGrowth(m.ContainerMemoryDivergenceGrowth),
-		metricContainerMemoryLimitEta:          newMetricContainerMemoryLimitEta(m.ContainerMemoryLimitEta),
-		metricContainerMemoryWorkingSetGrowth:  newMetricContainerMemoryWorkingSetGrowth(m.ContainerMemoryWorkingSetGrowth),
-		metricK8sPodMemoryDivergenceUsage:      newMetricK8sPodMemoryDivergenceUsage(m.K8sPodMemoryDivergenceUsage),
-		metricK8sPodMemoryDivergenceFlagged:    newMetricK8sPodMemoryDivergenceFlagged(m.K8sPodMemoryDivergenceFlagged),
-		metricK8sPodMemoryDivergenceGrowth:     newMetricK8sPodMemoryDivergenceGrowth(m.K8sPodMemoryDivergenceGrowth),
-		metricK8sPodMemoryLimitEta:             newMetricK8sPodMemoryLimitEta(m.K8sPodMemoryLimitEta),
-		metricK8sPodMemoryWorkingSetGrowth:     newMetricK8sPodMemoryWorkingSetGrowth(m.K8sPodMemoryWorkingSetGrowth),
+		config:                                  mbc,
+		startTime:                               pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                           pmetric.NewMetrics(),
+		buildInfo:                               settings.BuildInfo,
+		metricContainerMemoryDivergenceUsage:    newMetricContainerMemoryDivergenceUsage(m.ContainerMemoryDivergenceUsage),
+		metricContainerMemoryDivergenceFlagged:  newMetricContainerMemoryDivergenceFlagged(m.ContainerMemoryDivergenceFlagged),
+		metricContainerMemoryDivergenceGrowth:   newMetricContainerMemoryDivergenceGrowth(m.ContainerMemoryDivergenceGrowth),
+		metricContainerMemoryDivergenceOomKills: newMetricContainerMemoryDivergenceOomKills(m.ContainerMemoryDivergenceOomKills),
+		metricContainerMemoryLimitEta:           newMetricContainerMemoryLimitEta(m.ContainerMemoryLimitEta),
+		metricContainerMemoryWorkingSetGrowth:   newMetricContainerMemoryWorkingSetGrowth(m.ContainerMemoryWorkingSetGrowth),
+		metricK8sPodMemoryDivergenceUsage:       newMetricK8sPodMemoryDivergenceUsage(m.K8sPodMemoryDivergenceUsage),
+		metricK8sPodMemoryDivergenceFlagged:     newMetricK8sPodMemoryDivergenceFlagged(m.K8sPodMemoryDivergenceFlagged),
+		metricK8sPodMemoryDivergenceGrowth:      newMetricK8sPodMemoryDivergenceGrowth(m.K8sPodMemoryDivergenceGrowth),
+		metricK8sPodMemoryDivergenceOomKills:    newMetricK8sPodMemoryDivergenceOomKills(m.K8sPodMemoryDivergenceOomKills),
+		metricK8sPodMemoryLimitEta:              newMetricK8sPodMemoryLimitEta(m.K8sPodMemoryLimitEta),
+		metricK8sPodMemoryWorkingSetGrowth:      newMetricK8sPodMemoryWorkingSetGrowth(m.K8sPodMemoryWorkingSetGrowth),
 	}
 	for _, op := range options {
 		op.apply(mb)

@@ -12,7 +12,8 @@ import (
 type ContainerMemoryDivergenceFlaggedMetricAttributeKey string
 
 const (
-	ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause ContainerMemoryDivergenceFlaggedMetricAttributeKey = "memdivergence.cause"
+	ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause  ContainerMemoryDivergenceFlaggedMetricAttributeKey = "memdivergence.cause"
+	ContainerMemoryDivergenceFlaggedMetricAttributeKeyClassification ContainerMemoryDivergenceFlaggedMetricAttributeKey = "memdivergence.classification"
 )
 
 // ContainerMemoryDivergenceFlaggedMetricConfig provides config for the container.memory.divergence.flagged metric.
@@ -41,9 +42,9 @@ func (ms *ContainerMemoryDivergenceFlaggedMetricConfig) Unmarshal(parser *confma
 func (ms *ContainerMemoryDivergenceFlaggedMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause:
+		case ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause, ContainerMemoryDivergenceFlaggedMetricAttributeKeyClassification:
 		default:
-			return fmt.Errorf("metric container.memory.divergence.flagged doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
+			return fmt.Errorf("metric container.memory.divergence.flagged doesn't have an attribute %v, valid attributes: [memdivergence.cause, memdivergence.classification]", val)
 		}
 	}
 
@@ -92,6 +93,54 @@ func (ms *ContainerMemoryDivergenceGrowthMetricConfig) Validate() error {
 		case ContainerMemoryDivergenceGrowthMetricAttributeKeyCause:
 		default:
 			return fmt.Errorf("metric container.memory.divergence.growth doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// ContainerMemoryDivergenceOomKillsMetricAttributeKey specifies the key of an attribute for the container.memory.divergence.oom_kills metric.
+type ContainerMemoryDivergenceOomKillsMetricAttributeKey string
+
+const (
+	ContainerMemoryDivergenceOomKillsMetricAttributeKeyKillCause ContainerMemoryDivergenceOomKillsMetricAttributeKey = "memdivergence.cause"
+)
+
+// ContainerMemoryDivergenceOomKillsMetricConfig provides config for the container.memory.divergence.oom_kills metric.
+type ContainerMemoryDivergenceOomKillsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerMemoryDivergenceOomKillsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerMemoryDivergenceOomKillsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerMemoryDivergenceOomKillsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerMemoryDivergenceOomKillsMetricAttributeKeyKillCause:
+		default:
+			return fmt.Errorf("metric container.memory.divergence.oom_kills doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
 		}
 	}
 
@@ -196,7 +245,8 @@ func (ms *ContainerMemoryWorkingSetGrowthMetricConfig) Unmarshal(parser *confmap
 type K8sPodMemoryDivergenceFlaggedMetricAttributeKey string
 
 const (
-	K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause K8sPodMemoryDivergenceFlaggedMetricAttributeKey = "memdivergence.cause"
+	K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause  K8sPodMemoryDivergenceFlaggedMetricAttributeKey = "memdivergence.cause"
+	K8sPodMemoryDivergenceFlaggedMetricAttributeKeyClassification K8sPodMemoryDivergenceFlaggedMetricAttributeKey = "memdivergence.classification"
 )
 
 // K8sPodMemoryDivergenceFlaggedMetricConfig provides config for the k8s.pod.memory.divergence.flagged metric.
@@ -225,9 +275,9 @@ func (ms *K8sPodMemoryDivergenceFlaggedMetricConfig) Unmarshal(parser *confmap.C
 func (ms *K8sPodMemoryDivergenceFlaggedMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause:
+		case K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause, K8sPodMemoryDivergenceFlaggedMetricAttributeKeyClassification:
 		default:
-			return fmt.Errorf("metric k8s.pod.memory.divergence.flagged doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
+			return fmt.Errorf("metric k8s.pod.memory.divergence.flagged doesn't have an attribute %v, valid attributes: [memdivergence.cause, memdivergence.classification]", val)
 		}
 	}
 
@@ -276,6 +326,54 @@ func (ms *K8sPodMemoryDivergenceGrowthMetricConfig) Validate() error {
 		case K8sPodMemoryDivergenceGrowthMetricAttributeKeyCause:
 		default:
 			return fmt.Errorf("metric k8s.pod.memory.divergence.growth doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sPodMemoryDivergenceOomKillsMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.divergence.oom_kills metric.
+type K8sPodMemoryDivergenceOomKillsMetricAttributeKey string
+
+const (
+	K8sPodMemoryDivergenceOomKillsMetricAttributeKeyKillCause K8sPodMemoryDivergenceOomKillsMetricAttributeKey = "memdivergence.cause"
+)
+
+// K8sPodMemoryDivergenceOomKillsMetricConfig provides config for the k8s.pod.memory.divergence.oom_kills metric.
+type K8sPodMemoryDivergenceOomKillsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodMemoryDivergenceOomKillsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodMemoryDivergenceOomKillsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodMemoryDivergenceOomKillsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodMemoryDivergenceOomKillsMetricAttributeKeyKillCause:
+		default:
+			return fmt.Errorf("metric k8s.pod.memory.divergence.oom_kills doesn't have an attribute %v, valid attributes: [memdivergence.cause]", val)
 		}
 	}
 
@@ -378,16 +476,18 @@ func (ms *K8sPodMemoryWorkingSetGrowthMetricConfig) Unmarshal(parser *confmap.Co
 
 // MetricsConfig provides config for memdivergence metrics.
 type MetricsConfig struct {
-	ContainerMemoryDivergenceFlagged ContainerMemoryDivergenceFlaggedMetricConfig `mapstructure:"container.memory.divergence.flagged"`
-	ContainerMemoryDivergenceGrowth  ContainerMemoryDivergenceGrowthMetricConfig  `mapstructure:"container.memory.divergence.growth"`
-	ContainerMemoryDivergenceUsage   ContainerMemoryDivergenceUsageMetricConfig   `mapstructure:"container.memory.divergence.usage"`
-	ContainerMemoryLimitEta          ContainerMemoryLimitEtaMetricConfig          `mapstructure:"container.memory.limit_eta"`
-	ContainerMemoryWorkingSetGrowth  ContainerMemoryWorkingSetGrowthMetricConfig  `mapstructure:"container.memory.working_set_growth"`
-	K8sPodMemoryDivergenceFlagged    K8sPodMemoryDivergenceFlaggedMetricConfig    `mapstructure:"k8s.pod.memory.divergence.flagged"`
-	K8sPodMemoryDivergenceGrowth     K8sPodMemoryDivergenceGrowthMetricConfig     `mapstructure:"k8s.pod.memory.divergence.growth"`
-	K8sPodMemoryDivergenceUsage      K8sPodMemoryDivergenceUsageMetricConfig      `mapstructure:"k8s.pod.memory.divergence.usage"`
-	K8sPodMemoryLimitEta             K8sPodMemoryLimitEtaMetricConfig             `mapstructure:"k8s.pod.memory.limit_eta"`
-	K8sPodMemoryWorkingSetGrowth     K8sPodMemoryWorkingSetGrowthMetricConfig     `mapstructure:"k8s.pod.memory.working_set_growth"`
+	ContainerMemoryDivergenceFlagged  ContainerMemoryDivergenceFlaggedMetricConfig  `mapstructure:"container.memory.divergence.flagged"`
+	ContainerMemoryDivergenceGrowth   ContainerMemoryDivergenceGrowthMetricConfig   `mapstructure:"container.memory.divergence.growth"`
+	ContainerMemoryDivergenceOomKills ContainerMemoryDivergenceOomKillsMetricConfig `mapstructure:"container.memory.divergence.oom_kills"`
+	ContainerMemoryDivergenceUsage    ContainerMemoryDivergenceUsageMetricConfig    `mapstructure:"container.memory.divergence.usage"`
+	ContainerMemoryLimitEta           ContainerMemoryLimitEtaMetricConfig           `mapstructure:"container.memory.limit_eta"`
+	ContainerMemoryWorkingSetGrowth   ContainerMemoryWorkingSetGrowthMetricConfig   `mapstructure:"container.memory.working_set_growth"`
+	K8sPodMemoryDivergenceFlagged     K8sPodMemoryDivergenceFlaggedMetricConfig     `mapstructure:"k8s.pod.memory.divergence.flagged"`
+	K8sPodMemoryDivergenceGrowth      K8sPodMemoryDivergenceGrowthMetricConfig      `mapstructure:"k8s.pod.memory.divergence.growth"`
+	K8sPodMemoryDivergenceOomKills    K8sPodMemoryDivergenceOomKillsMetricConfig    `mapstructure:"k8s.pod.memory.divergence.oom_kills"`
+	K8sPodMemoryDivergenceUsage       K8sPodMemoryDivergenceUsageMetricConfig       `mapstructure:"k8s.pod.memory.divergence.usage"`
+	K8sPodMemoryLimitEta              K8sPodMemoryLimitEtaMetricConfig              `mapstructure:"k8s.pod.memory.limit_eta"`
+	K8sPodMemoryWorkingSetGrowth      K8sPodMemoryWorkingSetGrowthMetricConfig      `mapstructure:"k8s.pod.memory.working_set_growth"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -395,12 +495,17 @@ func DefaultMetricsConfig() MetricsConfig {
 		ContainerMemoryDivergenceFlagged: ContainerMemoryDivergenceFlaggedMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []ContainerMemoryDivergenceFlaggedMetricAttributeKey{ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause},
+			EnabledAttributes:   []ContainerMemoryDivergenceFlaggedMetricAttributeKey{ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause, ContainerMemoryDivergenceFlaggedMetricAttributeKeyClassification},
 		},
 		ContainerMemoryDivergenceGrowth: ContainerMemoryDivergenceGrowthMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []ContainerMemoryDivergenceGrowthMetricAttributeKey{ContainerMemoryDivergenceGrowthMetricAttributeKeyCause},
+		},
+		ContainerMemoryDivergenceOomKills: ContainerMemoryDivergenceOomKillsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerMemoryDivergenceOomKillsMetricAttributeKey{ContainerMemoryDivergenceOomKillsMetricAttributeKeyKillCause},
 		},
 		ContainerMemoryDivergenceUsage: ContainerMemoryDivergenceUsageMetricConfig{
 			Enabled:             true,
@@ -416,12 +521,17 @@ func DefaultMetricsConfig() MetricsConfig {
 		K8sPodMemoryDivergenceFlagged: K8sPodMemoryDivergenceFlaggedMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []K8sPodMemoryDivergenceFlaggedMetricAttributeKey{K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause},
+			EnabledAttributes:   []K8sPodMemoryDivergenceFlaggedMetricAttributeKey{K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause, K8sPodMemoryDivergenceFlaggedMetricAttributeKeyClassification},
 		},
 		K8sPodMemoryDivergenceGrowth: K8sPodMemoryDivergenceGrowthMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []K8sPodMemoryDivergenceGrowthMetricAttributeKey{K8sPodMemoryDivergenceGrowthMetricAttributeKeyCause},
+		},
+		K8sPodMemoryDivergenceOomKills: K8sPodMemoryDivergenceOomKillsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodMemoryDivergenceOomKillsMetricAttributeKey{K8sPodMemoryDivergenceOomKillsMetricAttributeKeyKillCause},
 		},
 		K8sPodMemoryDivergenceUsage: K8sPodMemoryDivergenceUsageMetricConfig{
 			Enabled:             true,

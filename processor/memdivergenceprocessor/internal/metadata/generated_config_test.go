@@ -29,12 +29,17 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryDivergenceFlagged: ContainerMemoryDivergenceFlaggedMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []ContainerMemoryDivergenceFlaggedMetricAttributeKey{ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause},
+						EnabledAttributes:   []ContainerMemoryDivergenceFlaggedMetricAttributeKey{ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause, ContainerMemoryDivergenceFlaggedMetricAttributeKeyClassification},
 					},
 					ContainerMemoryDivergenceGrowth: ContainerMemoryDivergenceGrowthMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []ContainerMemoryDivergenceGrowthMetricAttributeKey{ContainerMemoryDivergenceGrowthMetricAttributeKeyCause},
+					},
+					ContainerMemoryDivergenceOomKills: ContainerMemoryDivergenceOomKillsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryDivergenceOomKillsMetricAttributeKey{ContainerMemoryDivergenceOomKillsMetricAttributeKeyKillCause},
 					},
 					ContainerMemoryDivergenceUsage: ContainerMemoryDivergenceUsageMetricConfig{
 						Enabled:             true,
@@ -50,12 +55,17 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sPodMemoryDivergenceFlagged: K8sPodMemoryDivergenceFlaggedMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []K8sPodMemoryDivergenceFlaggedMetricAttributeKey{K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause},
+						EnabledAttributes:   []K8sPodMemoryDivergenceFlaggedMetricAttributeKey{K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause, K8sPodMemoryDivergenceFlaggedMetricAttributeKeyClassification},
 					},
 					K8sPodMemoryDivergenceGrowth: K8sPodMemoryDivergenceGrowthMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []K8sPodMemoryDivergenceGrowthMetricAttributeKey{K8sPodMemoryDivergenceGrowthMetricAttributeKeyCause},
+					},
+					K8sPodMemoryDivergenceOomKills: K8sPodMemoryDivergenceOomKillsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryDivergenceOomKillsMetricAttributeKey{K8sPodMemoryDivergenceOomKillsMetricAttributeKeyKillCause},
 					},
 					K8sPodMemoryDivergenceUsage: K8sPodMemoryDivergenceUsageMetricConfig{
 						Enabled:             true,
@@ -78,12 +88,17 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryDivergenceFlagged: ContainerMemoryDivergenceFlaggedMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []ContainerMemoryDivergenceFlaggedMetricAttributeKey{ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause},
+						EnabledAttributes:   []ContainerMemoryDivergenceFlaggedMetricAttributeKey{ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause, ContainerMemoryDivergenceFlaggedMetricAttributeKeyClassification},
 					},
 					ContainerMemoryDivergenceGrowth: ContainerMemoryDivergenceGrowthMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []ContainerMemoryDivergenceGrowthMetricAttributeKey{ContainerMemoryDivergenceGrowthMetricAttributeKeyCause},
+					},
+					ContainerMemoryDivergenceOomKills: ContainerMemoryDivergenceOomKillsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryDivergenceOomKillsMetricAttributeKey{ContainerMemoryDivergenceOomKillsMetricAttributeKeyKillCause},
 					},
 					ContainerMemoryDivergenceUsage: ContainerMemoryDivergenceUsageMetricConfig{
 						Enabled:             false,
@@ -99,12 +114,17 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sPodMemoryDivergenceFlagged: K8sPodMemoryDivergenceFlaggedMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []K8sPodMemoryDivergenceFlaggedMetricAttributeKey{K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause},
+						EnabledAttributes:   []K8sPodMemoryDivergenceFlaggedMetricAttributeKey{K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause, K8sPodMemoryDivergenceFlaggedMetricAttributeKeyClassification},
 					},
 					K8sPodMemoryDivergenceGrowth: K8sPodMemoryDivergenceGrowthMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []K8sPodMemoryDivergenceGrowthMetricAttributeKey{K8sPodMemoryDivergenceGrowthMetricAttributeKeyCause},
+					},
+					K8sPodMemoryDivergenceOomKills: K8sPodMemoryDivergenceOomKillsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryDivergenceOomKillsMetricAttributeKey{K8sPodMemoryDivergenceOomKillsMetricAttributeKeyKillCause},
 					},
 					K8sPodMemoryDivergenceUsage: K8sPodMemoryDivergenceUsageMetricConfig{
 						Enabled:             false,
@@ -124,7 +144,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerMemoryDivergenceFlaggedMetricConfig{}, ContainerMemoryDivergenceGrowthMetricConfig{}, ContainerMemoryDivergenceUsageMetricConfig{}, ContainerMemoryLimitEtaMetricConfig{}, ContainerMemoryWorkingSetGrowthMetricConfig{}, K8sPodMemoryDivergenceFlaggedMetricConfig{}, K8sPodMemoryDivergenceGrowthMetricConfig{}, K8sPodMemoryDivergenceUsageMetricConfig{}, K8sPodMemoryLimitEtaMetricConfig{}, K8sPodMemoryWorkingSetGrowthMetricConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerMemoryDivergenceFlaggedMetricConfig{}, ContainerMemoryDivergenceGrowthMetricConfig{}, ContainerMemoryDivergenceOomKillsMetricConfig{}, ContainerMemoryDivergenceUsageMetricConfig{}, ContainerMemoryLimitEtaMetricConfig{}, ContainerMemoryWorkingSetGrowthMetricConfig{}, K8sPodMemoryDivergenceFlaggedMetricConfig{}, K8sPodMemoryDivergenceGrowthMetricConfig{}, K8sPodMemoryDivergenceOomKillsMetricConfig{}, K8sPodMemoryDivergenceUsageMetricConfig{}, K8sPodMemoryLimitEtaMetricConfig{}, K8sPodMemoryWorkingSetGrowthMetricConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -134,7 +154,7 @@ func TestContainerMemoryDivergenceFlaggedMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []ContainerMemoryDivergenceFlaggedMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric container.memory.divergence.flagged doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.divergence.flagged doesn't have an attribute invalid, valid attributes: [memdivergence.cause, memdivergence.classification]")
 
 	cfg = DefaultMetricsConfig().ContainerMemoryDivergenceFlagged
 	cfg.AggregationStrategy = "invalid"
@@ -149,6 +169,18 @@ func TestContainerMemoryDivergenceGrowthMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric container.memory.divergence.growth doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
 
 	cfg = DefaultMetricsConfig().ContainerMemoryDivergenceGrowth
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerMemoryDivergenceOomKillsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerMemoryDivergenceOomKills
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerMemoryDivergenceOomKillsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.divergence.oom_kills doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
+
+	cfg = DefaultMetricsConfig().ContainerMemoryDivergenceOomKills
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -170,7 +202,7 @@ func TestK8sPodMemoryDivergenceFlaggedMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []K8sPodMemoryDivergenceFlaggedMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.divergence.flagged doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.divergence.flagged doesn't have an attribute invalid, valid attributes: [memdivergence.cause, memdivergence.classification]")
 
 	cfg = DefaultMetricsConfig().K8sPodMemoryDivergenceFlagged
 	cfg.AggregationStrategy = "invalid"
@@ -185,6 +217,18 @@ func TestK8sPodMemoryDivergenceGrowthMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.divergence.growth doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
 
 	cfg = DefaultMetricsConfig().K8sPodMemoryDivergenceGrowth
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodMemoryDivergenceOomKillsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodMemoryDivergenceOomKills
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodMemoryDivergenceOomKillsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.divergence.oom_kills doesn't have an attribute invalid, valid attributes: [memdivergence.cause]")
+
+	cfg = DefaultMetricsConfig().K8sPodMemoryDivergenceOomKills
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

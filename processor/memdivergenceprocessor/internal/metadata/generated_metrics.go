@@ -59,6 +59,36 @@ var MapAttributeCause = map[string]AttributeCause{
 	"unexplained":  AttributeCauseUnexplained,
 }
 
+// AttributeClassification specifies the value classification attribute.
+type AttributeClassification int
+
+const (
+	_ AttributeClassification = iota
+	AttributeClassificationReclaimable
+	AttributeClassificationPressing
+	AttributeClassificationUnknown
+)
+
+// String returns the string representation of the AttributeClassification.
+func (av AttributeClassification) String() string {
+	switch av {
+	case AttributeClassificationReclaimable:
+		return "reclaimable"
+	case AttributeClassificationPressing:
+		return "pressing"
+	case AttributeClassificationUnknown:
+		return "unknown"
+	}
+	return ""
+}
+
+// MapAttributeClassification is a helper map of string to AttributeClassification attribute value.
+var MapAttributeClassification = map[string]AttributeClassification{
+	"reclaimable": AttributeClassificationReclaimable,
+	"pressing":    AttributeClassificationPressing,
+	"unknown":     AttributeClassificationUnknown,
+}
+
 // AttributeDominantCause specifies the value dominant_cause attribute.
 type AttributeDominantCause int
 
@@ -70,6 +100,7 @@ const (
 	AttributeDominantCauseOtherKernel
 	AttributeDominantCauseSocket
 	AttributeDominantCauseUnexplained
+	AttributeDominantCauseRss
 	AttributeDominantCauseNone
 )
 
@@ -88,6 +119,8 @@ func (av AttributeDominantCause) String() string {
 		return "socket"
 	case AttributeDominantCauseUnexplained:
 		return "unexplained"
+	case AttributeDominantCauseRss:
+		return "rss"
 	case AttributeDominantCauseNone:
 		return "none"
 	}
@@ -102,17 +135,72 @@ var MapAttributeDominantCause = map[string]AttributeDominantCause{
 	"other_kernel": AttributeDominantCauseOtherKernel,
 	"socket":       AttributeDominantCauseSocket,
 	"unexplained":  AttributeDominantCauseUnexplained,
+	"rss":          AttributeDominantCauseRss,
 	"none":         AttributeDominantCauseNone,
+}
+
+// AttributeKillCause specifies the value kill_cause attribute.
+type AttributeKillCause int
+
+const (
+	_ AttributeKillCause = iota
+	AttributeKillCausePageCache
+	AttributeKillCauseDentrySlab
+	AttributeKillCauseOtherSlab
+	AttributeKillCauseOtherKernel
+	AttributeKillCauseSocket
+	AttributeKillCauseUnexplained
+	AttributeKillCauseRss
+	AttributeKillCauseUnknown
+)
+
+// String returns the string representation of the AttributeKillCause.
+func (av AttributeKillCause) String() string {
+	switch av {
+	case AttributeKillCausePageCache:
+		return "page_cache"
+	case AttributeKillCauseDentrySlab:
+		return "dentry_slab"
+	case AttributeKillCauseOtherSlab:
+		return "other_slab"
+	case AttributeKillCauseOtherKernel:
+		return "other_kernel"
+	case AttributeKillCauseSocket:
+		return "socket"
+	case AttributeKillCauseUnexplained:
+		return "unexplained"
+	case AttributeKillCauseRss:
+		return "rss"
+	case AttributeKillCauseUnknown:
+		return "unknown"
+	}
+	return ""
+}
+
+// MapAttributeKillCause is a helper map of string to AttributeKillCause attribute value.
+var MapAttributeKillCause = map[string]AttributeKillCause{
+	"page_cache":   AttributeKillCausePageCache,
+	"dentry_slab":  AttributeKillCauseDentrySlab,
+	"other_slab":   AttributeKillCauseOtherSlab,
+	"other_kernel": AttributeKillCauseOtherKernel,
+	"socket":       AttributeKillCauseSocket,
+	"unexplained":  AttributeKillCauseUnexplained,
+	"rss":          AttributeKillCauseRss,
+	"unknown":      AttributeKillCauseUnknown,
 }
 
 var MetricsInfo = metricsInfo{
 	ContainerMemoryDivergenceFlagged: metricInfo{
 		Name:       "container.memory.divergence.flagged",
-		Attributes: []string{"dominant_cause"},
+		Attributes: []string{"dominant_cause", "classification"},
 	},
 	ContainerMemoryDivergenceGrowth: metricInfo{
 		Name:       "container.memory.divergence.growth",
 		Attributes: []string{"cause"},
+	},
+	ContainerMemoryDivergenceOomKills: metricInfo{
+		Name:       "container.memory.divergence.oom_kills",
+		Attributes: []string{"kill_cause"},
 	},
 	ContainerMemoryDivergenceUsage: metricInfo{
 		Name:       "container.memory.divergence.usage",
@@ -126,11 +214,15 @@ var MetricsInfo = metricsInfo{
 	},
 	K8sPodMemoryDivergenceFlagged: metricInfo{
 		Name:       "k8s.pod.memory.divergence.flagged",
-		Attributes: []string{"dominant_cause"},
+		Attributes: []string{"dominant_cause", "classification"},
 	},
 	K8sPodMemoryDivergenceGrowth: metricInfo{
 		Name:       "k8s.pod.memory.divergence.growth",
 		Attributes: []string{"cause"},
+	},
+	K8sPodMemoryDivergenceOomKills: metricInfo{
+		Name:       "k8s.pod.memory.divergence.oom_kills",
+		Attributes: []string{"kill_cause"},
 	},
 	K8sPodMemoryDivergenceUsage: metricInfo{
 		Name:       "k8s.pod.memory.divergence.usage",
@@ -145,16 +237,18 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
-	ContainerMemoryDivergenceFlagged metricInfo
-	ContainerMemoryDivergenceGrowth  metricInfo
-	ContainerMemoryDivergenceUsage   metricInfo
-	ContainerMemoryLimitEta          metricInfo
-	ContainerMemoryWorkingSetGrowth  metricInfo
-	K8sPodMemoryDivergenceFlagged    metricInfo
-	K8sPodMemoryDivergenceGrowth     metricInfo
-	K8sPodMemoryDivergenceUsage      metricInfo
-	K8sPodMemoryLimitEta             metricInfo
-	K8sPodMemoryWorkingSetGrowth     metricInfo
+	ContainerMemoryDivergenceFlagged  metricInfo
+	ContainerMemoryDivergenceGrowth   metricInfo
+	ContainerMemoryDivergenceOomKills metricInfo
+	ContainerMemoryDivergenceUsage    metricInfo
+	ContainerMemoryLimitEta           metricInfo
+	ContainerMemoryWorkingSetGrowth   metricInfo
+	K8sPodMemoryDivergenceFlagged     metricInfo
+	K8sPodMemoryDivergenceGrowth      metricInfo
+	K8sPodMemoryDivergenceOomKills    metricInfo
+	K8sPodMemoryDivergenceUsage       metricInfo
+	K8sPodMemoryLimitEta              metricInfo
+	K8sPodMemoryWorkingSetGrowth      metricInfo
 }
 
 type metricInfo struct {
@@ -172,14 +266,14 @@ type metricContainerMemoryDivergenceFlagged struct {
 // init fills container.memory.divergence.flagged metric with initial data.
 func (m *metricContainerMemoryDivergenceFlagged) init() {
 	m.data.SetName("container.memory.divergence.flagged")
-	m.data.SetDescription("1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit), else 0. The attribute names the dominant cause.")
+	m.data.SetDescription("1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit), when its memory is pressing (stalls, refaults, limit events, socket receive queues) or else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricContainerMemoryDivergenceFlagged) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, dominantCauseAttributeValue string) {
+func (m *metricContainerMemoryDivergenceFlagged) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, dominantCauseAttributeValue string, classificationAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -189,6 +283,9 @@ func (m *metricContainerMemoryDivergenceFlagged) recordDataPoint(start pcommon.T
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryDivergenceFlaggedMetricAttributeKeyDominantCause) {
 		dp.Attributes().PutStr("memdivergence.cause", dominantCauseAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryDivergenceFlaggedMetricAttributeKeyClassification) {
+		dp.Attributes().PutStr("memdivergence.classification", classificationAttributeValue)
 	}
 
 	var s string
@@ -332,6 +429,97 @@ func (m *metricContainerMemoryDivergenceGrowth) emit(metrics pmetric.MetricSlice
 
 func newMetricContainerMemoryDivergenceGrowth(cfg ContainerMemoryDivergenceGrowthMetricConfig) metricContainerMemoryDivergenceGrowth {
 	m := metricContainerMemoryDivergenceGrowth{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerMemoryDivergenceOomKills struct {
+	data          pmetric.Metric                                // data buffer for generated metric.
+	config        ContainerMemoryDivergenceOomKillsMetricConfig // metric config provided by user.
+	capacity      int                                           // max observed number of data points added to the metric.
+	aggDataPoints []int64                                       // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.memory.divergence.oom_kills metric with initial data.
+func (m *metricContainerMemoryDivergenceOomKills) init() {
+	m.data.SetName("container.memory.divergence.oom_kills")
+	m.data.SetDescription("OOM kills of the container counted by what its working set mostly held at the last breakdown before the kill. Kills reported for a cgroup that is already gone count too.")
+	m.data.SetUnit("{kill}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerMemoryDivergenceOomKills) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, killCauseAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryDivergenceOomKillsMetricAttributeKeyKillCause) {
+		dp.Attributes().PutStr("memdivergence.cause", killCauseAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryDivergenceOomKills) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryDivergenceOomKills) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryDivergenceOomKills(cfg ContainerMemoryDivergenceOomKillsMetricConfig) metricContainerMemoryDivergenceOomKills {
+	m := metricContainerMemoryDivergenceOomKills{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -539,14 +727,14 @@ type metricK8sPodMemoryDivergenceFlagged struct {
 // init fills k8s.pod.memory.divergence.flagged metric with initial data.
 func (m *metricK8sPodMemoryDivergenceFlagged) init() {
 	m.data.SetName("k8s.pod.memory.divergence.flagged")
-	m.data.SetDescription("1 when the pod's divergence passes the configured thresholds, else 0. The attribute names the dominant cause.")
+	m.data.SetDescription("1 when the pod's divergence passes the configured thresholds or its memory is pressing, else 0. cause names the dominant or the pressing cause; classification says whether it matters.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricK8sPodMemoryDivergenceFlagged) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, dominantCauseAttributeValue string) {
+func (m *metricK8sPodMemoryDivergenceFlagged) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, dominantCauseAttributeValue string, classificationAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -556,6 +744,9 @@ func (m *metricK8sPodMemoryDivergenceFlagged) recordDataPoint(start pcommon.Time
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryDivergenceFlaggedMetricAttributeKeyDominantCause) {
 		dp.Attributes().PutStr("memdivergence.cause", dominantCauseAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryDivergenceFlaggedMetricAttributeKeyClassification) {
+		dp.Attributes().PutStr("memdivergence.classification", classificationAttributeValue)
 	}
 
 	var s string
@@ -699,6 +890,97 @@ func (m *metricK8sPodMemoryDivergenceGrowth) emit(metrics pmetric.MetricSlice) {
 
 func newMetricK8sPodMemoryDivergenceGrowth(cfg K8sPodMemoryDivergenceGrowthMetricConfig) metricK8sPodMemoryDivergenceGrowth {
 	m := metricK8sPodMemoryDivergenceGrowth{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryDivergenceOomKills struct {
+	data          pmetric.Metric                             // data buffer for generated metric.
+	config        K8sPodMemoryDivergenceOomKillsMetricConfig // metric config provided by user.
+	capacity      int                                        // max observed number of data points added to the metric.
+	aggDataPoints []int64                                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.memory.divergence.oom_kills metric with initial data.
+func (m *metricK8sPodMemoryDivergenceOomKills) init() {
+	m.data.SetName("k8s.pod.memory.divergence.oom_kills")
+	m.data.SetDescription("OOM kills in the pod counted by what its working set mostly held at the last breakdown before the kill.")
+	m.data.SetUnit("{kill}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodMemoryDivergenceOomKills) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, killCauseAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryDivergenceOomKillsMetricAttributeKeyKillCause) {
+		dp.Attributes().PutStr("memdivergence.cause", killCauseAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryDivergenceOomKills) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryDivergenceOomKills) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryDivergenceOomKills(cfg K8sPodMemoryDivergenceOomKillsMetricConfig) metricK8sPodMemoryDivergenceOomKills {
+	m := metricK8sPodMemoryDivergenceOomKills{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -899,21 +1181,23 @@ func newMetricK8sPodMemoryWorkingSetGrowth(cfg K8sPodMemoryWorkingSetGrowthMetri
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                                 MetricsBuilderConfig // config of the metrics builder.
-	startTime                              pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity                        int                  // maximum observed number of metrics per resource.
-	metricsBuffer                          pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                              component.BuildInfo  // contains version information.
-	metricContainerMemoryDivergenceFlagged metricContainerMemoryDivergenceFlagged
-	metricContainerMemoryDivergenceGrowth  metricContainerMemoryDivergenceGrowth
-	metricContainerMemoryDivergenceUsage   metricContainerMemoryDivergenceUsage
-	metricContainerMemoryLimitEta          metricContainerMemoryLimitEta
-	metricContainerMemoryWorkingSetGrowth  metricContainerMemoryWorkingSetGrowth
-	metricK8sPodMemoryDivergenceFlagged    metricK8sPodMemoryDivergenceFlagged
-	metricK8sPodMemoryDivergenceGrowth     metricK8sPodMemoryDivergenceGrowth
-	metricK8sPodMemoryDivergenceUsage      metricK8sPodMemoryDivergenceUsage
-	metricK8sPodMemoryLimitEta             metricK8sPodMemoryLimitEta
-	metricK8sPodMemoryWorkingSetGrowth     metricK8sPodMemoryWorkingSetGrowth
+	config                                  MetricsBuilderConfig // config of the metrics builder.
+	startTime                               pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                         int                  // maximum observed number of metrics per resource.
+	metricsBuffer                           pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                               component.BuildInfo  // contains version information.
+	metricContainerMemoryDivergenceFlagged  metricContainerMemoryDivergenceFlagged
+	metricContainerMemoryDivergenceGrowth   metricContainerMemoryDivergenceGrowth
+	metricContainerMemoryDivergenceOomKills metricContainerMemoryDivergenceOomKills
+	metricContainerMemoryDivergenceUsage    metricContainerMemoryDivergenceUsage
+	metricContainerMemoryLimitEta           metricContainerMemoryLimitEta
+	metricContainerMemoryWorkingSetGrowth   metricContainerMemoryWorkingSetGrowth
+	metricK8sPodMemoryDivergenceFlagged     metricK8sPodMemoryDivergenceFlagged
+	metricK8sPodMemoryDivergenceGrowth      metricK8sPodMemoryDivergenceGrowth
+	metricK8sPodMemoryDivergenceOomKills    metricK8sPodMemoryDivergenceOomKills
+	metricK8sPodMemoryDivergenceUsage       metricK8sPodMemoryDivergenceUsage
+	metricK8sPodMemoryLimitEta              metricK8sPodMemoryLimitEta
+	metricK8sPodMemoryWorkingSetGrowth      metricK8sPodMemoryWorkingSetGrowth
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -993,11 +1277,13 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
 	mb.metricContainerMemoryDivergenceFlagged.emit(ils.Metrics())
 	mb.metricContainerMemoryDivergenceGrowth.emit(ils.Metrics())
+	mb.metricContainerMemoryDivergenceOomKills.emit(ils.Metrics())
 	mb.metricContainerMemoryDivergenceUsage.emit(ils.Metrics())
 	mb.metricContainerMemoryLimitEta.emit(ils.Metrics())
 	mb.metricContainerMemoryWorkingSetGrowth.emit(ils.Metrics())
 	mb.metricK8sPodMemoryDivergenceFlagged.emit(ils.Metrics())
 	mb.metricK8sPodMemoryDivergenceGrowth.emit(ils.Metrics())
+	mb.metricK8sPodMemoryDivergenceOomKills.emit(ils.Metrics())
 	mb.metricK8sPodMemoryDivergenceUsage.emit(ils.Metrics())
 	mb.metricK8sPodMemoryLimitEta.emit(ils.Metrics())
 	mb.metricK8sPodMemoryWorkingSetGrowth.emit(ils.Metrics())
@@ -1023,13 +1309,18 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 }
 
 // RecordContainerMemoryDivergenceFlaggedDataPoint adds a data point to container.memory.divergence.flagged metric.
-func (mb *MetricsBuilder) RecordContainerMemoryDivergenceFlaggedDataPoint(ts pcommon.Timestamp, val int64, dominantCauseAttributeValue AttributeDominantCause) {
-	mb.metricContainerMemoryDivergenceFlagged.recordDataPoint(mb.startTime, ts, val, dominantCauseAttributeValue.String())
+func (mb *MetricsBuilder) RecordContainerMemoryDivergenceFlaggedDataPoint(ts pcommon.Timestamp, val int64, dominantCauseAttributeValue AttributeDominantCause, classificationAttributeValue AttributeClassification) {
+	mb.metricContainerMemoryDivergenceFlagged.recordDataPoint(mb.startTime, ts, val, dominantCauseAttributeValue.String(), classificationAttributeValue.String())
 }
 
 // RecordContainerMemoryDivergenceGrowthDataPoint adds a data point to container.memory.divergence.growth metric.
 func (mb *MetricsBuilder) RecordContainerMemoryDivergenceGrowthDataPoint(ts pcommon.Timestamp, val float64, causeAttributeValue AttributeCause) {
 	mb.metricContainerMemoryDivergenceGrowth.recordDataPoint(mb.startTime, ts, val, causeAttributeValue.String())
+}
+
+// RecordContainerMemoryDivergenceOomKillsDataPoint adds a data point to container.memory.divergence.oom_kills metric.
+func (mb *MetricsBuilder) RecordContainerMemoryDivergenceOomKillsDataPoint(ts pcommon.Timestamp, val int64, killCauseAttributeValue AttributeKillCause) {
+	mb.metricContainerMemoryDivergenceOomKills.recordDataPoint(mb.startTime, ts, val, killCauseAttributeValue.String())
 }
 
 // RecordContainerMemoryDivergenceUsageDataPoint adds a data point to container.memory.divergence.usage metric.
@@ -1048,13 +1339,18 @@ func (mb *MetricsBuilder) RecordContainerMemoryWorkingSetGrowthDataPoint(ts pcom
 }
 
 // RecordK8sPodMemoryDivergenceFlaggedDataPoint adds a data point to k8s.pod.memory.divergence.flagged metric.
-func (mb *MetricsBuilder) RecordK8sPodMemoryDivergenceFlaggedDataPoint(ts pcommon.Timestamp, val int64, dominantCauseAttributeValue AttributeDominantCause) {
-	mb.metricK8sPodMemoryDivergenceFlagged.recordDataPoint(mb.startTime, ts, val, dominantCauseAttributeValue.String())
+func (mb *MetricsBuilder) RecordK8sPodMemoryDivergenceFlaggedDataPoint(ts pcommon.Timestamp, val int64, dominantCauseAttributeValue AttributeDominantCause, classificationAttributeValue AttributeClassification) {
+	mb.metricK8sPodMemoryDivergenceFlagged.recordDataPoint(mb.startTime, ts, val, dominantCauseAttributeValue.String(), classificationAttributeValue.String())
 }
 
 // RecordK8sPodMemoryDivergenceGrowthDataPoint adds a data point to k8s.pod.memory.divergence.growth metric.
 func (mb *MetricsBuilder) RecordK8sPodMemoryDivergenceGrowthDataPoint(ts pcommon.Timestamp, val float64, causeAttributeValue AttributeCause) {
 	mb.metricK8sPodMemoryDivergenceGrowth.recordDataPoint(mb.startTime, ts, val, causeAttributeValue.String())
+}
+
+// RecordK8sPodMemoryDivergenceOomKillsDataPoint adds a data point to k8s.pod.memory.divergence.oom_kills metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryDivergenceOomKillsDataPoint(ts pcommon.Timestamp, val int64, killCauseAttributeValue AttributeKillCause) {
+	mb.metricK8sPodMemoryDivergenceOomKills.recordDataPoint(mb.startTime, ts, val, killCauseAttributeValue.String())
 }
 
 // RecordK8sPodMemoryDivergenceUsageDataPoint adds a data point to k8s.pod.memory.divergence.usage metric.

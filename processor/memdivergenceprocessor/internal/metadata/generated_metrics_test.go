@@ -58,9 +58,11 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
 			aggMap["container.memory.divergence.flagged"] = mb.metricContainerMemoryDivergenceFlagged.config.AggregationStrategy
 			aggMap["container.memory.divergence.growth"] = mb.metricContainerMemoryDivergenceGrowth.config.AggregationStrategy
+			aggMap["container.memory.divergence.oom_kills"] = mb.metricContainerMemoryDivergenceOomKills.config.AggregationStrategy
 			aggMap["container.memory.divergence.usage"] = mb.metricContainerMemoryDivergenceUsage.config.AggregationStrategy
 			aggMap["k8s.pod.memory.divergence.flagged"] = mb.metricK8sPodMemoryDivergenceFlagged.config.AggregationStrategy
 			aggMap["k8s.pod.memory.divergence.growth"] = mb.metricK8sPodMemoryDivergenceGrowth.config.AggregationStrategy
+			aggMap["k8s.pod.memory.divergence.oom_kills"] = mb.metricK8sPodMemoryDivergenceOomKills.config.AggregationStrategy
 			aggMap["k8s.pod.memory.divergence.usage"] = mb.metricK8sPodMemoryDivergenceUsage.config.AggregationStrategy
 
 			expectedWarnings := 0
@@ -72,15 +74,21 @@ func TestMetricsBuilder(t *testing.T) {
 			allMetricsCount := 0
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordContainerMemoryDivergenceFlaggedDataPoint(ts, 1, AttributeDominantCausePageCache)
+			mb.RecordContainerMemoryDivergenceFlaggedDataPoint(ts, 1, AttributeDominantCausePageCache, AttributeClassificationReclaimable)
 			if tt.name == "reaggregate_set" {
-				mb.RecordContainerMemoryDivergenceFlaggedDataPoint(ts, 3, AttributeDominantCauseDentrySlab)
+				mb.RecordContainerMemoryDivergenceFlaggedDataPoint(ts, 3, AttributeDominantCauseDentrySlab, AttributeClassificationPressing)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryDivergenceGrowthDataPoint(ts, 1, AttributeCausePageCache)
 			if tt.name == "reaggregate_set" {
 				mb.RecordContainerMemoryDivergenceGrowthDataPoint(ts, 3, AttributeCauseDentrySlab)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerMemoryDivergenceOomKillsDataPoint(ts, 1, AttributeKillCausePageCache)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerMemoryDivergenceOomKillsDataPoint(ts, 3, AttributeKillCauseDentrySlab)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -96,15 +104,21 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordContainerMemoryWorkingSetGrowthDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordK8sPodMemoryDivergenceFlaggedDataPoint(ts, 1, AttributeDominantCausePageCache)
+			mb.RecordK8sPodMemoryDivergenceFlaggedDataPoint(ts, 1, AttributeDominantCausePageCache, AttributeClassificationReclaimable)
 			if tt.name == "reaggregate_set" {
-				mb.RecordK8sPodMemoryDivergenceFlaggedDataPoint(ts, 3, AttributeDominantCauseDentrySlab)
+				mb.RecordK8sPodMemoryDivergenceFlaggedDataPoint(ts, 3, AttributeDominantCauseDentrySlab, AttributeClassificationPressing)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryDivergenceGrowthDataPoint(ts, 1, AttributeCausePageCache)
 			if tt.name == "reaggregate_set" {
 				mb.RecordK8sPodMemoryDivergenceGrowthDataPoint(ts, 3, AttributeCauseDentrySlab)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodMemoryDivergenceOomKillsDataPoint(ts, 1, AttributeKillCausePageCache)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodMemoryDivergenceOomKillsDataPoint(ts, 3, AttributeKillCauseDentrySlab)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -124,9 +138,11 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				assert.Empty(t, mb.metricContainerMemoryDivergenceFlagged.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemoryDivergenceGrowth.aggDataPoints)
+				assert.Empty(t, mb.metricContainerMemoryDivergenceOomKills.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemoryDivergenceUsage.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodMemoryDivergenceFlagged.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodMemoryDivergenceGrowth.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodMemoryDivergenceOomKills.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodMemoryDivergenceUsage.aggDataPoints)
 			}
 
@@ -161,7 +177,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.divergence.flagged"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit), else 0. The attribute names the dominant cause.", mi.Description())
+						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit), when its memory is pressing (stalls, refaults, limit events, socket receive queues) or else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -171,12 +187,15 @@ func TestMetricsBuilder(t *testing.T) {
 						dominantCauseAttrVal, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.True(t, ok)
 						assert.Equal(t, "page_cache", dominantCauseAttrVal.Str())
+						classificationAttrVal, ok := dp.Attributes().Get("memdivergence.classification")
+						assert.True(t, ok)
+						assert.Equal(t, "reclaimable", classificationAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["container.memory.divergence.flagged"], "Found a duplicate in the metrics slice: container.memory.divergence.flagged")
 						validatedMetrics["container.memory.divergence.flagged"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit), else 0. The attribute names the dominant cause.", mi.Description())
+						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit), when its memory is pressing (stalls, refaults, limit events, socket receive queues) or else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -193,6 +212,8 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
 						_, ok := dp.Attributes().Get("memdivergence.cause")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("memdivergence.classification")
 						assert.False(t, ok)
 					}
 				case "container.memory.divergence.growth":
@@ -231,6 +252,50 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 						case "max":
 							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("memdivergence.cause")
+						assert.False(t, ok)
+					}
+				case "container.memory.divergence.oom_kills":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.memory.divergence.oom_kills"], "Found a duplicate in the metrics slice: container.memory.divergence.oom_kills")
+						validatedMetrics["container.memory.divergence.oom_kills"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "OOM kills of the container counted by what its working set mostly held at the last breakdown before the kill. Kills reported for a cgroup that is already gone count too.", mi.Description())
+						assert.Equal(t, "{kill}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						killCauseAttrVal, ok := dp.Attributes().Get("memdivergence.cause")
+						assert.True(t, ok)
+						assert.Equal(t, "page_cache", killCauseAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.memory.divergence.oom_kills"], "Found a duplicate in the metrics slice: container.memory.divergence.oom_kills")
+						validatedMetrics["container.memory.divergence.oom_kills"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "OOM kills of the container counted by what its working set mostly held at the last breakdown before the kill. Kills reported for a cgroup that is already gone count too.", mi.Description())
+						assert.Equal(t, "{kill}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["container.memory.divergence.oom_kills"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
 						}
 						_, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.False(t, ok)
@@ -305,7 +370,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.divergence.flagged"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the pod's divergence passes the configured thresholds, else 0. The attribute names the dominant cause.", mi.Description())
+						assert.Equal(t, "1 when the pod's divergence passes the configured thresholds or its memory is pressing, else 0. cause names the dominant or the pressing cause; classification says whether it matters.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -315,12 +380,15 @@ func TestMetricsBuilder(t *testing.T) {
 						dominantCauseAttrVal, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.True(t, ok)
 						assert.Equal(t, "page_cache", dominantCauseAttrVal.Str())
+						classificationAttrVal, ok := dp.Attributes().Get("memdivergence.classification")
+						assert.True(t, ok)
+						assert.Equal(t, "reclaimable", classificationAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["k8s.pod.memory.divergence.flagged"], "Found a duplicate in the metrics slice: k8s.pod.memory.divergence.flagged")
 						validatedMetrics["k8s.pod.memory.divergence.flagged"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the pod's divergence passes the configured thresholds, else 0. The attribute names the dominant cause.", mi.Description())
+						assert.Equal(t, "1 when the pod's divergence passes the configured thresholds or its memory is pressing, else 0. cause names the dominant or the pressing cause; classification says whether it matters.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -337,6 +405,8 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
 						_, ok := dp.Attributes().Get("memdivergence.cause")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("memdivergence.classification")
 						assert.False(t, ok)
 					}
 				case "k8s.pod.memory.divergence.growth":
@@ -375,6 +445,50 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 						case "max":
 							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("memdivergence.cause")
+						assert.False(t, ok)
+					}
+				case "k8s.pod.memory.divergence.oom_kills":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.memory.divergence.oom_kills"], "Found a duplicate in the metrics slice: k8s.pod.memory.divergence.oom_kills")
+						validatedMetrics["k8s.pod.memory.divergence.oom_kills"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "OOM kills in the pod counted by what its working set mostly held at the last breakdown before the kill.", mi.Description())
+						assert.Equal(t, "{kill}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						killCauseAttrVal, ok := dp.Attributes().Get("memdivergence.cause")
+						assert.True(t, ok)
+						assert.Equal(t, "page_cache", killCauseAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.memory.divergence.oom_kills"], "Found a duplicate in the metrics slice: k8s.pod.memory.divergence.oom_kills")
+						validatedMetrics["k8s.pod.memory.divergence.oom_kills"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "OOM kills in the pod counted by what its working set mostly held at the last breakdown before the kill.", mi.Description())
+						assert.Equal(t, "{kill}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.pod.memory.divergence.oom_kills"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
 						}
 						_, ok := dp.Attributes().Get("memdivergence.cause")
 						assert.False(t, ok)

@@ -25,3 +25,13 @@ func IntsByAttribute(m pmetric.Metric, attr string) map[string]int64 {
 	}
 	return out
 }
+
+// StringsByAttribute returns the values of one attribute of a gauge's data points, in order.
+func StringsByAttribute(m pmetric.Metric, attr string) []string {
+	var out []string
+	for _, dp := range m.Gauge().DataPoints().All() {
+		v, _ := dp.Attributes().Get(attr)
+		out = append(out, v.AsString())
+	}
+	return out
+}
