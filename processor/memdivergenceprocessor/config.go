@@ -135,6 +135,9 @@ type TrendConfig struct {
 	// MinSlopeSigmas is how many standard errors the working-set slope must be above zero
 	// before the working set counts as growing and the ETA is emitted.
 	MinSlopeSigmas float64 `mapstructure:"min_slope_sigmas"`
+	// ETAHorizon: an ETA further away than this is not emitted (0: no horizon). Noise around
+	// a flat working set makes slopes of a few bytes a second and ETAs of years.
+	ETAHorizon time.Duration `mapstructure:"eta_horizon"`
 }
 
 // StateConfig bounds the state kept per resource.

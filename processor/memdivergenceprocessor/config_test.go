@@ -25,7 +25,7 @@ func TestLoadConfig(t *testing.T) {
 	kubeletstats.Thresholds.StallShare, kubeletstats.Thresholds.SockRcvqBytes = 0.05, 0
 	kubeletstats.Series = SeriesConfig{Detail: detailFull, MinCauseBytes: 4 << 20, Hold: 30 * time.Minute}
 	kubeletstats.VerdictLog = LogConfig{Enabled: true, PerMinute: 2}
-	kubeletstats.Trend = TrendConfig{Window: 144, SampleInterval: 5 * time.Minute, MinSamples: 12, MinSlopeSigmas: 4}
+	kubeletstats.Trend = TrendConfig{Window: 144, SampleInterval: 5 * time.Minute, MinSamples: 12, MinSlopeSigmas: 4, ETAHorizon: 7 * 24 * time.Hour}
 	kubeletstats.State = StateConfig{TTL: 30 * time.Minute, MaxResources: 5000}
 	kubeletstats.Metrics.ContainerMemoryDivergenceGrowth.Enabled = false
 

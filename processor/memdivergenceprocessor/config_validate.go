@@ -78,6 +78,8 @@ func (t TrendConfig) validate() error {
 		return fmt.Errorf("%w: trend.sample_interval %s is negative", errInvalidTrend, t.SampleInterval)
 	case t.MinSlopeSigmas <= 0:
 		return fmt.Errorf("%w: trend.min_slope_sigmas %g must be above 0", errInvalidTrend, t.MinSlopeSigmas)
+	case t.ETAHorizon < 0:
+		return fmt.Errorf("%w: trend.eta_horizon %s is negative (0: no horizon)", errInvalidTrend, t.ETAHorizon)
 	}
 	return nil
 }

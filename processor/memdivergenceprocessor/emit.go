@@ -118,11 +118,19 @@ func updateShown(vs *verdictState, parts *breakdown, t, hold, minBytes int64) {
 }
 
 // etaShown turns the ETA on when the working set grows min_slope_sigmas standard errors
-// above 0 toward a known limit, and keeps it while the slope stays positive and above
-// hysteresis × min_slope_sigmas.
+// above 0 toward a known limit that it reaches within eta_horizon, and keeps it while the
+// slope stays above hysteresis × min_slope_sigmas and the ETA within eta_horizon ÷
+// hysteresis.
 func etaShown(vs *verdictState, a *analysis) bool {
 	g := &a.growth
-	on := a.growthOK && g.etaRising && (g.etaOK || (vs.etaOn && g.wsSigmas >= hysteresis*a.minSigmas))
+	within := func(f float64) bool { return a.etaHorizon <= 0 || g.eta <= f*a.etaHorizon }
+	var on bool
+	if vs.etaOn {
+		on = g.etaRising && g.wsSigmas >= hysteresis*a.minSigmas && within(1/hysteresis)
+	} else {
+		on = g.etaOK && within(1)
+	}
+	on = on && a.growthOK
 	vs.etaOn = on
 	return on
 }

@@ -76,6 +76,7 @@ func createDefaultConfig() component.Config {
 			SampleInterval: time.Minute,
 			MinSamples:     10,
 			MinSlopeSigmas: 3,
+			ETAHorizon:     30 * 24 * time.Hour,
 		},
 		State: StateConfig{
 			TTL:          10 * time.Minute,

@@ -95,7 +95,8 @@ func appendEmitted(out pmetric.Metrics, rm pmetric.ResourceMetrics) {
 // analyze decomposes, updates the trend and the pressure rates, judges, counts OOM kills
 // and picks the series of one resource at one level.
 func (p *divergenceProcessor) analyze(kind levelKind, res pcommon.Resource, s *sample, now time.Time) (*series, analysis) {
-	a := analysis{parts: decompose(&s.in, socketCharged(p.cfg.CgroupVersion, &s.in)), minSigmas: p.cfg.Trend.MinSlopeSigmas}
+	a := analysis{parts: decompose(&s.in, socketCharged(p.cfg.CgroupVersion, &s.in)), minSigmas: p.cfg.Trend.MinSlopeSigmas,
+		etaHorizon: p.cfg.Trend.ETAHorizon.Seconds()}
 	sr := p.store.touch(stateKey{level: kind, hash: resourceHash(res)}, now)
 	vs := &sr.vs
 	t := int64(s.ts)
@@ -108,7 +109,7 @@ func (p *divergenceProcessor) analyze(kind levelKind, res pcommon.Resource, s *s
 	a.growth, a.growthOK = estimateGrowth(sr.win, &s.in, p.cfg.Trend)
 	a.judgement = p.cfg.Thresholds.classify(judgeInput{
 		parts: &a.parts, in: &s.in, rates: &a.rates, counters: &cur,
-		growth: &a.growth, growthOK: a.growthOK, prev: vs,
+		growth: &a.growth, growthOK: a.growthOK, prev: vs, causeMargin: p.cfg.Series.MinCauseBytes,
 	}, p.cfg.Trend)
 	vs.remember(&a.judgement)
 	oomV, oomOK := s.in.get(inOOMKills)

@@ -78,7 +78,35 @@ func TestRead(t *testing.T) {
 			},
 			want: readings{
 				inWorkingSet: {900, true}, inRSS: {100, true},
-				inSlab: {650, true}, inSockRcvq: {400, true},
+				inSlab: {650, true}, inSlabUnreclaimable: {50, true}, inSockRcvq: {400, true},
+			},
+			wantTS: 9,
+			wantOK: true,
+		},
+		{
+			name: "pressure counters are taken by their attributes; stall seconds become µs",
+			build: func(ms pmetric.MetricSlice) {
+				addMetric(ms, "container.memory.working_set", true, dp{ts: 9, i: 900})
+				addMetric(ms, "container.memory.rss", true, dp{ts: 9, i: 100})
+				addMetric(ms, "container.memory.pressure.stall_time", true,
+					dp{d: 1.2345675, isD: true, attrs: map[string]string{"pressure.type": "some"}},
+					dp{d: 0.5, isD: true, attrs: map[string]string{"pressure.type": "full"}})
+				addMetric(ms, "container.memory.refaults", true,
+					dp{i: 357, attrs: map[string]string{"container.memory.lru.type": "file"}},
+					dp{i: 2, attrs: map[string]string{"container.memory.lru.type": "anon"}})
+				addMetric(ms, "container.memory.events", true,
+					dp{i: 3, attrs: map[string]string{"container.memory.event.type": "high"}},
+					dp{i: 11, attrs: map[string]string{"container.memory.event.type": "max"}},
+					dp{i: 1, attrs: map[string]string{"container.memory.event.type": "oom_kill"}},
+					dp{i: 99, attrs: map[string]string{"other": "max"}})
+				addMetric(ms, "container.memory.oom_kills", true, dp{i: 1})
+				addMetric(ms, "container.memory.sock_rcvq_payload", true, dp{i: 70})
+			},
+			want: readings{
+				inWorkingSet: {900, true}, inRSS: {100, true},
+				inStallSome: {1234568, true}, inRefaultFile: {357, true}, inRefaultAnon: {2, true},
+				inEventsHigh: {3, true}, inEventsMax: {11, true}, inOOMKills: {1, true},
+				inSockRcvqPayload: {70, true},
 			},
 			wantTS: 9,
 			wantOK: true,

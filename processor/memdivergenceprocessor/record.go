@@ -46,13 +46,14 @@ var recorders = [...]recorder{
 
 // analysis is everything the processor concluded about one resource at one level.
 type analysis struct {
-	parts     breakdown
-	judgement judgement
-	rates     pressureRates
-	growth    growth
-	growthOK  bool
-	minSigmas float64 // trend.min_slope_sigmas, for the ETA's hysteresis
-	emit      emission
+	parts      breakdown
+	judgement  judgement
+	rates      pressureRates
+	growth     growth
+	growthOK   bool
+	minSigmas  float64 // trend.min_slope_sigmas, for the ETA's hysteresis
+	etaHorizon float64 // trend.eta_horizon in seconds; 0: none
+	emit       emission
 }
 
 // record writes an analysis as data points, all at the working set's timestamp: the flag,

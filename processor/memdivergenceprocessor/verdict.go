@@ -129,6 +129,9 @@ type judgeInput struct {
 	growth   *growth
 	growthOK bool
 	prev     *verdictState // the resource's previous verdict, for hysteresis
+	// causeMargin is how many bytes a cause must lead the cause shown before by to take
+	// its place on the flag (series.min_cause_bytes): small divergences do not flip.
+	causeMargin int64
 }
 
 // judge classifies one resource and decides its flag:
@@ -206,10 +209,13 @@ func (t Thresholds) classify(x judgeInput, trend TrendConfig) judgement {
 		}
 	default:
 		j.cause = dominant
-		// Keep the dominant cause shown before while it holds hysteresis × the largest.
-		if prev.valid && prev.cause < numCauses && prev.cause != dominant && dominant < numCauses &&
-			x.parts[prev.cause] > 0 && float64(x.parts[prev.cause]) >= hysteresis*float64(x.parts[dominant]) {
-			j.cause = prev.cause
+		// Keep the dominant cause shown before while it holds hysteresis × the largest, or
+		// the largest leads it by less than causeMargin.
+		if prev.valid && prev.cause < numCauses && prev.cause != dominant && dominant < numCauses && x.parts[prev.cause] > 0 {
+			lead := x.parts[dominant] - x.parts[prev.cause]
+			if float64(x.parts[prev.cause]) >= hysteresis*float64(x.parts[dominant]) || lead < x.causeMargin {
+				j.cause = prev.cause
+			}
 		}
 		if rt.anyKnown() && j.cause < numCauses && reclaimable(j.cause, x.in) {
 			j.class = classReclaimable
