@@ -117,7 +117,7 @@ func (ref *pressureRef) update(cur *counters, t int64, kept bool) {
 }
 
 // rates sums the increases over the window since the counters were last reset: the kept
-// points after the oldest (whose increase lies before the window), plus the current
+// points after the oldest and after since (their increases lie before), plus the current
 // sample's increase when it was not kept. The span runs from the later of the oldest point
 // and since to now.
 func (ref *pressureRef) rates(w *window, cur *counters, t int64, kept bool) pressureRates {
@@ -126,10 +126,10 @@ func (ref *pressureRef) rates(w *window, cur *counters, t int64, kept bool) pres
 		return out // no counters, or the set just changed: the window starts over
 	}
 	start := max(w.at(0).t, ref.since)
-	for i := 1; i < w.len(); i++ {
+	for i := range w.len() {
 		p := w.at(i)
 		if p.t <= start || p.t > t {
-			continue
+			continue // the oldest point's increase lies before the window
 		}
 		for k := range numCounters {
 			out.inc[k] += float64(p.press[k])

@@ -250,3 +250,34 @@ func popcount(b uint8) int {
 	}
 	return n
 }
+
+// TestDetailHeldAfterFlag: a container flagged for a while keeps its full breakdown for
+// series.hold after the flag drops, then falls back to the causes of at least
+// min_cause_bytes.
+func TestDetailHeldAfterFlag(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	p, sink := newTestProcessor(t, cfg)
+	base := goldenResource(t, "v2", "container.id", workloadID)
+	var causes []int
+	for i := range 20 {
+		md := scrapeOf(base, t0.Add(time.Duration(i)*time.Minute), 0, "container.", signals{}, func(ms pmetric.MetricSlice) {
+			if i >= 5 { // the page cache is dropped: 80 MiB less, no longer flagged
+				for _, name := range []string{"container.memory.active_file", "container.memory.cache", "container.memory.usage", "container.memory.working_set"} {
+					addValue(ms, name, -80<<20)
+				}
+			}
+		})
+		require.NoError(t, p.ConsumeMetrics(context.Background(), md))
+		n := 0
+		for _, s := range ownPoints(sink.AllMetrics()[i])[workloadID] {
+			if strings.HasPrefix(s, "container.memory.divergence.usage") {
+				n++
+			}
+		}
+		causes = append(causes, n)
+	}
+	// Flagged at minutes 0-4, held until minute 14 (4 + 10 min), then the causes of at
+	// least 1 MiB: page cache (~21 MB), other slab (~23 MB) and socket (1.7 MB).
+	want := []int{6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 3, 3, 3, 3, 3}
+	assert.Equal(t, want, causes)
+}

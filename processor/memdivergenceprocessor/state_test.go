@@ -3,6 +3,7 @@ package memdivergenceprocessor
 import (
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestStore(t *testing.T) {
@@ -71,5 +72,17 @@ func TestStoreKeepsWindowAcrossTouches(t *testing.T) {
 	}
 	if got := s.touch(stateKey{level: levelPod, hash: 1}, t0).win.len(); got != 0 {
 		t.Errorf("pod window with the same hash holds %d points, want a window of its own", got)
+	}
+}
+
+// TestStateSize: the classification must not double the per-resource state. Before it, a
+// resource held a window of 40-byte points and a 48-byte series.
+func TestStateSize(t *testing.T) {
+	window := createDefaultConfig().(*Config).Trend.Window
+	before := window*40 + 48
+	now := window*int(unsafe.Sizeof(point{})) + int(unsafe.Sizeof(series{}))
+	t.Logf("per resource: %d B before the classification, %d B now", before, now)
+	if now >= 2*before {
+		t.Errorf("per-resource state %d B is twice or more the %d B before the classification", now, before)
 	}
 }

@@ -373,6 +373,14 @@ func TestPressureRates(t *testing.T) {
 			wantShare: 0.1, wantFile: 1, wantKnown: true,
 		},
 		{
+			name: "increases of points that left the window do not count", gap: 0,
+			obs: []obs{
+				{0, 0, 0, all}, {10 * sec, 10e6, 500, all}, {20 * sec, 20e6, 1000, all},
+				{30 * sec, 21e6, 1010, all}, {40 * sec, 22e6, 1020, all},
+			},
+			wantShare: 0.1, wantFile: 1, wantKnown: true,
+		},
+		{
 			name: "a counter that went down was reset and counts from 0", gap: 0,
 			obs:       []obs{{0, 50e6, 1000, all}, {10 * sec, 1e6, 100, all}},
 			wantShare: 0.1, wantFile: 10, wantKnown: true,
