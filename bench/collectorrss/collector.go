@@ -42,16 +42,22 @@ type setup struct {
 	without         []string // processors left out of the deployed pipelines
 	interval        time.Duration
 	warmup, scrapes int
+	// cadvisor is bench/cadvisorpeer's binary: when set, each run measures cAdvisor beside
+	// the collector on the same tree, the collector exporting OTLP to the harness with the
+	// receiver's default metrics (see changes).
+	cadvisor string
 }
 
 // startCollector runs the collector with the deploy config made for root (see
-// deployConfig), and returns the metrics pipeline's processors.
-func startCollector(su setup, root string) (c *collector, processors []string, err error) {
+// deployConfig), and returns the metrics pipeline's processors. Exports are read from the
+// debug exporter's log lines, or, with ch.otlpEndpoint, sent to exports by the harness's
+// OTLP endpoint.
+func startCollector(su setup, root string, ch changes, exports chan export) (c *collector, processors []string, err error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, nil, err
 	}
-	b, processors, err := deployConfig(su.configMap, root, su.interval, port, su.without)
+	b, processors, err := deployConfig(su.configMap, root, su.interval, port, su.without, ch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -68,7 +74,10 @@ func startCollector(su setup, root string) (c *collector, processors []string, e
 	if err := os.WriteFile(cfg, b, 0o644); err != nil {
 		return nil, nil, err
 	}
-	c = &collector{exports: make(chan export, 1024), tail: &lineTail{max: 40}, done: make(chan struct{}), dir: dir}
+	if exports == nil {
+		exports = make(chan export, 1024)
+	}
+	c = &collector{exports: exports, tail: &lineTail{max: 40}, done: make(chan struct{}), dir: dir}
 	c.cmd = exec.Command(su.bin, "--config="+cfg)
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.cmd.Stdout = io.Discard
@@ -127,26 +136,29 @@ func parseLogLine(line string, at time.Time) (export, bool) {
 // exports and again scrapes later, and reads the memory figures at the end. A scrape is a
 // burst of exports: the batch processor may split one scrape's metrics, never across a
 // pause of half an interval.
-func (c *collector) measure(ctx context.Context, su setup) (collectorresult.Run, error) {
+//
+// With a peer process (peerPID > 0), its CPU time is taken at the same instants and its
+// memory figures at the same end, into r.CAdvisor; the window's ends are returned.
+func (c *collector) measure(ctx context.Context, su setup, peerPID int) (r collectorresult.Run, w window, err error) {
 	interval, warmup, scrapes := su.interval, su.warmup, su.scrapes
-	r := collectorresult.Run{Interval: interval.String(), Scrapes: scrapes, Warmup: warmup}
+	r = collectorresult.Run{Interval: interval.String(), Scrapes: scrapes, Warmup: warmup}
 	pid := c.cmd.Process.Pid
 	var last time.Time
-	var cpu0 time.Duration
+	var cpu0, peerCPU0 time.Duration
 	var t0 time.Time
 	bursts := 0
 	for {
 		var e export
 		select {
 		case <-ctx.Done():
-			return r, ctx.Err()
+			return r, w, fmt.Errorf("%w after %d scrapes; the collector's last lines:\n%s", ctx.Err(), bursts, c.tail)
 		case <-time.After(10*interval + 30*time.Second):
-			return r, fmt.Errorf("no export for %s; the collector's last lines:\n%s", 10*interval+30*time.Second, c.tail)
+			return r, w, fmt.Errorf("no export for %s; the collector's last lines:\n%s", 10*interval+30*time.Second, c.tail)
 		case e = <-c.exports:
 		}
 		switch {
 		case e.closed:
-			return r, fmt.Errorf("the collector exited: %v; its last lines:\n%s", c.wait(), c.tail)
+			return r, w, fmt.Errorf("the collector exited: %v; its last lines:\n%s", c.wait(), c.tail)
 		case e.problem != "":
 			r.Problems = append(r.Problems, e.problem)
 			continue
@@ -157,30 +169,47 @@ func (c *collector) measure(ctx context.Context, su setup) (collectorresult.Run,
 			case warmup + 1:
 				var err error
 				if cpu0, err = processCPU(pid); err != nil {
-					return r, err
+					return r, w, err
+				}
+				if peerPID > 0 {
+					if peerCPU0, err = processCPU(peerPID); err != nil {
+						return r, w, fmt.Errorf("cAdvisor peer: %w", err)
+					}
 				}
 				t0 = e.at
 			case warmup + 1 + scrapes:
 				cpu1, err := processCPU(pid)
 				if err != nil {
-					return r, err
+					return r, w, err
+				}
+				if peerPID > 0 {
+					peerCPU1, err := processCPU(peerPID)
+					if err != nil {
+						return r, w, fmt.Errorf("cAdvisor peer: %w", err)
+					}
+					pst, err := readStatus(peerPID)
+					if err != nil {
+						return r, w, fmt.Errorf("cAdvisor peer: %w", err)
+					}
+					r.CAdvisor = &collectorresult.Peer{CPUSeconds: (peerCPU1 - peerCPU0).Seconds(), RSSBytes: pst.rss, HWMBytes: pst.hwm}
 				}
 				st, err := readStatus(pid)
 				if err != nil {
-					return r, err
+					return r, w, err
 				}
 				r.RSSBytes, r.HWMBytes = st.rss, st.hwm
-				window := e.at.Sub(t0)
-				if d := window - time.Duration(scrapes)*interval; d > interval/2 || d < -interval/2 {
-					return r, fmt.Errorf("%d scrapes took %s at an interval of %s: a scrape was missed or its export not seen", scrapes, window, interval)
+				span := e.at.Sub(t0)
+				if d := span - time.Duration(scrapes)*interval; d > interval/2 || d < -interval/2 {
+					return r, w, fmt.Errorf("%d scrapes took %s at an interval of %s: a scrape was missed or its export not seen", scrapes, span, interval)
 				}
-				r.WindowSeconds = window.Seconds()
+				w = window{from: t0, to: e.at}
+				r.WindowSeconds = span.Seconds()
 				r.CPUSeconds = (cpu1 - cpu0).Seconds()
 				r.CPUPerScrapeMillis = 1000 * r.CPUSeconds / float64(scrapes)
 				r.CPUPercentOfOneCore = 100 * r.CPUSeconds / r.WindowSeconds
 				r.ResourcesPerScrape /= float64(scrapes)
 				r.DataPointsPerScrape /= float64(scrapes)
-				return r, nil
+				return r, w, nil
 			}
 		}
 		last = e.at
@@ -190,6 +219,9 @@ func (c *collector) measure(ctx context.Context, su setup) (collectorresult.Run,
 		}
 	}
 }
+
+// window is when a measurement's window began and ended.
+type window struct{ from, to time.Time }
 
 // stop ends the collector: SIGTERM, then SIGKILL after 10 s.
 func (c *collector) stop() error {

@@ -17,9 +17,10 @@ import (
 // verbosity replaces the exporters; the logs are JSON and unsampled, so the harness sees every
 // export (the default sampling drops the 11th line of a message in each 10 s); and the
 // self-telemetry is served on 127.0.0.1:metricsPort. The processors named in without leave
-// the pipelines; receiver settings and the other processors stay as deployed. It returns the
-// config and the processors of the metrics pipeline, in order.
-func deployConfig(configMap, root string, interval time.Duration, metricsPort int, without []string) ([]byte, []string, error) {
+// the pipelines; receiver settings and the other processors stay as deployed, unless ch
+// says otherwise (see changes). It returns the config and the processors of the metrics
+// pipeline, in order.
+func deployConfig(configMap, root string, interval time.Duration, metricsPort int, without []string, ch changes) ([]byte, []string, error) {
 	b, err := os.ReadFile(configMap)
 	if err != nil {
 		return nil, nil, err
@@ -38,7 +39,7 @@ func deployConfig(configMap, root string, interval time.Duration, metricsPort in
 	if err := yaml.Unmarshal([]byte(raw), &cfg); err != nil {
 		return nil, nil, fmt.Errorf("%s: config.yaml: %w", configMap, err)
 	}
-	processors, err := override(cfg, root, interval, metricsPort, without)
+	processors, err := override(cfg, root, interval, metricsPort, without, ch)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: config.yaml: %w", configMap, err)
 	}
@@ -54,7 +55,17 @@ func deployConfig(configMap, root string, interval time.Duration, metricsPort in
 	return out, processors, nil
 }
 
-func override(cfg map[string]any, root string, interval time.Duration, metricsPort int, without []string) ([]string, error) {
+// changes are what the side-by-side run with cAdvisor changes beyond the rest.
+type changes struct {
+	// receiverDefaults drops the deployed receiver's metrics section: every metric as the
+	// receiver enables it by default (socket receive-queue and slab dentry metrics on).
+	receiverDefaults bool
+	// otlpEndpoint, when set, keeps the deployed exporters, pointed at this plaintext
+	// loopback endpoint, instead of the debug exporter.
+	otlpEndpoint string
+}
+
+func override(cfg map[string]any, root string, interval time.Duration, metricsPort int, without []string, ch changes) ([]string, error) {
 	recv, err := section(cfg, "receivers", "cgroupmem")
 	if err != nil {
 		return nil, err
@@ -62,10 +73,32 @@ func override(cfg map[string]any, root string, interval time.Duration, metricsPo
 	recv["root_path"] = root
 	recv["collection_interval"] = interval.String()
 	delete(recv, "k8s_metadata")
+	if ch.receiverDefaults {
+		delete(recv, "metrics")
+	}
 
 	compressTrend(cfg, interval)
 
-	cfg["exporters"] = map[string]any{"debug": map[string]any{"verbosity": "basic"}}
+	exporters := []any{"debug"}
+	if ch.otlpEndpoint == "" {
+		cfg["exporters"] = map[string]any{"debug": map[string]any{"verbosity": "basic"}}
+	} else {
+		exps, _ := cfg["exporters"].(map[string]any)
+		if len(exps) == 0 {
+			return nil, errors.New("no exporters to point at the harness's OTLP endpoint")
+		}
+		exporters = nil
+		for name, e := range exps {
+			em, ok := e.(map[string]any)
+			if !ok || !strings.HasPrefix(name, "otlp") {
+				return nil, fmt.Errorf("exporters.%s: only OTLP exporters can be pointed at the harness", name)
+			}
+			em["endpoint"] = ch.otlpEndpoint
+			em["tls"] = map[string]any{"insecure": true}
+			exporters = append(exporters, name)
+		}
+		slices.SortFunc(exporters, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+	}
 	pipelines, err := section(cfg, "service", "pipelines")
 	if err != nil {
 		return nil, err
@@ -77,7 +110,7 @@ func override(cfg map[string]any, root string, interval time.Duration, metricsPo
 		if !ok {
 			return nil, fmt.Errorf("service.pipelines.%s is not a map", name)
 		}
-		pm["exporters"] = []any{"debug"}
+		pm["exporters"] = exporters
 		procs, _ := pm["processors"].([]any)
 		var kept []any
 		for _, p := range procs {

@@ -11,7 +11,7 @@ import (
 )
 
 func TestDeployConfig(t *testing.T) {
-	b, processors, err := deployConfig(filepath.Join("..", "..", "deploy", "configmap.yaml"), "/tmp/root", time.Second, 18888, nil)
+	b, processors, err := deployConfig(filepath.Join("..", "..", "deploy", "configmap.yaml"), "/tmp/root", time.Second, 18888, nil, changes{})
 	require.NoError(t, err)
 	require.Contains(t, processors, "memdivergence")
 	var cfg map[string]any
@@ -50,7 +50,7 @@ func TestDeployConfigErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "configmap.yaml")
 			require.NoError(t, os.WriteFile(p, []byte(tt.configMap), 0o644))
-			_, _, err := deployConfig(p, "/r", time.Second, 1, nil)
+			_, _, err := deployConfig(p, "/r", time.Second, 1, nil, changes{})
 			require.ErrorContains(t, err, tt.wantErr)
 		})
 	}
@@ -58,9 +58,9 @@ func TestDeployConfigErrors(t *testing.T) {
 
 func TestDeployConfigWithout(t *testing.T) {
 	configMap := filepath.Join("..", "..", "deploy", "configmap.yaml")
-	all, _, err := deployConfig(configMap, "/r", time.Second, 1, nil)
+	all, _, err := deployConfig(configMap, "/r", time.Second, 1, nil, changes{})
 	require.NoError(t, err)
-	b, processors, err := deployConfig(configMap, "/r", time.Second, 1, []string{"memdivergence"})
+	b, processors, err := deployConfig(configMap, "/r", time.Second, 1, []string{"memdivergence"}, changes{})
 	require.NoError(t, err)
 	require.NotContains(t, processors, "memdivergence")
 	require.NotEmpty(t, processors)
@@ -71,6 +71,35 @@ func TestDeployConfigWithout(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, pipe["processors"], "memdivergence")
 
-	_, _, err = deployConfig(configMap, "/r", time.Second, 1, []string{"nosuch"})
+	_, _, err = deployConfig(configMap, "/r", time.Second, 1, []string{"nosuch"}, changes{})
 	require.ErrorContains(t, err, `processor "nosuch" is in no pipeline`)
+}
+
+func TestDeployConfigSideBySide(t *testing.T) {
+	configMap := filepath.Join("..", "..", "deploy", "configmap.yaml")
+	b, processors, err := deployConfig(configMap, "/r", 10*time.Second, 1, nil,
+		changes{receiverDefaults: true, otlpEndpoint: "127.0.0.1:4317"})
+	require.NoError(t, err)
+	require.Contains(t, processors, "memdivergence")
+	var cfg map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &cfg))
+	recv, err := section(cfg, "receivers", "cgroupmem")
+	require.NoError(t, err)
+	require.NotContains(t, recv, "metrics", "the receiver's own defaults: socket and dentry metrics on")
+	require.Equal(t, "10s", recv["collection_interval"])
+	exp, err := section(cfg, "exporters", "otlp_grpc")
+	require.NoError(t, err, "the deployed exporter stays")
+	require.Equal(t, "127.0.0.1:4317", exp["endpoint"])
+	require.Equal(t, map[string]any{"insecure": true}, exp["tls"])
+	require.NotContains(t, cfg["exporters"], "debug")
+	pipe, err := section(cfg, "service", "pipelines", "metrics")
+	require.NoError(t, err)
+	require.Equal(t, []any{"otlp_grpc"}, pipe["exporters"])
+
+	deployed, _, err := deployConfig(configMap, "/r", 10*time.Second, 1, nil, changes{})
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(deployed, &cfg))
+	recv, err = section(cfg, "receivers", "cgroupmem")
+	require.NoError(t, err)
+	require.Contains(t, recv, "metrics", "without the change, the deployed metrics section stays")
 }

@@ -9,6 +9,16 @@
 // JSON to -out. It needs root.
 //
 //	collectorrss -collector _build/otelcol-cgroupmem -containers 0,1000 -out _build/bench-collector.json
+//
+// With -cadvisor (bench/cadvisorpeer's binary) each run is cAdvisor side by side: the peer
+// starts on the tree first and says when it knows every cgroup; the collector then runs with
+// the receiver's default metrics (the deployed metrics section dropped) and the deployed
+// OTLP/gRPC exporter sending to an endpoint of the harness on loopback, which counts the
+// scrapes and keeps every working set; both processes' CPU time is taken at the same two
+// instants and their memory at the same end; and cAdvisor's cached samples are then checked
+// against ours, failing the run on any difference (see compareWorkingSets).
+//
+//	collectorrss -cadvisor _build/cadvisorpeer -containers 200,1000 -interval 10s -warmup 10 -scrapes 6
 package main
 
 import (
@@ -20,6 +30,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +48,7 @@ func main() {
 	warmup := flag.Int("warmup", 5, "scrapes left out before the window")
 	scrapes := flag.Int("scrapes", 30, "scrapes in the measured window")
 	out := flag.String("out", "", "write the JSON report here (default: stdout)")
+	cadvisor := flag.String("cadvisor", "", "bench/cadvisorpeer's binary: measure cAdvisor beside the collector on the same tree, the collector with the receiver's default metrics and the deployed OTLP exporter (sent to the harness); fails when a working set differs")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("collectorrss: ")
@@ -50,7 +62,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	su := setup{bin: *bin, configMap: *configMap, interval: *interval, warmup: *warmup, scrapes: *scrapes}
+	su := setup{bin: *bin, configMap: *configMap, interval: *interval, warmup: *warmup, scrapes: *scrapes, cadvisor: *cadvisor}
 	if *without != "" {
 		su.without = strings.Split(*without, ",")
 	}
@@ -62,6 +74,11 @@ func main() {
 		}
 		log.Printf("%d containers: VmRSS %.1f MiB, VmHWM %.1f MiB, CPU %.1f ms per scrape (%.1f µs per container), %.2f %% of one core",
 			n, mib(r.RSSBytes), mib(r.HWMBytes), r.CPUPerScrapeMillis, r.CPUPerContainerMicros, r.CPUPercentOfOneCore)
+		if p := r.CAdvisor; p != nil {
+			log.Printf("%d containers: cAdvisor VmRSS %.1f MiB, VmHWM %.1f MiB, CPU %.2f s against ours %.2f s over %.0f s (%.1f× ours), %.1f housekeepings per container; working sets of %d containers and %d pods equal to ours (%d samples; %d not compared: moved)",
+				n, mib(p.RSSBytes), mib(p.HWMBytes), p.CPUSeconds, r.CPUSeconds, r.WindowSeconds, p.CPUSeconds/r.CPUSeconds,
+				p.HousekeepingsPerContainer, p.ContainersCompared, p.PodsCompared, p.SamplesEqual, p.SamplesMoved)
+		}
 		rep.Runs = append(rep.Runs, r)
 	}
 	if err := write(*out, rep); err != nil {
@@ -77,17 +94,99 @@ func run(ctx context.Context, su setup, n int) (r collectorresult.Run, err error
 	}
 	defer func() { err = errors.Join(err, t.remove()) }()
 	log.Printf("%d containers in %s, root_path %s", n, t.dir, t.root)
-	c, processors, err := startCollector(su, t.root)
+	if su.cadvisor != "" {
+		return runSideBySide(ctx, su, t, n)
+	}
+	c, processors, err := startCollector(su, t.root, changes{}, nil)
 	if err != nil {
 		return r, err
 	}
-	r, err = c.measure(ctx, su)
+	r, _, err = c.measure(ctx, su, 0)
 	err = errors.Join(err, c.stop())
-	r.Containers, r.Pods, r.Processors, r.Without = n, (n+1)/2, processors, su.without
+	r.Containers, r.Pods, r.Processors, r.Without, r.Exporter = n, (n+1)/2, processors, su.without, "debug"
 	if n > 0 {
 		r.CPUPerContainerMicros = 1000 * r.CPUPerScrapeMillis / float64(n)
 	}
 	return r, err
+}
+
+// runSideBySide starts cAdvisor on the tree and waits until it knows every cgroup, then
+// runs the collector with the receiver's default metrics, exporting OTLP to the harness,
+// and measures both over the same window; it then checks cAdvisor's working sets against
+// the collector's.
+func runSideBySide(ctx context.Context, su setup, t *tree, n int) (r collectorresult.Run, err error) {
+	prefix := "/" + filepath.Base(t.dir) + "/kubepods"
+	pods := (n + 1) / 2
+	expect := n + pods + 2 // the containers, the pods, kubepods and kubepods/burstable
+	if n == 0 {
+		expect = 0
+	}
+	p, err := startPeer(su.cadvisor, prefix, expect)
+	if err != nil {
+		return r, err
+	}
+	defer func() { err = errors.Join(err, p.stop()) }()
+	log.Printf("cAdvisor %s knows the %d cgroups under %s", p.version, expect, prefix)
+
+	exports := make(chan export, 1024)
+	sink, err := startOTLPSink(exports)
+	if err != nil {
+		return r, err
+	}
+	defer sink.stop()
+	c, processors, err := startCollector(su, t.root, changes{receiverDefaults: true, otlpEndpoint: sink.addr}, exports)
+	if err != nil {
+		return r, err
+	}
+	r, w, err := c.measure(ctx, su, p.pid())
+	err = errors.Join(err, c.stop())
+	r.Containers, r.Pods, r.Processors, r.Without = n, pods, processors, su.without
+	r.ReceiverDefaults, r.Exporter = true, "otlp"
+	if n > 0 {
+		r.CPUPerContainerMicros = 1000 * r.CPUPerScrapeMillis / float64(n)
+	}
+	if err != nil {
+		return r, err
+	}
+	d, err := p.dump()
+	if err != nil {
+		return r, err
+	}
+	r.CAdvisor.Library = "github.com/google/cadvisor/lib " + p.version
+	r.CAdvisor.Housekeeping = peerHousekeeping
+	r.CAdvisor.HousekeepingsPerContainer = housekeepingsIn(d, prefix, w)
+	containers, podSeries := sink.series()
+	check, err := compareWorkingSets(d, prefix, containers, podSeries)
+	r.CAdvisor.ContainersCompared, r.CAdvisor.PodsCompared = check.containers, check.pods
+	r.CAdvisor.SamplesEqual, r.CAdvisor.SamplesMoved = check.equal, check.moved
+	if err == nil && (check.containers != n || check.pods != pods) {
+		err = fmt.Errorf("working sets: compared %d containers and %d pods, want %d and %d", check.containers, check.pods, n, pods)
+	}
+	return r, err
+}
+
+// peerHousekeeping is how bench/cadvisorpeer runs cAdvisor's housekeeping, the kubelet's way.
+const peerHousekeeping = "housekeeping_interval 10s, dynamic up to 15s while a container's stats stay the same, jitter factor 1.0 (each interval drawn from [d, 2d])"
+
+// housekeepingsIn is how many samples cAdvisor took of each container of the tree within
+// the window, on average.
+func housekeepingsIn(d peerDump, prefix string, w window) float64 {
+	samples, containers := 0, 0
+	for _, cg := range d.Cgroups {
+		if kind, _, ok := treeCgroup(prefix, cg.Name); !ok || kind != "container" {
+			continue
+		}
+		containers++
+		for _, s := range cg.Samples {
+			if !s.Time.Before(w.from) && !s.Time.After(w.to) {
+				samples++
+			}
+		}
+	}
+	if containers == 0 {
+		return 0
+	}
+	return float64(samples) / float64(containers)
 }
 
 func parseCounts(s string) ([]int, error) {

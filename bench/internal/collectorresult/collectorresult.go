@@ -37,4 +37,36 @@ type Run struct {
 	DataPointsPerScrape float64 `json:"data_points_per_scrape"`
 	// Problems are the collector's warning and error log messages.
 	Problems []string `json:"problems,omitempty"`
+
+	// ReceiverDefaults is true when the receiver ran with its own default metrics rather than
+	// the deployed config's, and Exporter names how the collector exported: "debug" (basic
+	// verbosity) or "otlp" (the deployed OTLP/gRPC exporter, to the harness on loopback).
+	ReceiverDefaults bool   `json:"receiver_defaults,omitempty"`
+	Exporter         string `json:"exporter,omitempty"`
+	// CAdvisor is cAdvisor measured beside the collector, on the same tree over the same
+	// window, when the run had it.
+	CAdvisor *Peer `json:"cadvisor,omitempty"`
+}
+
+// Peer is what the cAdvisor peer (bench/cadvisorpeer) measured over a run's window.
+type Peer struct {
+	// Library is the module and version of cAdvisor's library; Housekeeping its settings.
+	Library      string `json:"library"`
+	Housekeeping string `json:"housekeeping"`
+	// CPUSeconds is its user and system time over the collector's window.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// RSSBytes and HWMBytes are VmRSS and VmHWM at the window's end.
+	RSSBytes uint64 `json:"vmrss_bytes"`
+	HWMBytes uint64 `json:"vmhwm_bytes"`
+	// HousekeepingsPerContainer is how many samples of each container it took in the
+	// window, on average.
+	HousekeepingsPerContainer float64 `json:"housekeepings_per_container"`
+	// ContainersCompared and PodsCompared are the cgroups whose working sets were checked
+	// against ours; SamplesEqual how many of its samples equalled ours, SamplesMoved how
+	// many fell between two differing readings of ours and were not compared. A mismatch
+	// fails the run, so a report holds none.
+	ContainersCompared int `json:"containers_compared"`
+	PodsCompared       int `json:"pods_compared"`
+	SamplesEqual       int `json:"samples_equal"`
+	SamplesMoved       int `json:"samples_moved"`
 }

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestTreeCgroup(t *testing.T) {
+	const prefix = "/cgroupmem-bench-ab/kubepods"
+	tests := []struct {
+		name, kind, key string
+		ok              bool
+	}{
+		{name: prefix + "/burstable/pod1234-5678/0123abcd", kind: "container", key: "0123abcd", ok: true},
+		{name: prefix + "/burstable/pod1234-5678", kind: "pod", key: "1234-5678", ok: true},
+		{name: prefix + "/burstable"},
+		{name: prefix},
+		{name: "/cgroupmem-bench-ab/kubepodsx/burstable/pod1/c"},
+		{name: "/other/kubepods/burstable/pod1/c"},
+		{name: prefix + "/burstable/notapod/c"},
+	}
+	for _, tt := range tests {
+		kind, key, ok := treeCgroup(prefix, tt.name)
+		require.Equal(t, tt.ok, ok, tt.name)
+		require.Equal(t, tt.kind, kind, tt.name)
+		require.Equal(t, tt.key, key, tt.name)
+	}
+}
+
+func TestCompareWorkingSets(t *testing.T) {
+	const prefix = "/b/kubepods"
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	ours := func(vs ...uint64) []point {
+		var ps []point
+		for i, v := range vs {
+			ps = append(ps, point{at: at(10 * float64(i)), value: v})
+		}
+		return ps
+	}
+	sample := func(s float64, ws uint64) peerSample { return peerSample{Time: at(s), WorkingSet: ws, Usage: ws} }
+	containers := map[string][]point{"c1": ours(100, 100, 100, 200, 200), "c2": ours(50, 50, 50, 50, 50)}
+	pods := map[string][]point{"u1": ours(150, 150, 150, 250, 250)}
+	dump := func(c1, c2, u1 []peerSample) peerDump {
+		return peerDump{Cgroups: []peerCgroup{
+			{Name: prefix, Samples: []peerSample{sample(5, 1)}},
+			{Name: prefix + "/burstable", Samples: []peerSample{sample(5, 1)}},
+			{Name: prefix + "/burstable/podu1", Samples: u1},
+			{Name: prefix + "/burstable/podu1/c1", Samples: c1},
+			{Name: prefix + "/burstable/podu1/c2", Samples: c2},
+		}}
+	}
+
+	t.Run("equal", func(t *testing.T) {
+		d := dump(
+			// -1 s: before our first reading; 25 s: c1 moved between 20 and 30 s; 45 s: after our last.
+			[]peerSample{sample(-1, 7), sample(5, 100), sample(25, 999), sample(35, 200), sample(45, 7)},
+			[]peerSample{sample(12, 50), sample(31, 50)},
+			[]peerSample{sample(15, 150), sample(33, 250)},
+		)
+		got, err := compareWorkingSets(d, prefix, containers, pods)
+		require.NoError(t, err)
+		require.Equal(t, workingSetCheck{containers: 2, pods: 1, equal: 6, moved: 1}, got)
+	})
+	t.Run("a sample between two equal readings differs", func(t *testing.T) {
+		d := dump([]peerSample{sample(5, 100)}, []peerSample{sample(12, 51)}, []peerSample{sample(15, 150)})
+		_, err := compareWorkingSets(d, prefix, containers, pods)
+		require.ErrorContains(t, err, "1 working sets differ from cAdvisor's: container c2 at 10:00:12.000: cAdvisor 51, ours 50")
+	})
+	t.Run("pod differs", func(t *testing.T) {
+		d := dump([]peerSample{sample(5, 100)}, []peerSample{sample(12, 50)}, []peerSample{sample(15, 100)})
+		_, err := compareWorkingSets(d, prefix, containers, pods)
+		require.ErrorContains(t, err, "pod u1 at 10:00:15.000: cAdvisor 100, ours 150")
+	})
+	t.Run("nothing of ours", func(t *testing.T) {
+		d := dump([]peerSample{sample(5, 100)}, []peerSample{sample(12, 50)}, []peerSample{sample(15, 150)})
+		_, err := compareWorkingSets(d, prefix, map[string][]point{"c1": containers["c1"]}, pods)
+		require.ErrorContains(t, err, "1 cgroups not compared: container c2: no working set of ours")
+	})
+	t.Run("no sample compared", func(t *testing.T) {
+		d := dump([]peerSample{sample(25, 100), sample(50, 200)}, []peerSample{sample(12, 50)}, []peerSample{sample(15, 150)})
+		_, err := compareWorkingSets(d, prefix, containers, pods)
+		require.ErrorContains(t, err, "container c1: none of cAdvisor's 2 samples fell between two equal readings of ours")
+	})
+}
+
+func TestHousekeepingsIn(t *testing.T) {
+	const prefix = "/b/kubepods"
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s := func(sec int) peerSample { return peerSample{Time: t0.Add(time.Duration(sec) * time.Second)} }
+	d := peerDump{Cgroups: []peerCgroup{
+		{Name: prefix + "/burstable/podu1", Samples: []peerSample{s(1), s(2), s(3)}}, // a pod: not counted
+		{Name: prefix + "/burstable/podu1/c1", Samples: []peerSample{s(-5), s(0), s(15), s(30)}},
+		{Name: prefix + "/burstable/podu1/c2", Samples: []peerSample{s(10), s(31)}},
+	}}
+	require.Equal(t, 2.0, housekeepingsIn(d, prefix, window{from: t0, to: t0.Add(30 * time.Second)}))
+}
