@@ -46,6 +46,10 @@ type setup struct {
 	// the collector on the same tree, the collector exporting OTLP to the harness with the
 	// receiver's default metrics (see changes).
 	cadvisor string
+	// profile, when set, is where perf record writes its samples of the collector over the
+	// window, at profileHz; the collector should then keep its symbols.
+	profile   string
+	profileHz int
 }
 
 // startCollector runs the collector with the deploy config made for root (see
@@ -146,6 +150,7 @@ func (c *collector) measure(ctx context.Context, su setup, peerPID int) (r colle
 	var last time.Time
 	var cpu0, peerCPU0 time.Duration
 	var t0 time.Time
+	var prof *profiler
 	bursts := 0
 	for {
 		var e export
@@ -177,6 +182,16 @@ func (c *collector) measure(ctx context.Context, su setup, peerPID int) (r colle
 					}
 				}
 				t0 = e.at
+				if su.profile != "" {
+					if prof, err = startProfiler(pid, su.profile, su.profileHz); err != nil {
+						return r, w, err
+					}
+					defer func() {
+						if prof != nil {
+							_, _ = prof.stop()
+						}
+					}()
+				}
 			case warmup + 1 + scrapes:
 				cpu1, err := processCPU(pid)
 				if err != nil {
@@ -198,6 +213,15 @@ func (c *collector) measure(ctx context.Context, su setup, peerPID int) (r colle
 					return r, w, err
 				}
 				r.RSSBytes, r.HWMBytes = st.rss, st.hwm
+				if prof != nil {
+					p, err := prof.stop()
+					prof = nil
+					if err != nil {
+						return r, w, err
+					}
+					p.Collector = su.bin
+					r.Profile = &p
+				}
 				span := e.at.Sub(t0)
 				if d := span - time.Duration(scrapes)*interval; d > interval/2 || d < -interval/2 {
 					return r, w, fmt.Errorf("%d scrapes took %s at an interval of %s: a scrape was missed or its export not seen", scrapes, span, interval)

@@ -48,6 +48,8 @@ func main() {
 	warmup := flag.Int("warmup", 5, "scrapes left out before the window")
 	scrapes := flag.Int("scrapes", 30, "scrapes in the measured window")
 	out := flag.String("out", "", "write the JSON report here (default: stdout)")
+	profile := flag.String("profile", "", "perf record the collector over each window into this file (then perf script), and report where its CPU went; give a -collector built with its symbols")
+	profileHz := flag.Int("profile-hz", 999, "perf record's sampling frequency")
 	cadvisor := flag.String("cadvisor", "", "bench/cadvisorpeer's binary: measure cAdvisor beside the collector on the same tree, the collector with the receiver's default metrics and the deployed OTLP exporter (sent to the harness); fails when a working set differs")
 	flag.Parse()
 	log.SetFlags(0)
@@ -62,7 +64,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	su := setup{bin: *bin, configMap: *configMap, interval: *interval, warmup: *warmup, scrapes: *scrapes, cadvisor: *cadvisor}
+	su := setup{bin: *bin, configMap: *configMap, interval: *interval, warmup: *warmup, scrapes: *scrapes, cadvisor: *cadvisor,
+		profile: *profile, profileHz: *profileHz}
 	if *without != "" {
 		su.without = strings.Split(*without, ",")
 	}
@@ -78,6 +81,11 @@ func main() {
 			log.Printf("%d containers: cAdvisor VmRSS %.1f MiB, VmHWM %.1f MiB, CPU %.2f s against ours %.2f s over %.0f s (%.1f× ours), %.1f housekeepings per container; working sets of %d containers and %d pods equal to ours (%d samples; %d not compared: moved)",
 				n, mib(p.RSSBytes), mib(p.HWMBytes), p.CPUSeconds, r.CPUSeconds, r.WindowSeconds, p.CPUSeconds/r.CPUSeconds,
 				p.HousekeepingsPerContainer, p.ContainersCompared, p.PodsCompared, p.SamplesEqual, p.SamplesMoved)
+		}
+		if p := r.Profile; p != nil {
+			for _, part := range p.Parts {
+				log.Printf("%d containers: profile: %4.1f %% %s", n, 100*part.Share, part.Name)
+			}
 		}
 		rep.Runs = append(rep.Runs, r)
 	}

@@ -46,6 +46,9 @@ type Run struct {
 	// CAdvisor is cAdvisor measured beside the collector, on the same tree over the same
 	// window, when the run had it.
 	CAdvisor *Peer `json:"cadvisor,omitempty"`
+	// Profile is where the collector's CPU time went over the window, when it was profiled
+	// (perf record of a build of the same collector with its symbols kept).
+	Profile *Profile `json:"profile,omitempty"`
 }
 
 // Peer is what the cAdvisor peer (bench/cadvisorpeer) measured over a run's window.
@@ -69,4 +72,20 @@ type Peer struct {
 	PodsCompared       int `json:"pods_compared"`
 	SamplesEqual       int `json:"samples_equal"`
 	SamplesMoved       int `json:"samples_moved"`
+}
+
+// Profile is where a collector's CPU samples went over a window, by part of the collector
+// (bench/collectorrss's profileParts), largest first.
+type Profile struct {
+	// Collector is the binary profiled: make build's, with its symbols kept.
+	Collector string        `json:"collector,omitempty"`
+	Samples   int           `json:"samples"`
+	Parts     []ProfilePart `json:"parts"`
+}
+
+// ProfilePart is one part's samples and their share of all.
+type ProfilePart struct {
+	Name    string  `json:"name"`
+	Samples int     `json:"samples"`
+	Share   float64 `json:"share"`
 }
