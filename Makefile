@@ -53,7 +53,8 @@ fuzz:
 	done
 
 ## bench: as root, the receiver's live-cgroup benchmarks beside the kernel's floors (6 runs,
-## benchstat), the whole collector's RSS and CPU at 1,000 containers, and README.md's
+## benchstat), the whole collector's RSS and CPU at 1,000 containers, cAdvisor side by side
+## with it at 200 and 1,000 containers (and a perf profile of the collector), and README.md's
 ## performance section regenerated from them (bench/run.sh). Other packages' benchmarks:
 ## go test -run='^$' -bench=. ./internal/...
 bench: build

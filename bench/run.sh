@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What `make bench` runs: the receiver's live-cgroup benchmarks beside the kernel's floors,
 # benchstat over them, the whole collector's RSS and CPU at 0 and 1,000 containers (and at
-# 1,000 without the memdivergence processor), and README's performance section regenerated
+# 1,000 without the memdivergence processor), cAdvisor side by side with the collector at 200
+# and 1,000 containers (bench/cadvisorpeer, its own Go module) with a CPU profile of the
+# collector at 1,000 (perf, when installed), and README's performance section regenerated
 # from those results. Needs root (it creates cgroups in /sys/fs/cgroup/memory and removes
 # them afterwards) and the collector from `make build`.
 #
@@ -55,11 +57,33 @@ note "$BUILD_DIR/collectorrss -collector $COLLECTOR -configmap deploy/configmap.
 "$BUILD_DIR/collectorrss" -collector "$COLLECTOR" -configmap deploy/configmap.yaml -without memdivergence \
 	-containers 1000 -interval 1s -warmup 5 -scrapes 30 -out "$BUILD_DIR/bench-collector-without.json"
 
+# cAdvisor as the kubelet embeds it, beside the collector with the receiver's defaults and
+# the deployed OTLP exporter, on the same trees at a node's 10 s cadence: 10 warm-up scrapes
+# (the processor's growth metrics start at the 10th), then a window of 6.
+note "(cd bench/cadvisorpeer && $GO build -o ../../$BUILD_DIR/cadvisorpeer .)"
+(cd bench/cadvisorpeer && $GO build -o "../../$BUILD_DIR/cadvisorpeer" .)
+note "$BUILD_DIR/collectorrss -collector $COLLECTOR -configmap deploy/configmap.yaml -cadvisor $BUILD_DIR/cadvisorpeer -containers 200,1000 -interval 10s -warmup 10 -scrapes 6 -out $BUILD_DIR/bench-cadvisor.json"
+"$BUILD_DIR/collectorrss" -collector "$COLLECTOR" -configmap deploy/configmap.yaml -cadvisor "$BUILD_DIR/cadvisorpeer" \
+	-containers 200,1000 -interval 10s -warmup 10 -scrapes 6 -out "$BUILD_DIR/bench-cadvisor.json"
+collectors="$BUILD_DIR/bench-collector.json,$BUILD_DIR/bench-collector-without.json,$BUILD_DIR/bench-cadvisor.json"
+# Where the collector's time goes: the same run at 1,000 containers once more, with perf
+# sampling a build of the same collector that keeps its symbols (ocb strips them).
+if command -v perf >/dev/null; then
+	note "(cd $BUILD_DIR && $GO build -trimpath -o otelcol-cgroupmem-symbols .)"
+	(cd "$BUILD_DIR" && $GO build -trimpath -o otelcol-cgroupmem-symbols .)
+	note "$BUILD_DIR/collectorrss -collector $BUILD_DIR/otelcol-cgroupmem-symbols -configmap deploy/configmap.yaml -cadvisor $BUILD_DIR/cadvisorpeer -containers 1000 -interval 10s -warmup 10 -scrapes 6 -profile $BUILD_DIR/bench-profile.data -out $BUILD_DIR/bench-profile.json"
+	"$BUILD_DIR/collectorrss" -collector "$BUILD_DIR/otelcol-cgroupmem-symbols" -configmap deploy/configmap.yaml \
+		-cadvisor "$BUILD_DIR/cadvisorpeer" -containers 1000 -interval 10s -warmup 10 -scrapes 6 \
+		-profile "$BUILD_DIR/bench-profile.data" -out "$BUILD_DIR/bench-profile.json"
+	collectors="$collectors,$BUILD_DIR/bench-profile.json"
+else
+	echo "bench: no perf (Debian's linux-perf): the collector is not profiled" >&2
+fi
+
 report_args=()
 for r in "${ran[@]}"; do
 	report_args+=(-ran "$r")
 done
-collectors="$BUILD_DIR/bench-collector.json,$BUILD_DIR/bench-collector-without.json"
 report_args+=(-ran "$GO run ./bench/perfreport -bench $BUILD_DIR/bench.txt -benchstat $BUILD_DIR/benchstat.txt -collector $collectors -readme $README")
 $GO run ./bench/perfreport -bench "$BUILD_DIR/bench.txt" -benchstat "$BUILD_DIR/benchstat.txt" \
 	-collector "$collectors" -readme "$README" -command "make bench" \

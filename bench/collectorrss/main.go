@@ -111,7 +111,7 @@ func run(ctx context.Context, su setup, n int) (r collectorresult.Run, err error
 	}
 	r, _, err = c.measure(ctx, su, 0)
 	err = errors.Join(err, c.stop())
-	r.Containers, r.Pods, r.Processors, r.Without, r.Exporter = n, (n+1)/2, processors, su.without, "debug"
+	r.Containers, r.Pods, r.Processors, r.Without, r.Exporter, r.Collector = n, (n+1)/2, processors, su.without, "debug", su.bin
 	if n > 0 {
 		r.CPUPerContainerMicros = 1000 * r.CPUPerScrapeMillis / float64(n)
 	}
@@ -149,7 +149,7 @@ func runSideBySide(ctx context.Context, su setup, t *tree, n int) (r collectorre
 	r, w, err := c.measure(ctx, su, p.pid())
 	err = errors.Join(err, c.stop())
 	r.Containers, r.Pods, r.Processors, r.Without = n, pods, processors, su.without
-	r.ReceiverDefaults, r.Exporter = true, "otlp"
+	r.ReceiverDefaults, r.Exporter, r.Collector = true, "otlp", su.bin
 	if n > 0 {
 		r.CPUPerContainerMicros = 1000 * r.CPUPerScrapeMillis / float64(n)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +157,92 @@ func TestRenderScrapeBelowItsShares(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, got, "cost 1.0 µs (0.12×) less than the two in loops of their own: nothing measurable for alternating in this run.")
 	require.NotContains(t, got, "µs (-")
+}
+
+// sideBySideRun is a run beside cAdvisor: ours x seconds of CPU against cAdvisor's y over 60 s.
+func sideBySideRun(containers int, ours, theirs float64, hwm uint64) collectorresult.Run {
+	return collectorresult.Run{
+		Collector: "_build/otelcol-cgroupmem", Containers: containers, Pods: containers / 2, Interval: "10s", Scrapes: 6, Warmup: 10,
+		WindowSeconds: 60, CPUSeconds: ours, HWMBytes: hwm, RSSBytes: hwm - 2<<20,
+		Processors: []string{"memory_limiter", "memdivergence", "batch"}, ReceiverDefaults: true, Exporter: "otlp",
+		CAdvisor: &collectorresult.Peer{
+			Library: "github.com/google/cadvisor/lib v0.60.6", Housekeeping: "housekeeping 10s",
+			CPUSeconds: theirs, RSSBytes: 18 << 20, HWMBytes: 19 << 20, HousekeepingsPerContainer: 3,
+			ContainersCompared: containers, PodsCompared: containers / 2, SamplesEqual: 3 * containers, SamplesMoved: 1,
+		},
+	}
+}
+
+func TestRenderCAdvisor(t *testing.T) {
+	bf, err := parseBench(strings.NewReader(benchOutput))
+	require.NoError(t, err)
+	profiled := sideBySideRun(1000, 2.0, 5.0, 50<<20)
+	profiled.Collector = "_build/otelcol-cgroupmem-symbols"
+	profiled.Profile = &collectorresult.Profile{Collector: "_build/otelcol-cgroupmem-symbols", Samples: 2000, Parts: []collectorresult.ProfilePart{
+		{Name: "sockets", Samples: 1500, Share: 0.75},
+		{Name: "pdata", Samples: 500, Share: 0.25},
+	}}
+	deployed := collectorresult.Run{Containers: 1000, Pods: 500, Interval: "1s", Scrapes: 30, Warmup: 5, HWMBytes: 59 << 20, RSSBytes: 55 << 20,
+		CPUPerContainerMicros: 46, Processors: []string{"memory_limiter", "memdivergence", "batch"}}
+	r := report{bench: bf, collector: collectorresult.Report{Runs: []collectorresult.Run{
+		deployed,
+		sideBySideRun(200, 0.4, 1.0, 48<<20),
+		sideBySideRun(1000, 1.5, 4.5, 61<<20),
+		profiled,
+	}}}
+	got, err := r.render()
+	require.NoError(t, err)
+	for _, want := range []string{
+		"### Side by side with cAdvisor",
+		"cAdvisor as the kubelet embeds it (github.com/google/cadvisor/lib v0.60.6:",
+		// 1.0 s over 60 s is 167 ms per 10 s, over 200 containers 833 µs each.
+		"| 200 | cAdvisor v0.60.6 | 1.00 s | 833 | 3.0 housekeepings | 18.0 MiB | 19.0 MiB |",
+		"| 200 | ours: memory_limiter, memdivergence, batch | 0.40 s | 333 | 6 scrapes | 46.0 MiB | 48.0 MiB |",
+		"| 1,000 | cAdvisor v0.60.6 | 4.50 s | 750 | 3.0 housekeepings |",
+		"Target: cAdvisor's CPU ÷ ours at least 25× (12× the least that counts): 2.5× at 200 containers, 3.0× at 1,000 containers, **missed**.",
+		"peak 61.0 MiB (VmRSS 59.0 MiB) at 1,000 containers, **missed**; cAdvisor's peak 19.0 MiB",
+		"at 200 containers, 200 containers and 100 pods, 600 of cAdvisor's samples equal to ours (1 taken while",
+		"Where our CPU time goes, at 1,000 containers: 2,000 perf samples",
+		"that run measured ours 2.00 s and cAdvisor 5.00 s, 2.5×",
+		// 2.0 s over 60 s, per 10 s and 1,000 containers: 333 µs, three quarters of it sockets'.
+		"| sockets | 75.0 % | 250 |",
+		"| pdata | 25.0 % | 83 |",
+	} {
+		require.Contains(t, got, want)
+	}
+	// The side-by-side runs stay out of the whole collector's table and its RSS verdict.
+	collectorTable := got[strings.Index(got, "### The whole collector process"):strings.Index(got, "### Side by side with cAdvisor")]
+	require.Equal(t, 1, strings.Count(collectorTable, "| 1,000 |"))
+	require.Contains(t, collectorTable, "peak 59.0 MiB (VmRSS 55.0 MiB) at 1,000 containers, **met**")
+	require.NotContains(t, got, "| 1,000 | cAdvisor v0.60.6 | 5.00 s", "the profiled run is not a row")
+}
+
+func TestCAdvisorVerdicts(t *testing.T) {
+	for _, tt := range []struct {
+		ours, theirs float64
+		want         string
+	}{
+		{ours: 1, theirs: 30, want: "**met**"},
+		{ours: 1, theirs: 12, want: "**the least that counts (12×) met, the goal missed**"},
+		{ours: 1, theirs: 11.9, want: "**missed**"},
+	} {
+		r := report{bench: benchFile{samples: map[string][]map[string]float64{}}, collector: collectorresult.Report{Runs: []collectorresult.Run{
+			sideBySideRun(200, tt.ours, tt.theirs, 40<<20), sideBySideRun(1000, tt.ours, 30, 40<<20),
+		}}}
+		var b strings.Builder
+		r.renderCAdvisor(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) })
+		require.Contains(t, b.String(), tt.want)
+	}
+}
+
+func TestRenderCAdvisorNone(t *testing.T) {
+	var b strings.Builder
+	report{}.renderCAdvisor(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) })
+	require.Contains(t, b.String(), "Not measured in this run.")
+}
+
+func TestPerCycle(t *testing.T) {
+	require.InDelta(t, 1350.0, perCycle(1.62, 60, 200), 1e-9, "the issue's cAdvisor: 1.62 s over 60 s at 200 containers")
+	require.Zero(t, perCycle(1, 0, 200))
+	require.Zero(t, perCycle(1, 60, 0))
 }

@@ -107,6 +107,7 @@ func (r report) render() (string, error) {
 	}
 
 	r.renderCollector(p)
+	r.renderCAdvisor(p)
 	r.renderReference(p, sizes)
 	r.renderMethod(p)
 
@@ -153,18 +154,24 @@ func (r report) shares(sizes []int) []string {
 
 func (r report) renderCollector(p func(string, ...any)) {
 	p("### The whole collector process\n\n")
-	if len(r.collector.Runs) == 0 {
+	var runs []collectorresult.Run
+	for _, c := range r.collector.Runs {
+		if c.CAdvisor == nil { // the side-by-side runs have their own section
+			runs = append(runs, c)
+		}
+	}
+	if len(runs) == 0 {
 		p("Not measured in this run.\n\n")
 		return
 	}
-	c0 := r.collector.Runs[0]
+	c0 := runs[0]
 	p("`_build/otelcol-cgroupmem` with the DaemonSet's config, collection_interval %s, after %d warm-up scrapes; CPU over the next %d scrapes, RSS at their end.\n\n",
 		c0.Interval, c0.Warmup, c0.Scrapes)
 	p("| containers | processors | resources / data points per scrape | VmRSS | peak RSS (VmHWM) | CPU per scrape | CPU µs per container and scrape | %% of one core |\n")
 	p("|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	verdict := fmt.Sprintf("not measured at %s containers", thousands(targetRSSAt))
 	var others []string
-	for _, c := range r.collector.Runs {
+	for _, c := range runs {
 		perContainer := "–"
 		if c.Containers > 0 {
 			perContainer = fmt.Sprintf("%.1f", c.CPUPerContainerMicros)
@@ -195,7 +202,7 @@ func (r report) renderCollector(p func(string, ...any)) {
 		p("; %s", strings.Join(others, "; "))
 	}
 	p(".\n")
-	for _, c := range r.collector.Runs {
+	for _, c := range runs {
 		if len(c.Problems) > 0 {
 			p("\nThe collector logged at %s containers: %s.\n", thousands(c.Containers), strings.Join(c.Problems, "; "))
 		}

@@ -10,8 +10,10 @@ type Report struct {
 
 // Run is what one collector run measured.
 type Run struct {
-	Containers int `json:"containers"`
-	Pods       int `json:"pods"`
+	// Collector is the binary run.
+	Collector  string `json:"collector,omitempty"`
+	Containers int    `json:"containers"`
+	Pods       int    `json:"pods"`
 	// Processors are those of the metrics pipeline; Without, the deployed ones left out.
 	Processors []string `json:"processors"`
 	Without    []string `json:"without,omitempty"`

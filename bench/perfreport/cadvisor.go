@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cgroupmem/cgroupmem/bench/internal/collectorresult"
+)
+
+// Targets of issue 18 for the side-by-side run.
+const (
+	targetCAdvisorRatio = 25.0 // cAdvisor's CPU ÷ ours, at each size
+	leastCAdvisorRatio  = 12.0 // the least that counts
+)
+
+// cycle is what CPU time is normalised to: the kubelet's housekeeping interval and ours.
+const cycleSeconds = 10.0
+
+// sideBySide are the runs measured beside cAdvisor, without the profiled one.
+func (r report) sideBySide() (runs []collectorresult.Run, profiled *collectorresult.Run) {
+	for i, c := range r.collector.Runs {
+		switch {
+		case c.CAdvisor == nil:
+		case c.Profile != nil:
+			profiled = &r.collector.Runs[i]
+		default:
+			runs = append(runs, c)
+		}
+	}
+	return runs, profiled
+}
+
+// perCycle is CPU seconds over a window as µs per container per 10 s.
+func perCycle(cpuSeconds, windowSeconds float64, containers int) float64 {
+	if windowSeconds <= 0 || containers <= 0 {
+		return 0
+	}
+	return 1e6 * cpuSeconds / windowSeconds * cycleSeconds / float64(containers)
+}
+
+func (r report) renderCAdvisor(p func(string, ...any)) {
+	runs, profiled := r.sideBySide()
+	p("### Side by side with cAdvisor\n\n")
+	if len(runs) == 0 {
+		p("Not measured in this run.\n\n")
+		return
+	}
+	c0 := runs[0]
+	p("cAdvisor as the kubelet embeds it (%s: the manager with the raw cgroup factory only, memory metrics only, %s, the kubelet's 2-minute stats cache) and our collector as a node runs it (`%s` with the receiver's default metrics, socket receive-queue and node dentry metrics included, the DaemonSet's processors and its OTLP/gRPC exporter, gzip as configured, sending to the harness on loopback; collection_interval %s), on the same tree at the same time. CPU over the same window of %d of our scrapes after %d warm-up scrapes, both started on the tree before it; memory at the window's end.\n\n",
+		c0.CAdvisor.Library, c0.CAdvisor.Housekeeping, orDefault(c0.Collector, "_build/otelcol-cgroupmem"), c0.Interval, c0.Scrapes, c0.Warmup)
+	p("| containers | process | CPU in the window | CPU µs per container per 10 s | readings per container in the window | VmRSS | peak RSS (VmHWM) |\n")
+	p("|---:|---|---:|---:|---:|---:|---:|\n")
+	var ratios []string
+	met, least := true, true
+	rssVerdict := fmt.Sprintf("not measured at %s containers", thousands(targetRSSAt))
+	for _, c := range runs {
+		a := c.CAdvisor
+		p("| %s | cAdvisor %s | %.2f s | %.0f | %.1f housekeepings | %.1f MiB | %.1f MiB |\n",
+			thousands(c.Containers), strings.TrimPrefix(a.Library, "github.com/google/cadvisor/lib "), a.CPUSeconds,
+			perCycle(a.CPUSeconds, c.WindowSeconds, c.Containers), a.HousekeepingsPerContainer, mib(a.RSSBytes), mib(a.HWMBytes))
+		p("| %s | ours: %s | %.2f s | %.0f | %d scrapes | %.1f MiB | %.1f MiB |\n",
+			thousands(c.Containers), strings.Join(c.Processors, ", "), c.CPUSeconds,
+			perCycle(c.CPUSeconds, c.WindowSeconds, c.Containers), c.Scrapes, mib(c.RSSBytes), mib(c.HWMBytes))
+		x := 0.0
+		if c.CPUSeconds > 0 {
+			x = a.CPUSeconds / c.CPUSeconds
+		}
+		met = met && x >= targetCAdvisorRatio
+		least = least && x >= leastCAdvisorRatio
+		ratios = append(ratios, fmt.Sprintf("%.1f× at %s containers", x, thousands(c.Containers)))
+		if c.Containers == targetRSSAt {
+			rssVerdict = fmt.Sprintf("peak %.1f MiB (VmRSS %.1f MiB) at %s containers, **%s**; cAdvisor's peak %.1f MiB",
+				mib(c.HWMBytes), mib(c.RSSBytes), thousands(c.Containers), metOrMissed(c.HWMBytes <= targetRSSBytes), mib(a.HWMBytes))
+		}
+	}
+	verdict := "missed"
+	switch {
+	case met:
+		verdict = "met"
+	case least:
+		verdict = fmt.Sprintf("the least that counts (%.0f×) met, the goal missed", leastCAdvisorRatio)
+	}
+	p("\nTarget: cAdvisor's CPU ÷ ours at least %.0f× (%.0f× the least that counts): %s, **%s**.\n\n",
+		targetCAdvisorRatio, leastCAdvisorRatio, strings.Join(ratios, ", "), verdict)
+	p("Target: our collector within %d MiB of RSS, peak included, with the receiver's defaults: %s.\n\n", targetRSSBytes>>20, rssVerdict)
+	var checks []string
+	for _, c := range runs {
+		a := c.CAdvisor
+		checks = append(checks, fmt.Sprintf("at %s containers, %s containers and %s pods, %s of cAdvisor's samples equal to ours (%s taken while the cgroup's memory moved between two of our scrapes, not compared)",
+			thousands(c.Containers), thousands(a.ContainersCompared), thousands(a.PodsCompared), thousands(a.SamplesEqual), thousands(a.SamplesMoved)))
+	}
+	p("Working sets: cAdvisor's and ours agreed for every container and pod of the tree, %s. Each of cAdvisor's cached samples that falls between two of our scrapes that read the same value must equal it, and every container and pod needs one such sample: a difference fails the run.\n\n",
+		strings.Join(checks, "; "))
+	for _, c := range runs {
+		if len(c.Problems) > 0 {
+			p("The collector logged at %s containers: %s.\n\n", thousands(c.Containers), strings.Join(c.Problems, "; "))
+		}
+	}
+	if profiled != nil {
+		r.renderProfile(p, *profiled)
+	}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (r report) renderProfile(p func(string, ...any), c collectorresult.Run) {
+	prof := c.Profile
+	p("Where our CPU time goes, at %s containers: %s perf samples of the collector over a separate window of %d scrapes (`%s`: the same build with its symbols kept; that run measured ours %.2f s and cAdvisor %.2f s, %.1f×). Each sample is charged to the innermost frame of its stack that belongs to a part below, except that the socket and node-wide metrics take every sample under them, whatever they call; system calls and allocations go to the code that made them, and the garbage collector's own work, which every part's allocations cause, stays the runtime's.\n\n",
+		thousands(c.Containers), thousands(prof.Samples), c.Scrapes, prof.Collector, c.CPUSeconds, c.CAdvisor.CPUSeconds, safeRatio(c.CAdvisor.CPUSeconds, c.CPUSeconds))
+	p("| part of the collector | share of its CPU samples | CPU µs per container per 10 s |\n")
+	p("|---|---:|---:|\n")
+	total := perCycle(c.CPUSeconds, c.WindowSeconds, c.Containers)
+	for _, part := range prof.Parts {
+		p("| %s | %.1f %% | %.0f |\n", part.Name, 100*part.Share, part.Share*total)
+	}
+	p("\n")
+}
+
+func safeRatio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
