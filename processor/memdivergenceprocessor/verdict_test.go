@@ -47,30 +47,53 @@ type signals struct {
 }
 
 // scrapeOf copies base to time ts and adds the counters of sig at elapsed seconds, named
-// for the level (container. or k8s.pod.). Counters start from the golden's values where it
-// has them (its refaults are not in the receiver goldens yet, so from 0).
+// for the level (container. or k8s.pod.), on top of the golden's own counter values (one
+// capture of the real kernel: a start, no rate).
 func scrapeOf(base pmetric.Metrics, ts time.Time, elapsed float64, prefix string, sig signals, edit func(ms pmetric.MetricSlice)) pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	base.CopyTo(md)
 	setTimestamps(md, pcommon.NewTimestampFromTime(ts))
 	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
 	t := pcommon.NewTimestampFromTime(ts)
-	removeMetrics(ms, prefix+"memory.pressure.stall_time", prefix+"memory.refaults", prefix+"memory.events")
+	stall, refaults, events := prefix+"memory.pressure.stall_time", prefix+"memory.refaults", prefix+"memory.events"
+	start := func(name, key, value string) float64 { return goldenCounter(ms, name, key, value) }
+	some, full := start(stall, "pressure.type", "some"), start(stall, "pressure.type", "full")
+	file, anon := start(refaults, "container.memory.lru.type", "file"), start(refaults, "container.memory.lru.type", "anon")
+	high, maxEv := start(events, "container.memory.event.type", "high"), start(events, "container.memory.event.type", "max")
+	removeMetrics(ms, stall, refaults, events)
 	if !sig.noPSI {
-		addMetric(ms, prefix+"memory.pressure.stall_time", true,
-			dp{ts: t, d: sig.stallShare * elapsed, isD: true, attrs: map[string]string{"pressure.type": "some"}},
-			dp{ts: t, d: sig.stallShare * elapsed / 2, isD: true, attrs: map[string]string{"pressure.type": "full"}})
+		addMetric(ms, stall, true,
+			dp{ts: t, d: some + sig.stallShare*elapsed, isD: true, attrs: map[string]string{"pressure.type": "some"}},
+			dp{ts: t, d: full + sig.stallShare*elapsed/2, isD: true, attrs: map[string]string{"pressure.type": "full"}})
 	}
-	addMetric(ms, prefix+"memory.refaults", true,
-		dp{ts: t, i: int64(sig.refaultFile * elapsed), attrs: map[string]string{"container.memory.lru.type": "file"}},
-		dp{ts: t, i: int64(sig.refaultAnon * elapsed), attrs: map[string]string{"container.memory.lru.type": "anon"}})
-	addMetric(ms, prefix+"memory.events", true,
-		dp{ts: t, i: 0, attrs: map[string]string{"container.memory.event.type": "high"}},
-		dp{ts: t, i: int64(sig.maxEvents * elapsed), attrs: map[string]string{"container.memory.event.type": "max"}})
+	addMetric(ms, refaults, true,
+		dp{ts: t, i: int64(file + sig.refaultFile*elapsed), attrs: map[string]string{"container.memory.lru.type": "file"}},
+		dp{ts: t, i: int64(anon + sig.refaultAnon*elapsed), attrs: map[string]string{"container.memory.lru.type": "anon"}})
+	addMetric(ms, events, true,
+		dp{ts: t, i: int64(high), attrs: map[string]string{"container.memory.event.type": "high"}},
+		dp{ts: t, i: int64(maxEv + sig.maxEvents*elapsed), attrs: map[string]string{"container.memory.event.type": "max"}})
 	if edit != nil {
 		edit(ms)
 	}
 	return md
+}
+
+// goldenCounter returns the value of a counter's data point with the attribute, 0 without.
+func goldenCounter(ms pmetric.MetricSlice, name, key, value string) float64 {
+	for _, m := range ms.All() {
+		if m.Name() != name {
+			continue
+		}
+		for _, p := range numberPoints(m).All() {
+			if a, ok := p.Attributes().Get(key); ok && a.Str() == value {
+				if p.ValueType() == pmetric.NumberDataPointValueTypeDouble {
+					return p.DoubleValue()
+				}
+				return float64(p.IntValue())
+			}
+		}
+	}
+	return 0
 }
 
 func removeMetrics(ms pmetric.MetricSlice, names ...string) {
