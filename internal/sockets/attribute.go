@@ -1,32 +1,21 @@
 package sockets
 
-// summarize adds up the queues of the sockets a group holds. Each inode counts once however
-// many fds of the group point at it; inodes that are not TCP or UDP sockets (unix, netlink)
-// have no queue entry and are skipped. Source is left for the caller.
-func summarize(held []heldFD, queues map[uint64]sockQueue) Usage {
-	var u Usage
-	seen := make(map[uint64]bool, len(held))
-	for _, h := range held {
-		q, ok := queues[h.Inode]
-		if !ok || seen[h.Inode] {
-			continue
-		}
-		seen[h.Inode] = true
-		u.Sockets++
-		u.RcvqBytes += q.rcvq
-		u.PayloadBytes += q.payload
-		if q.rcvq == 0 && q.payload == 0 {
-			continue
-		}
-		u.NonEmpty++
-		if worse(q, u.Worst) {
-			u.Worst = SocketQueue{
-				Proto: q.proto, Local: q.local, Inode: q.inode, PID: h.PID, FD: h.FD,
-				RcvqBytes: q.rcvq, PayloadBytes: q.payload,
-			}
+// add counts one socket in u; pid and fd name the holder (0 when attributed by cgroup id).
+// The caller counts each socket once per group.
+func (u *Usage) add(q sockQueue, pid, fd int) {
+	u.Sockets++
+	u.RcvqBytes += q.rcvq
+	u.PayloadBytes += q.payload
+	if q.rcvq == 0 && q.payload == 0 {
+		return
+	}
+	u.NonEmpty++
+	if worse(q, u.Worst) {
+		u.Worst = SocketQueue{
+			Proto: q.proto, Local: q.local, Inode: q.inode, PID: pid, FD: fd,
+			RcvqBytes: q.rcvq, PayloadBytes: q.payload,
 		}
 	}
-	return u
 }
 
 // worse orders sockets by receive-queue memory, then payload, then the lower inode, so that

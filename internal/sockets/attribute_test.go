@@ -56,3 +56,20 @@ func TestSummarize(t *testing.T) {
 		})
 	}
 }
+
+// summarize adds up the queues of the sockets a group holds with Usage.add, as Collect does. Each inode counts once however
+// many fds of the group point at it; inodes that are not TCP or UDP sockets (unix, netlink)
+// have no queue entry and are skipped. Source is left for the caller.
+func summarize(held []heldFD, queues map[uint64]sockQueue) Usage {
+	var u Usage
+	seen := make(map[uint64]bool, len(held))
+	for _, h := range held {
+		q, ok := queues[h.Inode]
+		if !ok || seen[h.Inode] {
+			continue
+		}
+		seen[h.Inode] = true
+		u.add(q, h.PID, h.FD)
+	}
+	return u
+}

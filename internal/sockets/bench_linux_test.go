@@ -25,7 +25,7 @@ const (
 
 // fleet is benchContainers helper processes holding benchSockets sockets each.
 type fleet struct {
-	groups  map[string][]int
+	groups  map[string]Group
 	cgroups []string // one cgroup per helper, when cgroups are writable
 }
 
@@ -37,7 +37,7 @@ func startFleet(b *testing.B, netnsPerPod bool, cgRoot string) fleet {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := fleet{groups: make(map[string][]int)}
+	f := fleet{groups: make(map[string]Group)}
 	type proc struct {
 		stdin  io.WriteCloser
 		stdout io.Reader
@@ -73,7 +73,7 @@ func startFleet(b *testing.B, netnsPerPod bool, cgRoot string) fleet {
 			}
 			f.cgroups = append(f.cgroups, dir)
 		}
-		f.groups[fmt.Sprintf("c%04d", i)] = []int{cmd.Process.Pid}
+		f.groups[fmt.Sprintf("c%04d", i)] = Group{PIDs: []int{cmd.Process.Pid}}
 		procs = append(procs, p)
 	}
 	for _, p := range procs {
@@ -129,7 +129,7 @@ func BenchmarkCollect100x50(b *testing.B) {
 }
 
 func benchCollect(b *testing.B, f fleet, src Source) {
-	c := NewCollector("/proc", nil)
+	c := NewCollector("/proc", DefaultLimits(), nil)
 	defer c.Close()
 	if src == SourceProcNet {
 		c.dumpDiag = nil
@@ -216,7 +216,7 @@ func BenchmarkReadProcNet(b *testing.B) {
 	want := hostSockets(b, benchContainers*benchSockets)
 	b.ReportAllocs()
 	for b.Loop() {
-		got, err := readProcNet("/proc", os.Getpid(), want)
+		got, err := readProcNet("/proc", os.Getpid(), want.has)
 		if err != nil || len(got) != len(want) {
 			b.Fatalf("%d of %d sockets, %v", len(got), len(want), err)
 		}
@@ -231,7 +231,7 @@ func BenchmarkDumpSockDiag(b *testing.B) {
 	defer d.close()
 	b.ReportAllocs()
 	for b.Loop() {
-		got, err := d.dump(context.Background(), "", true, want)
+		got, err := d.dump(context.Background(), "", 0, true, want.keep)
 		if err != nil || len(got) != len(want) {
 			b.Fatalf("%d of %d sockets, %v", len(got), len(want), err)
 		}

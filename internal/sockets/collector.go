@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -16,66 +17,373 @@ type Collector struct {
 	logger *zap.Logger
 	diag   *diagDumper
 	rep    reporter
+	limits Limits
 
 	mu          sync.Mutex
 	selfNS      uint64 // the collector's own network namespace: sock_diag needs no setns there
+	hostNS      uint64 // the namespace of <procRoot>/1: host daemons' sockets are there
 	setnsDenied bool   // entering another namespace failed with a permission error
 
 	// Test seams, set by NewCollector to read procRoot.
-	readFDs     func(pid int) ([]heldFD, error)
-	readNetNS   func(pid int) (uint64, error)
-	readProcNet func(pid int, want inodeSet) (map[uint64]sockQueue, error)
-	// dumpDiag reads want with sock_diag in pid's namespace; nil means /proc/<pid>/net only.
-	dumpDiag func(ctx context.Context, pid int, own bool, want inodeSet) (map[uint64]sockQueue, error)
+	walkFDs func(ctx context.Context, pid, budget int, visit fdVisitor) (int, bool, error)
+	// compareFDTables is kcmp KCMP_FILES: 0 when two pids share an fd table, else 1 or 2.
+	compareFDTables func(a, b int) (int, error)
+	inCgroup        func(pid int, cgroup string) (bool, error)
+	readNetNS       func(pid int) (uint64, error)
+	readProcNet     func(pid int, keep func(inode uint64) bool) (map[uint64]sockQueue, error)
+	// dumpDiag reads the sockets keep wants with sock_diag in pid's namespace, which must be
+	// ns; nil means /proc/<pid>/net only.
+	dumpDiag func(ctx context.Context, pid int, ns uint64, own bool, keep func(inode, cgroupID uint64) bool) (map[uint64]sockQueue, error)
 
-	nsReads int // namespaces read in the last scrape
+	stats   Stats
+	added   []sockKey       // scratch: sockets a pid's walk added to its group
+	limited map[string]bool // containers warned about a limit (pruned to the current ones)
+}
+
+// Stats say what the last Collect examined.
+type Stats struct {
+	FDs            int // fds examined (readlink of /proc/<pid>/fd/N)
+	WalkedPIDs     int // processes whose fds were walked
+	SharedFDTables int // processes skipped: their fd table is one already walked (CLONE_FILES)
+	ReusedPIDs     int // processes whose fds were dropped: the pid left the container's cgroup meanwhile
+	Namespaces     int // network namespaces read
+	ByCgroupID     int // groups attributed by the sockets' cgroup id, without a walk of their fds
 }
 
 // NewCollector returns a Collector that reads procRoot ("/proc", or "<root_path>/proc" for a
-// host's procfs mounted in a container).
-func NewCollector(procRoot string, logger *zap.Logger) *Collector {
+// host's procfs mounted in a container) within limits.
+func NewCollector(procRoot string, limits Limits, logger *zap.Logger) *Collector {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	c := &Collector{logger: logger, diag: newDiagDumper(), rep: reporter{logger: logger}}
+	c := &Collector{logger: logger, diag: newDiagDumper(), rep: reporter{logger: logger}, limits: limits, limited: map[string]bool{}}
 	if target, err := os.Readlink("/proc/self/ns/net"); err == nil {
 		c.selfNS, _ = parseNetNSLink(target)
 	}
-	c.readFDs = func(pid int) ([]heldFD, error) { return readSocketFDs(procRoot, pid) }
-	c.readNetNS = func(pid int) (uint64, error) { return readNetNS(procRoot, pid) }
-	c.readProcNet = func(pid int, want inodeSet) (map[uint64]sockQueue, error) {
-		return readProcNet(procRoot, pid, want)
+	c.hostNS = c.selfNS
+	if ns, err := readNetNS(procRoot, 1); err == nil {
+		c.hostNS = ns
 	}
-	c.dumpDiag = func(ctx context.Context, pid int, own bool, want inodeSet) (map[uint64]sockQueue, error) {
-		return c.diag.dump(ctx, netNSPath(procRoot, pid), own, want)
+	w := newFDWalker(procRoot)
+	c.walkFDs = w.walk
+	c.compareFDTables = kcmpFiles
+	c.inCgroup = func(pid int, cgroup string) (bool, error) { return inCgroup(procRoot, pid, cgroup) }
+	c.readNetNS = func(pid int) (uint64, error) { return readNetNS(procRoot, pid) }
+	c.readProcNet = func(pid int, keep func(uint64) bool) (map[uint64]sockQueue, error) {
+		return readProcNet(procRoot, pid, keep)
+	}
+	c.dumpDiag = func(ctx context.Context, pid int, ns uint64, own bool, keep func(inode, cgroupID uint64) bool) (map[uint64]sockQueue, error) {
+		return c.diag.dump(ctx, netNSPath(procRoot, pid), ns, own, keep)
 	}
 	return c
 }
 
-// Collect attributes sockets to groups. groups maps a container key to the pids in its
-// cgroup.procs. A group with no socket gets a zero Usage with the source used. Vanished pids
-// are skipped quietly. The error lists failures worth a partial-scrape error; a permission
-// error is returned once and then only logged until a scrape goes without it.
-func (c *Collector) Collect(ctx context.Context, groups map[string][]int) (map[string]Usage, error) {
+// LastStats says what the last Collect examined.
+func (c *Collector) LastStats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := &scrape{problems: make(map[string]problem)}
-	held, all, nsOf, err := c.scanGroups(ctx, groups, s)
-	if err != nil {
-		return nil, err
+	return c.stats
+}
+
+// groupState is one group during a Collect.
+type groupState struct {
+	key        string
+	g          Group
+	byID       bool               // attributed by cgroup id
+	walked     bool               // its fds were walked
+	nss        []uint64           // the namespaces of its pids, each once, in pid order
+	held       map[sockKey]heldFD // sockets its fds point at (first holder), when walked
+	fdsUsed    int
+	incomplete bool   // a read failed or a limit was reached
+	failed     bool   // a read failed with an error worth reporting
+	limitedBy  string // the limit that left some of its sockets unread
+	usage      Usage
+}
+
+// limit marks the group incomplete because of the limit named by its config key.
+func (gs *groupState) limit(key string) {
+	gs.incomplete = true
+	if gs.limitedBy == "" {
+		gs.limitedBy = key
 	}
-	queues, nsSource, err := c.readNamespaces(ctx, namespaces(all, nsOf), s)
-	if err != nil {
-		return nil, err
+}
+
+// Collect attributes sockets to groups, keyed by container. A group with no socket gets a
+// zero Usage with the source used; a group some of whose sockets could not be read gets
+// Usage.Incomplete. Vanished pids are skipped quietly. The error (a *PartialError) lists
+// failures worth a partial-scrape error and how many groups they cost; a permission error is
+// returned once and then only logged until a scrape goes without it. Only a done context
+// fails the whole Collect.
+func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[string]Usage, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &scrape{problems: make(map[string]problem), fdBudget: c.limits.MaxFDsPerScrape, gone: make(map[int]bool)}
+	c.stats = Stats{}
+	states, idOwner := c.groupStates(groups)
+	nsOf := make(map[int]uint64)
+	nss := make(map[uint64]*nsState)
+	for _, gs := range states {
+		for _, pid := range gs.g.PIDs {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("socket queues: %w", err)
+			}
+			ns, err := c.readNetNS(pid)
+			if err != nil {
+				s.fail(gs, "netns_permission", fmt.Errorf("socket queues: reading netns of pid %d: %w", pid, err))
+				continue
+			}
+			nsOf[pid] = ns
+			n := nss[ns]
+			if n == nil {
+				n = &nsState{id: ns, want: make(inodeSet)}
+				nss[ns] = n
+			}
+			n.addPID(pid, gs)
+			if !slices.Contains(gs.nss, ns) {
+				gs.nss = append(gs.nss, ns)
+			}
+		}
+		if gs.byID {
+			c.stats.ByCgroupID++
+			continue
+		}
+		if err := c.walk(ctx, gs, nsOf, nss, s); err != nil {
+			return nil, err
+		}
 	}
-	out := make(map[string]Usage, len(groups))
-	for key, pids := range groups {
-		u := summarize(held[key], queues)
-		u.Source = c.groupSource(pids, nsOf, nsSource)
-		out[key] = u
-		c.logWorst(key, u)
+	for _, n := range c.fairOrder(states, nss) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("socket queues: %w", err)
+		}
+		c.stats.Namespaces++
+		c.readNamespace(ctx, n, idOwner, s)
+		if !n.unmapped {
+			continue
+		}
+		// Sockets of this namespace that no group created: found by walking the fds of its
+		// groups attributed by id so far.
+		for _, gs := range n.groups {
+			if gs.byID && !gs.walked {
+				if err := c.walk(ctx, gs, nsOf, nss, s); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
-	return out, c.rep.finish(s.problems, s.errs)
+	out := c.summarize(states, nss, idOwner)
+	c.warnLimited(states, groups)
+	return out, s.finish(&c.rep, states)
+}
+
+// groupStates orders the groups by key and maps cgroup ids to them; an id claimed by two
+// groups (never seen) is used for the first only.
+func (c *Collector) groupStates(groups map[string]Group) ([]*groupState, map[uint64]*groupState) {
+	states := make([]*groupState, 0, len(groups))
+	idOwner := make(map[uint64]*groupState)
+	for _, key := range slices.Sorted(maps.Keys(groups)) {
+		gs := &groupState{key: key, g: groups[key]}
+		if id := gs.g.CgroupID; id != 0 && idOwner[id] == nil {
+			idOwner[id] = gs
+			gs.byID = true
+		}
+		states = append(states, gs)
+	}
+	return states, idOwner
+}
+
+// walk lists the sockets the fds of a group's processes point at, within the fd limits:
+// each socket once per group, processes that share an fd table with one already walked
+// skipped, and a process whose cgroup is no longer the group's afterwards dropped (its pid
+// was reused). Only a done context is an error.
+func (c *Collector) walk(ctx context.Context, gs *groupState, nsOf map[int]uint64, nss map[uint64]*nsState, s *scrape) error {
+	gs.walked = true
+	if gs.held == nil {
+		gs.held = make(map[sockKey]heldFD)
+	}
+	var tables []int // walked pids, ordered by their fd tables (kcmp)
+	for _, pid := range gs.g.PIDs {
+		ns, ok := nsOf[pid]
+		if !ok {
+			continue
+		}
+		if c.sharesFDTable(pid, &tables) {
+			c.stats.SharedFDTables++
+			continue
+		}
+		containerLeft, scrapeLeft := c.limits.MaxFDsPerContainer-gs.fdsUsed, s.fdBudget
+		budget := min(containerLeft, scrapeLeft)
+		c.added = c.added[:0]
+		n, complete, err := c.walkFDs(ctx, pid, max(budget, 0), func(fd int, inode uint64) {
+			k := sockKey{ns: ns, inode: inode}
+			if _, dup := gs.held[k]; !dup {
+				gs.held[k] = heldFD{PID: pid, FD: fd, Inode: inode}
+				c.added = append(c.added, k)
+			}
+		})
+		gs.fdsUsed += n
+		s.fdBudget -= n
+		c.stats.FDs += n
+		if ctx.Err() != nil {
+			return fmt.Errorf("socket queues: %w", ctx.Err())
+		}
+		if err == nil && gs.g.Cgroup != "" {
+			var in bool
+			if in, err = c.inCgroup(pid, gs.g.Cgroup); err == nil && !in {
+				err = fmt.Errorf("%w: pid %d left cgroup %s", errVanished, pid, gs.g.Cgroup)
+				c.stats.ReusedPIDs++
+			}
+		}
+		if err != nil {
+			for _, k := range c.added {
+				delete(gs.held, k)
+			}
+			if errors.Is(err, errVanished) {
+				s.gone[pid] = true
+			}
+			s.fail(gs, "fd_permission", fmt.Errorf("socket queues: reading fds of pid %d: %w", pid, err))
+			continue
+		}
+		c.stats.WalkedPIDs++
+		for _, k := range c.added {
+			nss[k.ns].want[k.inode] = struct{}{}
+		}
+		if !complete {
+			if scrapeLeft < containerLeft {
+				gs.limit("max_fds_per_scrape")
+			} else {
+				gs.limit("max_fds_per_container")
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// sharesFDTable reports whether pid's fd table is one of tables' (walked pids kept in the
+// kernel's order of their tables, so that this costs O(log n) kcmp calls), and inserts pid
+// otherwise. Where kcmp fails (not built in, not permitted, a pid gone) the pid is walked.
+func (c *Collector) sharesFDTable(pid int, tables *[]int) bool {
+	lo, hi := 0, len(*tables)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		r, err := c.compareFDTables(pid, (*tables)[mid])
+		switch {
+		case err != nil:
+			return false
+		case r == 0:
+			return true
+		case r == 1:
+			hi = mid
+		default:
+			lo = mid + 1
+		}
+	}
+	*tables = slices.Insert(*tables, lo, pid)
+	return false
+}
+
+// fairOrder lists the namespaces to read, at most MaxNamespaces: every group's first
+// namespace, then every group's second, and so on, so that a group spreading its processes
+// over many namespaces only loses its own past the limit. A group with a namespace left out is
+// incomplete.
+func (c *Collector) fairOrder(states []*groupState, nss map[uint64]*nsState) []*nsState {
+	var out []*nsState
+	taken := make(map[uint64]bool)
+	for round := 0; ; round++ {
+		more := false
+		for _, gs := range states {
+			need := gs.needed(nss)
+			if round >= len(need) {
+				continue
+			}
+			more = true
+			id := need[round]
+			switch {
+			case taken[id]:
+			case len(out) < c.limits.MaxNamespaces:
+				taken[id] = true
+				out = append(out, nss[id])
+			default:
+				gs.limit("max_namespaces")
+			}
+		}
+		if !more {
+			return out
+		}
+	}
+}
+
+// needed are the namespaces a group's numbers come from: all of its pids' when attributed by
+// cgroup id, else those its fds hold sockets in.
+func (gs *groupState) needed(nss map[uint64]*nsState) []uint64 {
+	if gs.byID {
+		return gs.nss
+	}
+	var out []uint64
+	for _, id := range gs.nss {
+		for k := range gs.held {
+			if k.ns == id {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// summarize adds each group's sockets up: a socket whose cgroup id is a group's counts in
+// that group (its creator's), any other in every walked group holding it, once per group.
+func (c *Collector) summarize(states []*groupState, nss map[uint64]*nsState, idOwner map[uint64]*groupState) map[string]Usage {
+	for _, n := range nss {
+		for _, q := range n.queues {
+			if owner := idOwner[q.cgroupID]; q.cgroupID != 0 && owner != nil {
+				owner.usage.add(q, 0, 0)
+			}
+		}
+	}
+	out := make(map[string]Usage, len(states))
+	for _, gs := range states {
+		for k, h := range gs.held {
+			q, ok := nss[k.ns].queues[k.inode]
+			if !ok || (q.cgroupID != 0 && idOwner[q.cgroupID] != nil) {
+				continue
+			}
+			gs.usage.add(q, h.PID, h.FD)
+		}
+		for _, id := range gs.needed(nss) {
+			if n := nss[id]; !n.read || n.failed {
+				gs.incomplete = true
+				gs.failed = gs.failed || n.failed
+			}
+		}
+		gs.usage.Source = c.groupSource(gs, nss)
+		gs.usage.Incomplete = gs.incomplete
+		out[gs.key] = gs.usage
+		c.logWorst(gs.key, gs.usage)
+	}
+	return out
+}
+
+// warnLimited warns once per container whose sockets a limit left partly unread, and forgets
+// containers that are gone.
+func (c *Collector) warnLimited(states []*groupState, groups map[string]Group) {
+	for _, gs := range states {
+		if gs.limitedBy == "" || c.limited[gs.key] {
+			continue
+		}
+		c.limited[gs.key] = true
+		c.logger.Warn("socket queues: a limit left this container's sockets partly unread; its socket metrics are not reported while it lasts (warned once per container)",
+			zap.String("container", gs.key), zap.String("limit", gs.limitedBy),
+			zap.Int("fds_examined", gs.fdsUsed),
+			zap.Int("max_fds_per_container", c.limits.MaxFDsPerContainer),
+			zap.Int("max_fds_per_scrape", c.limits.MaxFDsPerScrape),
+			zap.Int("max_namespaces", c.limits.MaxNamespaces))
+	}
+	for key := range c.limited {
+		if _, ok := groups[key]; !ok {
+			delete(c.limited, key)
+		}
+	}
 }
 
 // logWorst names, at debug level, the socket with the largest receive queue of a group:
@@ -100,47 +408,13 @@ func (c *Collector) Close() error {
 	return c.diag.close()
 }
 
-// scanGroups lists the socket fds and the network namespace of every pid, by group and all
-// together in the order of sorted group keys.
-func (c *Collector) scanGroups(ctx context.Context, groups map[string][]int, s *scrape) (map[string][]heldFD, []heldFD, map[int]uint64, error) {
-	held := make(map[string][]heldFD, len(groups))
-	var all []heldFD
-	nsOf := make(map[int]uint64)
-	for _, key := range slices.Sorted(maps.Keys(groups)) {
-		for _, pid := range groups[key] {
-			if err := ctx.Err(); err != nil {
-				return nil, nil, nil, fmt.Errorf("socket queues: %w", err)
-			}
-			fds, err := c.readFDs(pid)
-			if err != nil {
-				s.fail("fd_permission", fmt.Errorf("socket queues: reading fds of pid %d: %w", pid, err))
-				continue
-			}
-			ns, err := c.readNetNS(pid)
-			if err != nil {
-				s.fail("netns_permission", fmt.Errorf("socket queues: reading netns of pid %d: %w", pid, err))
-				continue
-			}
-			nsOf[pid] = ns
-			held[key] = append(held[key], fds...)
-			all = append(all, fds...)
-		}
-	}
-	return held, all, nsOf, nil
-}
-
-// groupSource is the source used for the namespaces of a group's pids: proc_net if any of
-// them was (or, for namespaces not read because they hold no socket, would be) read from
-// /proc/<pid>/net.
-func (c *Collector) groupSource(pids []int, nsOf map[int]uint64, nsSource map[uint64]Source) Source {
-	for _, pid := range pids {
-		ns, ok := nsOf[pid]
-		if !ok {
-			continue
-		}
-		src, read := nsSource[ns]
-		if !read {
-			src = c.sourceFor(ns)
+// groupSource is the source used for a group's namespaces: proc_net if any of them was (or,
+// for namespaces not read, would be) read from /proc/<pid>/net.
+func (c *Collector) groupSource(gs *groupState, nss map[uint64]*nsState) Source {
+	for _, id := range gs.nss {
+		src := nss[id].source
+		if !nss[id].read {
+			src = c.sourceFor(id)
 		}
 		if src == SourceProcNet {
 			return SourceProcNet

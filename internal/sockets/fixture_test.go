@@ -45,16 +45,15 @@ func parseFDListing(pid int, r io.Reader) ([]heldFD, error) {
 // queues from /proc/<pid>/net (sock_diag cannot replay a capture).
 func fixtureCollector(t *testing.T, root string) *Collector {
 	procRoot := filepath.Join(root, "proc")
-	c := NewCollector(procRoot, zaptest.NewLogger(t))
+	c := NewCollector(procRoot, DefaultLimits(), zaptest.NewLogger(t))
 	t.Cleanup(func() { _ = c.Close() })
 	c.dumpDiag = nil
-	c.readFDs = func(pid int) ([]heldFD, error) {
-		f, err := os.Open(filepath.Join(procRoot, strconv.Itoa(pid), "fd.txt"))
+	c.walkFDs = func(_ context.Context, pid, budget int, visit fdVisitor) (int, bool, error) {
+		held, err := fixtureFDs(procRoot, pid)
 		if err != nil {
-			return nil, vanished(err)
+			return 0, false, err
 		}
-		defer f.Close()
-		return parseFDListing(pid, f)
+		return visitHeld(held, budget, visit)
 	}
 	c.readNetNS = func(pid int) (uint64, error) {
 		b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "netns"))
@@ -64,6 +63,27 @@ func fixtureCollector(t *testing.T, root string) *Collector {
 		return parseNetNSLink(strings.TrimSpace(string(b)))
 	}
 	return c
+}
+
+// fixtureFDs reads the fds of pid from a capture's fd.txt.
+func fixtureFDs(procRoot string, pid int) ([]heldFD, error) {
+	f, err := os.Open(filepath.Join(procRoot, strconv.Itoa(pid), "fd.txt"))
+	if err != nil {
+		return nil, vanished(err)
+	}
+	defer f.Close()
+	return parseFDListing(pid, f)
+}
+
+// visitHeld hands held to visit as a walk of at most budget fds would.
+func visitHeld(held []heldFD, budget int, visit fdVisitor) (int, bool, error) {
+	for i, h := range held {
+		if i == budget {
+			return i, false, nil
+		}
+		visit(h.FD, h.Inode)
+	}
+	return len(held), true, nil
 }
 
 // TestCollectFixtures runs the /proc fallback on both real-kernel captures. The v1 capture
@@ -82,7 +102,7 @@ func TestCollectFixtures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := fixtureCollector(t, tt.root)
-			got, err := c.Collect(context.Background(), map[string][]int{"app": {tt.pid}, "pause": {}, "gone": {999999}})
+			got, err := c.Collect(context.Background(), map[string]Group{"app": {PIDs: []int{tt.pid}}, "pause": {}, "gone": {PIDs: []int{999999}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +137,7 @@ func TestCollectFixtureMatchesSS(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := fixtureCollector(t, fixtureV1)
-	held, err := c.readFDs(359)
+	held, err := fixtureFDs(filepath.Join(fixtureV1, "proc"), 359)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +145,7 @@ func TestCollectFixtureMatchesSS(t *testing.T) {
 	for _, h := range held {
 		inodes = append(inodes, h.Inode)
 	}
-	queues, err := c.readProcNet(359, inodeSetOf(inodes))
+	queues, err := c.readProcNet(359, inodeSetOf(inodes).has)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +169,7 @@ func TestCollectFixtureMatchesSS(t *testing.T) {
 		})
 	}
 	want := ssUsage(ss, inodes, SourceProcNet)
-	got, err := c.Collect(context.Background(), map[string][]int{"app": {359}})
+	got, err := c.Collect(context.Background(), map[string]Group{"app": {PIDs: []int{359}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,11 @@ package sockets
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,8 +34,12 @@ func TestMain(m *testing.M) {
 		os.Exit(helperMain(func() (string, error) { return "idle", nil }))
 	case "fifty":
 		os.Exit(helperMain(fiftyHelper))
+	case "hostile":
+		os.Exit(helperMain(hostileHelper))
 	case "collect":
 		os.Exit(collectHelper())
+	case "acceptlater":
+		os.Exit(acceptLaterHelper())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper", os.Getenv(helperEnv))
 		os.Exit(2)
@@ -164,6 +170,111 @@ func unreadUDP(network, addr string, sends int) ([]uint64, error) {
 		out = append(out, ino)
 	}
 	return out, nil
+}
+
+// acceptLaterHelper listens once it is told to go, says "ready pid=N inodes=<listener>",
+// and on the next line (the test has moved it into another container meanwhile) connects to
+// its listener, sends 100 bytes, accepts the connection, and says
+// "accepted inodes=<client>,<accepted>" once the bytes are in the accepted socket's queue.
+func acceptLaterHelper() int {
+	in := bufio.NewReader(os.Stdin)
+	fail := func(err error) int { fmt.Println("error", err); return 1 }
+	if _, err := in.ReadString('\n'); err != nil {
+		return fail(err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	lnIno, err := inode(ln.(*net.TCPListener))
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Printf("ready pid=%d inodes=%d\n", os.Getpid(), lnIno)
+	if _, err := in.ReadString('\n'); err != nil {
+		return fail(err)
+	}
+	cli, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := cli.Write(make([]byte, 100)); err != nil {
+		return fail(err)
+	}
+	acc, err := ln.Accept()
+	if err != nil {
+		return fail(err)
+	}
+	cliIno, err1 := inode(cli.(*net.TCPConn))
+	accIno, err2 := inode(acc.(*net.TCPConn))
+	if err := errors.Join(err1, err2); err != nil {
+		return fail(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n, err := tcpInq(acc.(*net.TCPConn)); err == nil && n == 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fail(errors.New("the 100 bytes never reached the accepted socket"))
+		}
+	}
+	fmt.Printf("accepted inodes=%d,%d\n", cliIno, accIno)
+	_, _ = in.ReadString('\n') // until stdin closes
+	runtime.KeepAlive([]any{ln, cli, acc})
+	return 0
+}
+
+// hostileHelper is a tenant that makes fd walks expensive: one UDP socket with unread
+// datagrams and DUPS dup()s of it, plus SOCKETS more UDP sockets with empty queues. It raises
+// its soft fd limit to the hard one first. It prints the inodes of its distinct sockets.
+func hostileHelper() (string, error) {
+	dups, _ := strconv.Atoi(os.Getenv("DUPS"))
+	socks, _ := strconv.Atoi(os.Getenv("SOCKETS"))
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return "", err
+	}
+	if need := uint64(dups + socks + 64); lim.Max < need {
+		return "", fmt.Errorf("RLIMIT_NOFILE hard limit %d, want %d", lim.Max, need)
+	}
+	lim.Cur = lim.Max
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return "", fmt.Errorf("raising RLIMIT_NOFILE: %w", err)
+	}
+	inos, err := unreadUDP("udp4", "127.0.0.1:0", 10)
+	if err != nil {
+		return "", err
+	}
+	rx := held[len(held)-2].(*net.UDPConn)
+	var dupErr error
+	if err := control(rx, func(fd int) error {
+		for range dups {
+			if _, err := unix.Dup(fd); err != nil {
+				dupErr = err
+				return err
+			}
+		}
+		return nil
+	}); err != nil || dupErr != nil {
+		return "", fmt.Errorf("dup: %v %v", err, dupErr)
+	}
+	for range socks {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		held = append(held, c)
+		ino, err := inode(c.(*net.UDPConn))
+		if err != nil {
+			return "", err
+		}
+		inos = append(inos, ino)
+	}
+	out := make([]string, len(inos))
+	for i, ino := range inos {
+		out[i] = strconv.FormatUint(ino, 10)
+	}
+	return "inodes=" + strings.Join(out, ","), nil
 }
 
 // inode returns the socket inode of c, as /proc/<pid>/fd and ss show it.

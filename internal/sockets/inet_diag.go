@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-
-	"github.com/mdlayher/netlink"
 )
 
 // Kernel constants from linux/sock_diag.h, linux/inet_diag.h and linux/netlink.h, spelled
@@ -18,6 +16,7 @@ const (
 	ipprotoTCP          = 6  // IPPROTO_TCP
 	ipprotoUDP          = 17 // IPPROTO_UDP
 	inetDiagSKMemInfo   = 7  // INET_DIAG_SKMEMINFO
+	inetDiagCgroupID    = 21 // INET_DIAG_CGROUP_ID (Linux 5.7): u64, sent with every socket
 	inetDiagReqV2Len    = 56 // sizeof(struct inet_diag_req_v2)
 	inetDiagReqLen      = 60 // sizeof(struct inet_diag_req), the legacy request
 	inetDiagMsgLen      = 72 // sizeof(struct inet_diag_msg)
@@ -81,12 +80,13 @@ func (q diagQuery) request() []byte {
 
 // inetDiagMsg is the part of struct inet_diag_msg and its attributes that is used here.
 type inetDiagMsg struct {
-	Family  uint8
-	State   uint8
-	Local   netip.AddrPort
-	RQueue  uint32
-	Inode   uint32
-	MemInfo []uint32 // INET_DIAG_SKMEMINFO, nil when absent
+	Family   uint8
+	State    uint8
+	Local    netip.AddrPort
+	RQueue   uint32
+	Inode    uint32
+	MemInfo  []uint32 // INET_DIAG_SKMEMINFO, nil when absent
+	CgroupID uint64   // INET_DIAG_CGROUP_ID, 0 when absent
 }
 
 // decodeInetDiagMsg decodes one SOCK_DIAG_BY_FAMILY reply. struct inet_diag_msg (72 bytes):
@@ -120,7 +120,29 @@ func decodeInetDiagMsg(b []byte) (inetDiagMsg, error) {
 		return inetDiagMsg{}, err
 	}
 	m.MemInfo = mem
+	m.CgroupID = inetDiagMsgCgroupID(b)
 	return m, nil
+}
+
+// inetDiagMsgCgroupID returns a reply's INET_DIAG_CGROUP_ID, or 0 when it has none (kernels
+// before 5.7, or built without CONFIG_SOCK_CGROUP_DATA), without allocating: it is looked at
+// for every socket of a namespace, whoever holds it. Malformed attributes give 0 here; the
+// full decode of a kept socket reports them.
+func inetDiagMsgCgroupID(b []byte) uint64 {
+	if len(b) < inetDiagMsgLen {
+		return 0
+	}
+	for attrs := b[inetDiagMsgLen:]; len(attrs) > 0; {
+		typ, data, rest, err := nextAttr(attrs)
+		if err != nil {
+			return 0
+		}
+		if typ == inetDiagCgroupID && len(data) == 8 {
+			return binary.NativeEndian.Uint64(data)
+		}
+		attrs = rest
+	}
+	return 0
 }
 
 // inetDiagMsgInode returns idiag_inode of a reply without decoding the rest, so that the
@@ -134,27 +156,39 @@ func inetDiagMsgInode(b []byte) (uint64, bool) {
 
 // decodeSKMemInfo finds INET_DIAG_SKMEMINFO among the attributes: u32 rmem_alloc, rcvbuf,
 // wmem_alloc, sndbuf, fwd_alloc, wmem_queued, optmem, backlog, drops (newer kernels may add
-// more).
+// more). The attributes are walked in place: one allocation, the array.
 func decodeSKMemInfo(attrs []byte) ([]uint32, error) {
-	ad, err := netlink.NewAttributeDecoder(attrs)
-	if err != nil {
-		return nil, fmt.Errorf("%w: inet_diag attributes: %w", ErrMalformed, err)
-	}
 	var mem []uint32
-	for ad.Next() {
-		if ad.Type() != inetDiagSKMemInfo {
+	for len(attrs) > 0 {
+		typ, data, rest, err := nextAttr(attrs)
+		if err != nil {
+			return nil, fmt.Errorf("%w: inet_diag attributes: %w", ErrMalformed, err)
+		}
+		attrs = rest
+		if typ != inetDiagSKMemInfo {
 			continue
 		}
-		raw := ad.Bytes()
-		mem = make([]uint32, len(raw)/4)
+		mem = make([]uint32, len(data)/4)
 		for i := range mem {
-			mem[i] = binary.NativeEndian.Uint32(raw[i*4:])
+			mem[i] = binary.NativeEndian.Uint32(data[i*4:])
 		}
 	}
-	if err := ad.Err(); err != nil {
-		return nil, fmt.Errorf("%w: inet_diag attributes: %w", ErrMalformed, err)
-	}
 	return mem, nil
+}
+
+// nextAttr splits the first netlink attribute (struct nlattr: u16 len, u16 type, payload
+// padded to 4 bytes) off b.
+func nextAttr(b []byte) (typ uint16, data, rest []byte, err error) {
+	if len(b) < 4 {
+		return 0, nil, nil, fmt.Errorf("%d bytes left, too short for an attribute header", len(b))
+	}
+	l := int(binary.NativeEndian.Uint16(b[0:2]))
+	if l < 4 || l > len(b) {
+		return 0, nil, nil, fmt.Errorf("attribute length %d with %d bytes left", l, len(b))
+	}
+	typ = binary.NativeEndian.Uint16(b[2:4]) & 0x3fff // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
+	next := min((l+3)&^3, len(b))
+	return typ, b[4:l], b[next:], nil
 }
 
 // diagQueue converts a reply to a query for protocol. rcvq is rmem_alloc (truesize). TCP
@@ -163,7 +197,7 @@ func decodeSKMemInfo(attrs []byte) ([]uint32, error) {
 // Without SKMEMINFO (never seen on kernels since 3.6) rcvq falls back to rqueue as in
 // /proc/net.
 func diagQueue(m inetDiagMsg, protocol uint8) sockQueue {
-	q := sockQueue{proto: protoName(protocol, m.Family), local: m.Local, inode: uint64(m.Inode), source: SourceSockDiag}
+	q := sockQueue{proto: protoName(protocol, m.Family), local: m.Local, inode: uint64(m.Inode), source: SourceSockDiag, cgroupID: m.CgroupID}
 	isTCP := protocol == ipprotoTCP
 	if isTCP && m.State != tcpListen {
 		q.payload = uint64(m.RQueue)

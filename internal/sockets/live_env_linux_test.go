@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -24,10 +25,17 @@ const cgroupV1Memory = "/sys/fs/cgroup/memory"
 // v1 memory hierarchy, network namespaces, and helper processes inside them. Everything is
 // removed by t.Cleanup (processes first, then namespaces, then cgroups deepest first).
 type liveEnv struct {
-	t    *testing.T
-	root string // unique cgroup directory of this test
-	exe  string
+	t       *testing.T
+	root    string // unique cgroup directory of this test
+	unified string // its mirror in the unified (cgroup2) hierarchy, "" without one
+	exe     string
 }
+
+// cgroupUnified is the cgroup2 mount of a v1 hybrid host.
+const cgroupUnified = "/sys/fs/cgroup/unified"
+
+// cgroup2SuperMagic is statfs's f_type of a cgroup2 mount.
+const cgroup2SuperMagic = 0x63677270
 
 // requireLive skips unless the test runs as root with a writable cgroup v1 memory
 // hierarchy and iproute2's ss and ip.
@@ -53,7 +61,39 @@ func requireLive(t *testing.T) *liveEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &liveEnv{t: t, root: root, exe: exe}
+	e := &liveEnv{t: t, root: root, exe: exe}
+	// As runc does on a hybrid host: each container's path mirrored in the unified hierarchy,
+	// its processes in both, so that its sockets carry the mirror's cgroup2 id.
+	var st syscall.Statfs_t
+	if syscall.Statfs(cgroupUnified, &st) == nil && st.Type == cgroup2SuperMagic {
+		unified := filepath.Join(cgroupUnified, filepath.Base(root))
+		if err := os.Mkdir(unified, 0o755); err == nil {
+			e.unified = unified
+			t.Cleanup(func() { removeCgroupTree(t, unified) })
+		}
+	}
+	return e
+}
+
+// unifiedOf is the unified mirror of a container cgroup made by cgroup ("" without one).
+func (e *liveEnv) unifiedOf(dir string) string {
+	if e.unified == "" {
+		return ""
+	}
+	return filepath.Join(e.unified, strings.TrimPrefix(dir, e.root))
+}
+
+// join moves pid into the container cgroup dir and its unified mirror.
+func (e *liveEnv) join(dir string, pid int) {
+	e.t.Helper()
+	for _, d := range []string{dir, e.unifiedOf(dir)} {
+		if d == "" {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			e.t.Fatalf("moving pid %d into %s: %v", pid, d, err)
+		}
+	}
 }
 
 // removeCgroupTree removes root and every cgroup below it, deepest first.
@@ -76,8 +116,13 @@ func removeCgroupTree(t testing.TB, root string) {
 // cgroup creates a container cgroup, e.g. "kubepods/burstable/pod<uid>/<id>".
 func (e *liveEnv) cgroup(rel string) string {
 	dir := filepath.Join(e.root, rel)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		e.t.Fatal(err)
+	for _, d := range []string{dir, e.unifiedOf(dir)} {
+		if d == "" {
+			continue
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 	return dir
 }
@@ -112,18 +157,27 @@ func (e *liveEnv) run(name string, args ...string) []byte {
 type helper struct {
 	pid    int
 	inodes []uint64
+	child  int // a process the helper started, if it says so ("child=N")
+	stdin  io.Writer
+	stdout io.Reader
 }
 
 // start runs the test binary as a helper (mode "queues" or "idle") in network namespace
 // netns (host namespace if empty), moves it into cgroup dir, and waits until it is ready.
 func (e *liveEnv) start(dir, netns, mode string, env ...string) helper {
 	e.t.Helper()
-	args := []string{e.exe, "-test.run=^$"}
+	return e.startArgs(dir, netns, []string{e.exe, "-test.run=^$"}, append(env, helperEnv+"="+mode)...)
+}
+
+// startArgs runs args as a helper: it must wait for a line on stdin, then print
+// "ready pid=<its pid> [inodes=a,b,...] [child=N]" and hold its state until stdin closes.
+func (e *liveEnv) startArgs(dir, netns string, args []string, env ...string) helper {
+	e.t.Helper()
 	if netns != "" {
 		args = append([]string{"ip", "netns", "exec", netns}, args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...) // ip netns exec execs the command: same pid
-	cmd.Env = append(os.Environ(), append(env, helperEnv+"="+mode)...)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
@@ -143,9 +197,7 @@ func (e *liveEnv) start(dir, netns, mode string, env ...string) helper {
 		_ = cmd.Wait()
 	})
 	pid := cmd.Process.Pid
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		e.t.Fatalf("moving helper into %s: %v", dir, err)
-	}
+	e.join(dir, pid)
 	if _, err := io.WriteString(stdin, "go\n"); err != nil {
 		e.t.Fatal(err)
 	}
@@ -153,25 +205,34 @@ func (e *liveEnv) start(dir, netns, mode string, env ...string) helper {
 	if err != nil || !strings.HasPrefix(line, "ready ") {
 		e.t.Fatalf("helper %v: %q, %v; stderr: %s", args, line, err, stderr.String())
 	}
-	h := helper{pid: pid}
+	h := helper{pid: pid, stdin: stdin, stdout: stdout}
+	h.parse(e.t, line)
+	return h
+}
+
+// parse reads the fields of a helper's line: pid=, child=, inodes=.
+func (h *helper) parse(t *testing.T, line string) {
+	t.Helper()
+	pid := h.pid
 	for _, f := range strings.Fields(line)[1:] {
 		k, v, _ := strings.Cut(f, "=")
 		switch k {
 		case "pid":
 			if v != strconv.Itoa(pid) {
-				e.t.Fatalf("helper reports pid %s, started %d", v, pid)
+				t.Fatalf("helper reports pid %s, started %d", v, pid)
 			}
+		case "child":
+			h.child, _ = strconv.Atoi(v)
 		case "inodes":
 			for _, s := range strings.Split(v, ",") {
 				ino, err := strconv.ParseUint(s, 10, 64)
 				if err != nil {
-					e.t.Fatalf("helper inode %q", s)
+					t.Fatalf("helper inode %q", s)
 				}
 				h.inodes = append(h.inodes, ino)
 			}
 		}
 	}
-	return h
 }
 
 func readLine(r io.Reader, timeout time.Duration) (string, error) {
@@ -209,12 +270,12 @@ func procs(t *testing.T, dir string) []int {
 	return pids
 }
 
-// ssSnapshot runs `ss -tuanme` in the host namespace and in each named namespace.
+// ssSnapshot runs `ss -tuanme --cgroup` in the host namespace and in each named namespace.
 func (e *liveEnv) ssSnapshot(netns ...string) map[uint64]ssSocket {
 	e.t.Helper()
 	all := make(map[uint64]ssSocket)
 	for _, ns := range append([]string{""}, netns...) {
-		args := []string{"ss", "-tuanme"}
+		args := []string{"ss", "-tuanme", "--cgroup"}
 		if ns != "" {
 			args = append([]string{"ip", "netns", "exec", ns}, args...)
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.uber.org/zap"
@@ -79,9 +80,9 @@ func deadPID(t *testing.T) int {
 // sock_diag, through the /proc/<pid>/net fallback, and without the privileges each needs.
 func TestLiveCollect(t *testing.T) {
 	e, cs, nss := startPods(t)
-	groups := map[string][]int{"gone": {deadPID(t)}}
+	groups := map[string]Group{"gone": {PIDs: []int{deadPID(t)}}}
 	for _, c := range cs {
-		groups[c.key] = procs(t, c.dir)
+		groups[c.key] = Group{PIDs: procs(t, c.dir), Cgroup: strings.TrimPrefix(c.dir, cgroupV1Memory)}
 	}
 	check := func(t *testing.T, src Source, got map[string]Usage, ss map[uint64]ssSocket) {
 		t.Helper()
@@ -121,13 +122,13 @@ func TestLiveCollect(t *testing.T) {
 			name += " tcp by family"
 		}
 		t.Run(name, func(t *testing.T) {
-			c := NewCollector("/proc", zaptest.NewLogger(t))
+			c := NewCollector("/proc", DefaultLimits(), zaptest.NewLogger(t))
 			defer c.Close()
 			c.diag.noLegacyTCP = !legacyTCP
 			got, ss := collect(t, c)
 			check(t, SourceSockDiag, got, ss)
-			if c.nsReads != 3 {
-				t.Errorf("read %d namespaces, want 3 (host, shared, solo), each once", c.nsReads)
+			if n := c.LastStats().Namespaces; n != 3 {
+				t.Errorf("read %d namespaces, want 3 (host, shared, solo), each once", n)
 			}
 			if c.diag.noLegacyTCP == legacyTCP {
 				t.Errorf("the kernel refused TCPDIAG_GETSOCK")
@@ -138,7 +139,7 @@ func TestLiveCollect(t *testing.T) {
 		})
 	}
 	t.Run("proc_net", func(t *testing.T) {
-		c := NewCollector("/proc", zaptest.NewLogger(t))
+		c := NewCollector("/proc", DefaultLimits(), zaptest.NewLogger(t))
 		defer c.Close()
 		c.dumpDiag = nil
 		got, ss := collect(t, c)
@@ -176,7 +177,7 @@ type collectResult struct {
 }
 
 // runCollectHelper runs two Collects in a child process started by setpriv with args.
-func runCollectHelper(t *testing.T, groups map[string][]int, setprivArgs ...string) collectResult {
+func runCollectHelper(t *testing.T, groups map[string]Group, setprivArgs ...string) collectResult {
 	if _, err := exec.LookPath("setpriv"); err != nil {
 		t.Skip("needs setpriv (util-linux) to drop privileges")
 	}
@@ -204,13 +205,13 @@ func runCollectHelper(t *testing.T, groups map[string][]int, setprivArgs ...stri
 // collectHelper runs two Collects of the groups in CGROUPMEM_SOCKETS_GROUPS and prints a
 // collectResult as JSON.
 func collectHelper() int {
-	var groups map[string][]int
+	var groups map[string]Group
 	if err := json.Unmarshal([]byte(os.Getenv("CGROUPMEM_SOCKETS_GROUPS")), &groups); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	logger, _ := zap.NewDevelopment()
-	c := NewCollector("/proc", logger)
+	c := NewCollector("/proc", DefaultLimits(), logger)
 	defer c.Close()
 	var res collectResult
 	for i := range res.Errors {

@@ -7,39 +7,36 @@ import (
 	"io/fs"
 )
 
-// readNamespaces reads each namespace's queues once and returns them by inode (socket inodes
-// are unique on the host), with the source used for each namespace.
-func (c *Collector) readNamespaces(ctx context.Context, nss []*namespace, s *scrape) (map[uint64]sockQueue, map[uint64]Source, error) {
-	queues := make(map[uint64]sockQueue)
-	sources := make(map[uint64]Source, len(nss))
-	c.nsReads = 0
-	for _, ns := range nss {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, fmt.Errorf("socket queues: %w", err)
-		}
-		c.nsReads++
-		q, src := c.readNamespace(ctx, ns, s)
-		sources[ns.id] = src
-		for ino, sq := range q {
-			queues[ino] = sq
-		}
-	}
-	return queues, sources, nil
-}
-
-// readNamespace reads one namespace through the first of its pids still alive: sock_diag
-// when allowed, else /proc/<pid>/net.
-func (c *Collector) readNamespace(ctx context.Context, ns *namespace, s *scrape) (map[uint64]sockQueue, Source) {
-	src := c.sourceFor(ns.id)
+// readNamespace reads one namespace through the first of its pids still in it: sock_diag
+// when allowed, else /proc/<pid>/net. It keeps the sockets some group created (by cgroup id)
+// or a walked group holds, and, where groups attributed by cgroup id live (other than the
+// host's namespace, full of the host's own sockets), those no group created, which their fds
+// must then tell (n.unmapped). Everything /proc/<pid>/net gives has no cgroup id.
+func (c *Collector) readNamespace(ctx context.Context, n *nsState, idOwner map[uint64]*groupState, s *scrape) {
+	n.read = true
+	byID := n.hasByID()
+	retain := func(src Source) bool { return byID && (n.id != c.hostNS || src == SourceProcNet) }
+	src := c.sourceFor(n.id)
 	if src == SourceProcNet && c.dumpDiag != nil {
 		s.note("sock_diag_denied", fmt.Errorf("socket queues: entering network namespaces was not permitted earlier; reading /proc/<pid>/net"))
 	}
-	for _, pid := range ns.pids {
+	for _, pid := range n.pids {
+		if s.gone[pid] {
+			continue
+		}
 		if src == SourceSockDiag {
-			q, err := c.dumpDiag(ctx, pid, ns.id == c.selfNS, ns.want)
+			keepAll := retain(SourceSockDiag)
+			q, err := c.dumpDiag(ctx, pid, n.id, n.id == c.selfNS, func(inode, cgroupID uint64) bool {
+				if cgroupID != 0 && idOwner[cgroupID] != nil {
+					return true
+				}
+				_, held := n.want[inode]
+				return held || keepAll
+			})
 			switch {
 			case err == nil:
-				return q, SourceSockDiag
+				n.keep(q, SourceSockDiag, idOwner)
+				return
 			case errors.Is(err, errVanished):
 				continue
 			case errors.Is(err, fs.ErrPermission):
@@ -50,14 +47,43 @@ func (c *Collector) readNamespace(ctx context.Context, ns *namespace, s *scrape)
 			}
 			src = SourceProcNet
 		}
-		q, err := c.readProcNet(pid, ns.want)
+		keepAll := retain(SourceProcNet)
+		q, err := c.readProcNet(pid, func(inode uint64) bool {
+			_, held := n.want[inode]
+			return held || keepAll
+		})
 		if err == nil {
-			return q, SourceProcNet
+			// /proc/<pid>/net is the namespace of whatever process has the pid now.
+			if now, nsErr := c.readNetNS(pid); nsErr != nil || now != n.id {
+				continue
+			}
+			n.keep(q, SourceProcNet, idOwner)
+			return
 		}
-		s.fail("proc_net_permission", fmt.Errorf("socket queues: reading /proc/%d/net: %w", pid, err))
-		if !errors.Is(err, errVanished) {
-			return nil, src
+		if errors.Is(err, errVanished) {
+			continue
+		}
+		s.fail(nil, "proc_net_permission", fmt.Errorf("socket queues: reading /proc/%d/net: %w", pid, err))
+		n.fail()
+		n.source = src
+		return
+	}
+	n.source = src
+}
+
+// keep stores what a read of the namespace gave, and whether some of it no group created.
+func (n *nsState) keep(q map[uint64]sockQueue, src Source, idOwner map[uint64]*groupState) {
+	n.queues, n.source = q, src
+	for ino, sq := range q {
+		if _, held := n.want[ino]; held {
+			continue
+		}
+		if sq.cgroupID == 0 || idOwner[sq.cgroupID] == nil {
+			n.unmapped = true
+			return
 		}
 	}
-	return nil, src
 }
+
+// fail marks the namespace failed: the groups whose numbers need it are charged with it.
+func (n *nsState) fail() { n.failed = true }

@@ -37,36 +37,36 @@ func parseNetNSLink(target string) (uint64, error) {
 	return ns, nil
 }
 
-// namespace is one network namespace seen in a scrape: the pids in it that hold sockets (any
-// of them can be used to enter it) and the socket inodes they hold.
-type namespace struct {
-	id   uint64
-	pids []int
-	want inodeSet
+// nsState is one network namespace seen in a scrape: the pids in it (any of them can be used
+// to enter it), the groups with a pid in it, the socket inodes walked groups hold in it, and
+// what reading it gave.
+type nsState struct {
+	id     uint64
+	pids   []int
+	groups []*groupState
+	want   inodeSet
+
+	read     bool                 // it was read (or every pid in it vanished trying)
+	failed   bool                 // reading it failed: its groups' numbers are incomplete
+	source   Source               // the source that read it
+	queues   map[uint64]sockQueue // the sockets kept, by inode
+	unmapped bool                 // sockets were kept that no group created: walk its groups
 }
 
-// namespaces groups held sockets by the namespace of their process, so that each namespace
-// is read once however many containers share it. nsOf maps a pid to its namespace.
-func namespaces(held []heldFD, nsOf map[int]uint64) []*namespace {
-	byID := make(map[uint64]*namespace)
-	var out []*namespace
-	seenPID := make(map[int]bool)
-	for _, h := range held {
-		id, ok := nsOf[h.PID]
-		if !ok {
-			continue
-		}
-		ns := byID[id]
-		if ns == nil {
-			ns = &namespace{id: id, want: make(inodeSet)}
-			byID[id] = ns
-			out = append(out, ns)
-		}
-		if !seenPID[h.PID] {
-			seenPID[h.PID] = true
-			ns.pids = append(ns.pids, h.PID)
-		}
-		ns.want[h.Inode] = struct{}{}
+// addPID records that pid of group gs is in the namespace.
+func (n *nsState) addPID(pid int, gs *groupState) {
+	n.pids = append(n.pids, pid)
+	if len(n.groups) == 0 || n.groups[len(n.groups)-1] != gs {
+		n.groups = append(n.groups, gs)
 	}
-	return out
+}
+
+// hasByID reports whether a group attributed by cgroup id has a pid in the namespace.
+func (n *nsState) hasByID() bool {
+	for _, gs := range n.groups {
+		if gs.byID {
+			return true
+		}
+	}
+	return false
 }

@@ -39,18 +39,3 @@ func TestParseNetNSLink(t *testing.T) {
 		})
 	}
 }
-
-func TestNamespaces(t *testing.T) {
-	// pids 1 and 2 share namespace 10 (one pod, two containers); pid 3 is alone in 20; pid 4
-	// has no known namespace (it vanished) and is left out.
-	held := []heldFD{{1, 3, 100}, {1, 4, 101}, {2, 3, 102}, {2, 5, 100}, {3, 3, 200}, {4, 3, 300}}
-	nsOf := map[int]uint64{1: 10, 2: 10, 3: 20}
-	got := namespaces(held, nsOf)
-	want := []*namespace{
-		{id: 10, pids: []int{1, 2}, want: inodeSet{100: {}, 101: {}, 102: {}}},
-		{id: 20, pids: []int{3}, want: inodeSet{200: {}}},
-	}
-	if diff := gocmp.Diff(want, got, gocmp.AllowUnexported(namespace{})); diff != "" {
-		t.Errorf("(-want +got)\n%s", diff)
-	}
-}

@@ -23,9 +23,9 @@ var procNetFiles = []struct {
 }
 
 // readProcNet reads the TCP and UDP tables of pid's network namespace and returns the
-// sockets in want. A missing tcp file means the pid is gone (the error wraps
+// sockets keep wants. A missing tcp file means the pid is gone (the error wraps
 // fs.ErrNotExist); a missing tcp6/udp6 file means IPv6 is disabled.
-func readProcNet(procRoot string, pid int, want inodeSet) (map[uint64]sockQueue, error) {
+func readProcNet(procRoot string, pid int, keep func(inode uint64) bool) (map[uint64]sockQueue, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid), "net")
 	out := make(map[uint64]sockQueue)
 	for i, f := range procNetFiles {
@@ -37,7 +37,7 @@ func readProcNet(procRoot string, pid int, want inodeSet) (map[uint64]sockQueue,
 			return nil, vanished(err)
 		}
 		for _, e := range entries {
-			if _, ok := want[e.Inode]; ok && e.Inode != 0 {
+			if e.Inode != 0 && keep(e.Inode) {
 				out[e.Inode] = f.convert(e, f.name)
 			}
 		}

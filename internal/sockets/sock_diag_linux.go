@@ -22,11 +22,13 @@ type diagDumper struct {
 
 func newDiagDumper() *diagDumper { return &diagDumper{} }
 
-// dump reads the sockets in want from the namespace nsPath (<procRoot>/<pid>/ns/net), or
-// from the collector's own namespace when own is true (no privilege needed there).
-// Entering another namespace needs CAP_SYS_ADMIN; the error then wraps fs.ErrPermission.
-func (d *diagDumper) dump(ctx context.Context, nsPath string, own bool, want inodeSet) (map[uint64]sockQueue, error) {
-	conn, err := d.conn(nsPath, own)
+// dump reads the sockets keep wants (by inode and cgroup id) from the namespace nsPath
+// (<procRoot>/<pid>/ns/net), which must be namespace ns, or from the collector's own
+// namespace when own is true (no privilege needed there). Entering another namespace needs
+// CAP_SYS_ADMIN; the error then wraps fs.ErrPermission. A pid now in another namespace (it
+// was reused) wraps errVanished.
+func (d *diagDumper) dump(ctx context.Context, nsPath string, ns uint64, own bool, keep func(inode, cgroupID uint64) bool) (map[uint64]sockQueue, error) {
+	conn, err := d.conn(nsPath, ns, own)
 	if err != nil {
 		return nil, err
 	}
@@ -37,11 +39,11 @@ func (d *diagDumper) dump(ctx context.Context, nsPath string, own bool, want ino
 		return nil, d.drop(conn, own, fmt.Errorf("sock_diag: set deadline: %w", err))
 	}
 	out := make(map[uint64]sockQueue)
-	if err := d.dumpTCP(conn, want, out); err != nil {
+	if err := d.dumpTCP(conn, keep, out); err != nil {
 		return nil, d.drop(conn, own, err)
 	}
 	for _, q := range udpByFamily {
-		if err := dumpFamily(conn, q, want, out); err != nil {
+		if err := dumpFamily(conn, q, keep, out); err != nil {
 			return nil, d.drop(conn, own, err)
 		}
 	}
@@ -50,16 +52,16 @@ func (d *diagDumper) dump(ctx context.Context, nsPath string, own bool, want ino
 
 // dumpTCP dumps TCP of both families in one walk with the legacy TCPDIAG_GETSOCK request,
 // or, once a kernel has refused it, with one SOCK_DIAG_BY_FAMILY dump per family.
-func (d *diagDumper) dumpTCP(conn *netlink.Conn, want inodeSet, out map[uint64]sockQueue) error {
+func (d *diagDumper) dumpTCP(conn *netlink.Conn, keep func(inode, cgroupID uint64) bool, out map[uint64]sockQueue) error {
 	if !d.noLegacyTCP {
-		err := dumpFamily(conn, tcpBothFamilies, want, out)
+		err := dumpFamily(conn, tcpBothFamilies, keep, out)
 		if !refused(err) {
 			return err
 		}
 		d.noLegacyTCP = true
 	}
 	for _, q := range tcpByFamily {
-		if err := dumpFamily(conn, q, want, out); err != nil {
+		if err := dumpFamily(conn, q, keep, out); err != nil {
 			return err
 		}
 	}
@@ -86,8 +88,9 @@ func (d *diagDumper) setDeadline(ctx context.Context, conn *netlink.Conn, own bo
 	return conn.SetDeadline(deadline)
 }
 
-// conn returns the own-namespace connection, dialling it once, or dials into nsPath.
-func (d *diagDumper) conn(nsPath string, own bool) (*netlink.Conn, error) {
+// conn returns the own-namespace connection, dialling it once, or dials into nsPath after
+// checking that it is namespace ns.
+func (d *diagDumper) conn(nsPath string, ns uint64, own bool) (*netlink.Conn, error) {
 	if own && d.own != nil {
 		return d.own, nil
 	}
@@ -104,6 +107,13 @@ func (d *diagDumper) conn(nsPath string, own bool) (*netlink.Conn, error) {
 		return nil, vanished(fmt.Errorf("sock_diag: %w", err))
 	}
 	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, fmt.Errorf("sock_diag: fstat %s: %w", nsPath, err)
+	}
+	if st.Ino != ns {
+		return nil, fmt.Errorf("%w: %s is namespace %d, not %d: the pid was reused", errVanished, nsPath, st.Ino, ns)
+	}
 	c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, &netlink.Config{NetNS: int(f.Fd())})
 	if err != nil {
 		return nil, fmt.Errorf("sock_diag: dial in %s: %w", nsPath, err)
@@ -121,7 +131,7 @@ func (d *diagDumper) drop(conn *netlink.Conn, own bool, err error) error {
 }
 
 // dumpFamily sends one dump request and decodes the replies for want.
-func dumpFamily(conn *netlink.Conn, q diagQuery, want inodeSet, out map[uint64]sockQueue) error {
+func dumpFamily(conn *netlink.Conn, q diagQuery, keep func(inode, cgroupID uint64) bool, out map[uint64]sockQueue) error {
 	req, err := conn.Send(netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(q.msgType), Flags: netlink.Request | netlink.Dump},
 		Data:   q.request(),
@@ -137,7 +147,7 @@ func dumpFamily(conn *netlink.Conn, q diagQuery, want inodeSet, out map[uint64]s
 			continue
 		}
 		ino, ok := inetDiagMsgInode(m.Data)
-		if _, wanted := want[ino]; !ok || !wanted {
+		if !ok || ino == 0 || !keep(ino, inetDiagMsgCgroupID(m.Data)) {
 			continue
 		}
 		msg, err := decodeInetDiagMsg(m.Data)

@@ -85,7 +85,7 @@ func TestDiagDumperDump(t *testing.T) {
 			d := &diagDumper{own: nltest.Dial(k.answer)}
 			defer d.close()
 			for range 2 {
-				got, err := d.dump(context.Background(), "", true, want)
+				got, err := d.dump(context.Background(), "", 0, true, want.keep)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -125,10 +125,10 @@ func TestDiagDumperMalformedReply(t *testing.T) {
 			d := &diagDumper{own: nltest.Dial(k.answer)}
 			defer d.close()
 			// A broken reply for another container's socket is not even decoded.
-			if _, err := d.dump(context.Background(), "", true, inodeSet{tt.other: {}}); err != nil {
+			if _, err := d.dump(context.Background(), "", 0, true, inodeSet{tt.other: {}}.keep); err != nil {
 				t.Fatal(err)
 			}
-			_, err := d.dump(context.Background(), "", true, inodeSet{uint64(tt.malformed): {}})
+			_, err := d.dump(context.Background(), "", 0, true, inodeSet{uint64(tt.malformed): {}}.keep)
 			if !errors.Is(err, ErrMalformed) {
 				t.Errorf("error = %v, want ErrMalformed", err)
 			}

@@ -9,7 +9,7 @@ type diagDumper struct{}
 
 func newDiagDumper() *diagDumper { return &diagDumper{} }
 
-func (d *diagDumper) dump(context.Context, string, bool, inodeSet) (map[uint64]sockQueue, error) {
+func (d *diagDumper) dump(context.Context, string, uint64, bool, func(inode, cgroupID uint64) bool) (map[uint64]sockQueue, error) {
 	return nil, ErrUnsupported
 }
 

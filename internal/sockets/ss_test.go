@@ -14,10 +14,11 @@ import (
 
 // ssSocket is one socket of `ss -tuanme` output: Recv-Q and skmem's r, by inode.
 type ssSocket struct {
-	Netid string
-	State string
-	RecvQ uint64
-	Rmem  uint64
+	Netid  string
+	State  string
+	RecvQ  uint64
+	Rmem   uint64
+	Cgroup string // with --cgroup: the cgroup2 path of the socket (its creator's)
 }
 
 // parseSS parses `ss -tuanm -e [-p]` output: a socket line with "ino:N", then a line with
@@ -55,6 +56,7 @@ func parseSS(r io.Reader) (map[uint64]ssSocket, error) {
 			return nil, fmt.Errorf("Recv-Q: %q", line)
 		}
 		curIno = 0
+		cur = &ssSocket{Netid: fields[0], State: fields[1], RecvQ: recvQ}
 		for _, f := range fields {
 			if v, ok := strings.CutPrefix(f, "ino:"); ok {
 				curIno, err = strconv.ParseUint(v, 10, 64)
@@ -62,8 +64,10 @@ func parseSS(r io.Reader) (map[uint64]ssSocket, error) {
 					return nil, fmt.Errorf("ino: %q", line)
 				}
 			}
+			if v, ok := strings.CutPrefix(f, "cgroup:"); ok && cur.Cgroup == "" {
+				cur.Cgroup = v // the first: the local socket's (ss prints the peer's after "<->")
+			}
 		}
-		cur = &ssSocket{Netid: fields[0], State: fields[1], RecvQ: recvQ}
 	}
 	return out, s.Err()
 }
@@ -129,8 +133,8 @@ tcp   LISTEN 0       4          127.0.0.1:33467      0.0.0.0:*     ino:62956 sk:
 		t.Fatal(err)
 	}
 	want := map[uint64]ssSocket{
-		62959: {Netid: "udp", State: "UNCONN", RecvQ: 1664000, Rmem: 1664000},
-		62956: {Netid: "tcp", State: "LISTEN", Rmem: 0},
+		62959: {Netid: "udp", State: "UNCONN", RecvQ: 1664000, Rmem: 1664000, Cgroup: "/"},
+		62956: {Netid: "tcp", State: "LISTEN", Rmem: 0, Cgroup: "/"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/cgroupmem/cgroupmem/internal/k8smeta"
+	"github.com/cgroupmem/cgroupmem/internal/sockets"
 
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
@@ -37,6 +38,66 @@ type Config struct {
 
 	// DentryAccounting counts live dentries per container with eBPF (off by default).
 	DentryAccounting DentryAccountingConfig `mapstructure:"dentry_accounting"`
+
+	// Sockets configures the socket receive-queue metrics (container.memory.sock_rcvq*): how
+	// sockets are attributed to containers and how much one scrape may examine.
+	Sockets SocketsConfig `mapstructure:"sockets"`
+}
+
+// SocketsConfig bounds and steers the socket attribution (internal/sockets).
+type SocketsConfig struct {
+	// Attribution is "cgroup_id" (default): a socket belongs to the container whose cgroup2
+	// id the kernel gives for it (INET_DIAG_CGROUP_ID, Linux 5.7+; on v1 hosts where the
+	// runtime mirrors containers into the unified hierarchy), falling back to walking the
+	// container's fds where no id is known; or "fd_walk": always walk the fds.
+	Attribution string `mapstructure:"attribution"`
+	// MaxFDsPerContainer bounds the fds of one container examined per scrape.
+	MaxFDsPerContainer int `mapstructure:"max_fds_per_container"`
+	// MaxFDsPerScrape bounds the fds examined per scrape over all containers.
+	MaxFDsPerScrape int `mapstructure:"max_fds_per_scrape"`
+	// MaxNamespaces bounds the network namespaces read per scrape.
+	MaxNamespaces int `mapstructure:"max_namespaces"`
+}
+
+const (
+	socketAttributionCgroupID = "cgroup_id"
+	socketAttributionFDWalk   = "fd_walk"
+)
+
+// defaultSocketsConfig is the socket package's default limits, attributed by cgroup id.
+func defaultSocketsConfig() SocketsConfig {
+	l := sockets.DefaultLimits()
+	return SocketsConfig{
+		Attribution:        socketAttributionCgroupID,
+		MaxFDsPerContainer: l.MaxFDsPerContainer,
+		MaxFDsPerScrape:    l.MaxFDsPerScrape,
+		MaxNamespaces:      l.MaxNamespaces,
+	}
+}
+
+// limits are the configured bounds as the socket collector takes them.
+func (c SocketsConfig) limits() sockets.Limits {
+	return sockets.Limits{MaxFDsPerContainer: c.MaxFDsPerContainer, MaxFDsPerScrape: c.MaxFDsPerScrape, MaxNamespaces: c.MaxNamespaces}
+}
+
+func (c SocketsConfig) validate() []error {
+	var errs []error
+	if c.Attribution != socketAttributionCgroupID && c.Attribution != socketAttributionFDWalk {
+		errs = append(errs, fmt.Errorf("sockets.attribution must be %q or %q, got %q", socketAttributionCgroupID, socketAttributionFDWalk, c.Attribution))
+	}
+	for _, k := range []struct {
+		key string
+		v   int
+	}{
+		{"sockets.max_fds_per_container", c.MaxFDsPerContainer},
+		{"sockets.max_fds_per_scrape", c.MaxFDsPerScrape},
+		{"sockets.max_namespaces", c.MaxNamespaces},
+	} {
+		if k.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %d", k.key, k.v))
+		}
+	}
+	return errs
 }
 
 // scrapeTimeout is how long one scrape may take: timeout, at most collection_interval; 0
@@ -69,5 +130,6 @@ func (cfg *Config) Validate() error {
 	if cfg.CollectionInterval <= 0 {
 		errs = append(errs, fmt.Errorf("collection_interval must be positive, got %s", cfg.CollectionInterval))
 	}
+	errs = append(errs, cfg.Sockets.validate()...)
 	return errors.Join(errs...)
 }

@@ -42,6 +42,7 @@ func createDefaultConfig() component.Config {
 		DiscoveryInterval:    defaultDiscoveryInterval,
 		K8sMetadata:          k8smeta.NewDefaultConfig(),
 		DentryAccounting:     DentryAccountingConfig{Mode: dentryAccountingOff},
+		Sockets:              defaultSocketsConfig(),
 	}
 }
 

@@ -118,7 +118,7 @@ func (s *cgroupScraper) start(ctx context.Context, _ component.Host) error {
 	s.catalog = cgroupfs.NewCatalog(hier, s.files, s.cfg.DiscoveryInterval)
 	s.memory = cgroupfs.NewMemoryReader(hier.Mode)
 	if s.socketsEnabled() {
-		s.sockets = sockets.NewCollector(s.procRoot, s.logger)
+		s.sockets = sockets.NewCollector(s.procRoot, s.cfg.Sockets.limits(), s.logger)
 	}
 	s.startDentryAccounting()
 	if s.k8s, err = k8smeta.NewProvider(s.cfg.K8sMetadata, s.logger); err != nil {

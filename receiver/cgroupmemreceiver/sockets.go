@@ -2,6 +2,7 @@ package cgroupmemreceiver // import "github.com/cgroupmem/cgroupmem/receiver/cgr
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -24,7 +25,7 @@ func (s *cgroupScraper) socketsEnabled() bool {
 }
 
 // collectSockets attributes socket receive queues to every container the filters keep,
-// keyed by the container's cgroup path.
+// keyed by the container's cgroup path. A failure is charged to the containers it cost.
 func (s *cgroupScraper) collectSockets(ctx context.Context, tree cgroupfs.Tree, errs *scrapererror.ScrapeErrors) map[string]sockets.Usage {
 	if s.sockets == nil {
 		return nil
@@ -32,16 +33,21 @@ func (s *cgroupScraper) collectSockets(ctx context.Context, tree cgroupfs.Tree, 
 	groups := s.socketGroups(tree, errs)
 	usage, err := s.sockets.Collect(ctx, groups)
 	if err != nil {
-		errs.AddPartial(socketMetricsLen*len(groups), err)
+		failed := len(groups)
+		if pe := (*sockets.PartialError)(nil); errors.As(err, &pe) {
+			failed = pe.Failed
+		}
+		errs.AddPartial(socketMetricsLen*failed, err)
 	}
 	return usage
 }
 
 // socketGroups lists the processes of every container the k8s_metadata filters keep, by
-// cgroup path: a container that will not be reported costs no cgroup.procs read and no walk
-// of its processes' descriptors.
-func (s *cgroupScraper) socketGroups(tree cgroupfs.Tree, errs *scrapererror.ScrapeErrors) map[string][]int {
-	groups := make(map[string][]int, s.lastSocketGroups)
+// cgroup path, with the cgroup2 id of the container where the attribution uses it: a
+// container that will not be reported costs no cgroup.procs read and no walk of its
+// processes' descriptors.
+func (s *cgroupScraper) socketGroups(tree cgroupfs.Tree, errs *scrapererror.ScrapeErrors) map[string]sockets.Group {
+	groups := make(map[string]sockets.Group, s.lastSocketGroups)
 	add := func(c cgroupfs.Container) {
 		if !s.containerNames(c).included {
 			return
@@ -50,7 +56,7 @@ func (s *cgroupScraper) socketGroups(tree cgroupfs.Tree, errs *scrapererror.Scra
 		if err != nil {
 			errs.AddPartial(socketMetricsLen, err)
 		}
-		groups[c.Path] = pids
+		groups[c.Path] = sockets.Group{PIDs: pids, Cgroup: c.Path, CgroupID: s.cgroup2ID(c.Path)}
 	}
 	for _, p := range tree.Pods {
 		for _, c := range p.Containers {
@@ -64,15 +70,49 @@ func (s *cgroupScraper) socketGroups(tree cgroupfs.Tree, errs *scrapererror.Scra
 	return groups
 }
 
+// cgroup2Dir is the cgroup2 hierarchy in which a container's cgroup id is looked up: the
+// memory hierarchy itself on v2; on a v1 hybrid host the unified mount, where runc mirrors
+// each container's path; none on pure v1, or with attribution fd_walk.
+func (s *cgroupScraper) cgroup2Dir() string {
+	if s.cfg.Sockets.Attribution != socketAttributionCgroupID {
+		return ""
+	}
+	switch s.hier.Mode {
+	case cgroupfs.ModeV2:
+		return s.hier.Dir
+	case cgroupfs.ModeHybrid:
+		return filepath.Join(s.cfg.RootPath, "sys", "fs", "cgroup", "unified")
+	default:
+		return ""
+	}
+}
+
+// cgroup2ID is the cgroup2 id of the container at path (the inode number of its cgroup2
+// directory, which the kernel reports as the INET_DIAG_CGROUP_ID of the sockets created in
+// it), or 0 when it has none: its sockets are then found by walking its fds.
+func (s *cgroupScraper) cgroup2ID(path string) uint64 {
+	dir := s.cgroup2Dir()
+	if dir == "" {
+		return 0
+	}
+	id, err := sockets.CgroupID(filepath.Join(dir, path))
+	if err != nil {
+		return 0
+	}
+	return id
+}
+
 var socketSources = map[sockets.Source]metadata.AttributeSocketSource{
 	sockets.SourceSockDiag: metadata.AttributeSocketSourceSockDiag,
 	sockets.SourceProcNet:  metadata.AttributeSocketSourceProcNet,
 }
 
-// recordSockets records a container's socket receive-queue metrics, if they were read.
+// recordSockets records a container's socket receive-queue metrics, if they were read in
+// full: a container some of whose sockets could not be read (a limit, a failed read) has
+// none this scrape rather than a low number.
 func (s *cgroupScraper) recordSockets(now pcommon.Timestamp, u sockets.Usage, ok bool) {
 	src, known := socketSources[u.Source]
-	if !ok || !known {
+	if !ok || !known || u.Incomplete {
 		return
 	}
 	s.mb.RecordContainerMemorySockRcvqDataPoint(now, int64(u.RcvqBytes), src)
