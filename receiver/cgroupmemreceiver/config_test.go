@@ -27,6 +27,9 @@ func TestLoadConfig(t *testing.T) {
 	ebpf := createDefaultConfig().(*Config)
 	ebpf.DentryAccounting = DentryAccountingConfig{Mode: dentryAccountingEBPF, MaxTrackedObjects: 262144}
 
+	socks := createDefaultConfig().(*Config)
+	socks.Sockets = SocketsConfig{Attribution: "fd_walk", MaxFDsPerContainer: 4096, MaxFDsPerScrape: 65536, MaxNamespaces: 256}
+
 	tests := []struct {
 		id      component.ID
 		want    component.Config
@@ -41,6 +44,10 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "negative_timeout"), wantErr: "timeout must be 0 (none) or positive, got -1s"},
 		{id: component.NewIDWithName(metadata.Type, "bad_dentry_mode"), wantErr: `dentry_accounting.mode must be "off" or "ebpf", got "kprobe"`},
 		{id: component.NewIDWithName(metadata.Type, "ebpf"), want: ebpf},
+		{id: component.NewIDWithName(metadata.Type, "sockets"), want: socks},
+		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: `sockets.attribution must be "cgroup_id" or "fd_walk", got "ebpf"`},
+		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: "sockets.max_fds_per_container must be positive, got 0"},
+		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: "sockets.max_namespaces must be positive, got -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
@@ -57,6 +64,7 @@ func TestLoadConfig(t *testing.T) {
 			got, want := cfg.(*Config), tt.want.(*Config)
 			require.Equal(t, want.RootPath, got.RootPath)
 			require.Equal(t, want.DentryAccounting, got.DentryAccounting)
+			require.Equal(t, want.Sockets, got.Sockets)
 			require.Equal(t, want.ControllerConfig, got.ControllerConfig)
 			// enabledSetByUser differs by design; compare what users set.
 			require.Equal(t, want.Metrics.ContainerMemoryRssHuge.Enabled, got.Metrics.ContainerMemoryRssHuge.Enabled)
@@ -72,6 +80,7 @@ func TestDefaultConfig(t *testing.T) {
 	require.Equal(t, "/", cfg.RootPath)
 	require.Equal(t, 10*time.Second, cfg.CollectionInterval)
 	require.Equal(t, 5*time.Second, cfg.Timeout, "a scrape is bounded by default")
+	require.Equal(t, SocketsConfig{Attribution: "cgroup_id", MaxFDsPerContainer: 16384, MaxFDsPerScrape: 262144, MaxNamespaces: 1024}, cfg.Sockets)
 	require.NoError(t, confmap.Validate(cfg))
 }
 

@@ -19,7 +19,9 @@ import (
 
 // TestLiveSocketReceiveQueues starts a container holding a UDP socket with unread datagrams
 // and an idle one, and checks the receiver's socket metrics against the kernel's own
-// /proc/<pid>/net/udp, whose rx_queue is the socket's receive memory (sk_rmem_alloc).
+// /proc/<pid>/net/udp, whose rx_queue is the socket's receive memory (sk_rmem_alloc): with
+// the default attribution by the sockets' cgroup id (testcgroup mirrors the tree into the
+// unified hierarchy as runc does, so no fd is walked), and by walking the fds.
 func TestLiveSocketReceiveQueues(t *testing.T) {
 	tree := testcgroup.New(t)
 	uid := testcgroup.NewPodUID()
@@ -30,26 +32,77 @@ func TestLiveSocketReceiveQueues(t *testing.T) {
 	p := tree.Start(t, busy, testcgroup.Command(t, testcgroup.Workload{UnreadUDPDatagrams: datagrams}))
 	tree.Start(t, idle, testcgroup.Command(t, testcgroup.Workload{}))
 
+	for _, attribution := range []string{socketAttributionCgroupID, socketAttributionFDWalk} {
+		t.Run(attribution, func(t *testing.T) {
+			if attribution == socketAttributionCgroupID && tree.Unified(busy) == "" {
+				t.Skip("no unified hierarchy to mirror the containers into")
+			}
+			cfg := createDefaultConfig().(*Config)
+			cfg.RootPath = tree.Root()
+			cfg.Sockets.Attribution = attribution
+			s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+			require.NoError(t, s.start(context.Background(), nil))
+			t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+
+			md, err := s.scrape(context.Background())
+			require.NoError(t, err)
+			want := kernelUDPReceiveMemory(t, p.Pid)
+			require.Greater(t, want, uint64(datagrams*10), "the kernel holds more than the payload: truesize")
+			st := s.sockets.LastStats()
+			if attribution == socketAttributionCgroupID {
+				require.Equal(t, 2, st.ByCgroupID, "both containers by cgroup id")
+				require.Zero(t, st.FDs, "no fd walked")
+			} else {
+				require.Zero(t, st.ByCgroupID)
+				require.Positive(t, st.FDs)
+			}
+
+			got := socketPoints(md, busyID)
+			require.Equal(t, int64(want), got["container.memory.sock_rcvq"].value, "rmem_alloc of the unread queue")
+			require.Equal(t, "sock_diag", got["container.memory.sock_rcvq"].source, "root reads its own namespace with sock_diag")
+			require.Equal(t, int64(0), got["container.memory.sock_rcvq_payload"].value, "UDP payload is not exposed; no TCP socket")
+			require.Equal(t, int64(1), got["container.memory.sock_rcvq_sockets"].value, "one socket with a non-empty queue")
+
+			quiet := socketPoints(md, idleID)
+			require.Equal(t, int64(0), quiet["container.memory.sock_rcvq"].value)
+			require.Equal(t, int64(0), quiet["container.memory.sock_rcvq_sockets"].value)
+			require.Len(t, quiet, 3)
+		})
+	}
+}
+
+// TestLiveSocketLimitLeavesMetricsOut: a container with more fds than sockets.max_fds_per_container
+// has no socket metrics (not a low number), the others still have theirs.
+func TestLiveSocketLimitLeavesMetricsOut(t *testing.T) {
+	tree := testcgroup.New(t)
+	uid := testcgroup.NewPodUID()
+	busyID, idleID := testcgroup.NewContainerID(), testcgroup.NewContainerID()
+	busy := tree.AddContainer(testcgroup.QoSBurstable, uid, busyID)
+	idle := tree.AddContainer(testcgroup.QoSBurstable, uid, idleID)
+	p := tree.Start(t, busy, testcgroup.Command(t, testcgroup.Workload{UnreadUDPDatagrams: 10}))
+	q := tree.Start(t, idle, testcgroup.Command(t, testcgroup.Workload{}))
+	busyFDs, idleFDs := fdCount(t, p.Pid), fdCount(t, q.Pid)
+	require.Greater(t, busyFDs, idleFDs, "the busy container holds two sockets more")
+
 	cfg := createDefaultConfig().(*Config)
 	cfg.RootPath = tree.Root()
+	cfg.Sockets.Attribution = socketAttributionFDWalk
+	cfg.Sockets.MaxFDsPerContainer = busyFDs - 1
 	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	require.NoError(t, s.start(context.Background(), nil))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
-
 	md, err := s.scrape(context.Background())
+	require.NoError(t, err, "a limit is warned about, not a scrape error")
+	require.Empty(t, socketPoints(md, busyID), "past the limit: no socket metric")
+	require.Len(t, socketPoints(md, idleID), 3, "within it: all three")
+	require.NotZero(t, containerMetrics(md, busyID).Len(), "the container's other metrics are there")
+}
+
+// fdCount is the number of open fds of pid.
+func fdCount(t *testing.T, pid int) int {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	require.NoError(t, err)
-	want := kernelUDPReceiveMemory(t, p.Pid)
-	require.Greater(t, want, uint64(datagrams*10), "the kernel holds more than the payload: truesize")
-
-	got := socketPoints(md, busyID)
-	require.Equal(t, int64(want), got["container.memory.sock_rcvq"].value, "rmem_alloc of the unread queue")
-	require.Equal(t, "sock_diag", got["container.memory.sock_rcvq"].source, "root reads its own namespace with sock_diag")
-	require.Equal(t, int64(0), got["container.memory.sock_rcvq_payload"].value, "UDP payload is not exposed; no TCP socket")
-	require.Equal(t, int64(1), got["container.memory.sock_rcvq_sockets"].value, "one socket with a non-empty queue")
-
-	quiet := socketPoints(md, idleID)
-	require.Equal(t, int64(0), quiet["container.memory.sock_rcvq"].value)
-	require.Equal(t, int64(0), quiet["container.memory.sock_rcvq_sockets"].value)
+	return len(entries)
 }
 
 type socketPoint struct {
