@@ -172,6 +172,7 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 	}
 	out := c.summarize(states, nss, idOwner)
 	c.warnLimited(states, groups)
+	c.diag.endScrape()
 	return out, s.finish(&c.rep, states)
 }
 
@@ -401,7 +402,7 @@ func (c *Collector) logWorst(key string, u Usage) {
 		zap.Int("non_empty_sockets", u.NonEmpty), zap.String("source", string(u.Source)))
 }
 
-// Close releases the netlink socket kept between scrapes; it is safe to call twice.
+// Close releases the netlink sockets kept between scrapes; it is safe to call twice.
 func (c *Collector) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

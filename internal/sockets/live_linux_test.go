@@ -130,6 +130,16 @@ func TestLiveCollect(t *testing.T) {
 			if n := c.LastStats().Namespaces; n != 3 {
 				t.Errorf("read %d namespaces, want 3 (host, shared, solo), each once", n)
 			}
+			if len(c.diag.conns) != 3 {
+				t.Errorf("%d sock_diag connections kept, want one per namespace read", len(c.diag.conns))
+			}
+			// A namespace no longer read loses its connection at the end of the scrape.
+			if _, err := c.Collect(context.Background(), map[string]Group{"host": groups["host"]}); err != nil {
+				t.Fatal(err)
+			}
+			if len(c.diag.conns) != 1 {
+				t.Errorf("%d sock_diag connections kept, want the host's only", len(c.diag.conns))
+			}
 			if c.diag.noLegacyTCP == legacyTCP {
 				t.Errorf("the kernel refused TCPDIAG_GETSOCK")
 			}

@@ -12,42 +12,60 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// diagDumper reads sockets with netlink sock_diag. The connection in the collector's own
-// network namespace is kept between scrapes; one in another namespace is opened per scrape.
+// diagDumper reads sockets with netlink sock_diag. A connection is kept per network
+// namespace between scrapes (a netlink socket stays in the namespace it was made in), so that a
+// namespace is entered (setns on a locked thread) only the first time it is read; connections
+// to namespaces a scrape did not read are closed at its end. A kept connection holds its
+// namespace alive until then: a pod's namespace outlives the pod by at most one scrape.
 type diagDumper struct {
-	own         *netlink.Conn
+	conns       map[uint64]*keptConn
 	noLegacyTCP bool // the kernel refused TCPDIAG_GETSOCK
-	ownDeadline bool // a deadline is set on own
 }
 
-func newDiagDumper() *diagDumper { return &diagDumper{} }
+// keptConn is a connection kept between scrapes.
+type keptConn struct {
+	c        *netlink.Conn
+	deadline bool // a deadline is set on it
+	used     bool // read in this scrape
+}
 
-// dump reads the sockets keep wants (by inode and cgroup id) from the namespace nsPath
-// (<procRoot>/<pid>/ns/net), which must be namespace ns, or from the collector's own
-// namespace when own is true (no privilege needed there). Entering another namespace needs
-// CAP_SYS_ADMIN; the error then wraps fs.ErrPermission. A pid now in another namespace (it
-// was reused) wraps errVanished.
+func newDiagDumper() *diagDumper { return &diagDumper{conns: make(map[uint64]*keptConn)} }
+
+// dump reads the sockets keep wants (by inode and cgroup id) from namespace ns, entering it
+// by nsPath (<procRoot>/<pid>/ns/net), which must be ns, unless a connection to ns is kept or
+// own says it is the collector's own namespace (no privilege needed there). Entering another
+// namespace needs CAP_SYS_ADMIN; the error then wraps fs.ErrPermission. A pid now in another
+// namespace (it was reused) wraps errVanished.
 func (d *diagDumper) dump(ctx context.Context, nsPath string, ns uint64, own bool, keep func(inode, cgroupID uint64) bool) (map[uint64]sockQueue, error) {
-	conn, err := d.conn(nsPath, ns, own)
+	kc, err := d.conn(nsPath, ns, own)
 	if err != nil {
 		return nil, err
 	}
-	if !own {
-		defer conn.Close()
-	}
-	if err := d.setDeadline(ctx, conn, own); err != nil {
-		return nil, d.drop(conn, own, fmt.Errorf("sock_diag: set deadline: %w", err))
+	kc.used = true
+	if err := kc.setDeadline(ctx); err != nil {
+		return nil, d.drop(ns, fmt.Errorf("sock_diag: set deadline: %w", err))
 	}
 	out := make(map[uint64]sockQueue)
-	if err := d.dumpTCP(conn, keep, out); err != nil {
-		return nil, d.drop(conn, own, err)
+	if err := d.dumpTCP(kc.c, keep, out); err != nil {
+		return nil, d.drop(ns, err)
 	}
 	for _, q := range udpByFamily {
-		if err := dumpFamily(conn, q, keep, out); err != nil {
-			return nil, d.drop(conn, own, err)
+		if err := dumpFamily(kc.c, q, keep, out); err != nil {
+			return nil, d.drop(ns, err)
 		}
 	}
 	return out, nil
+}
+
+// endScrape closes the connections to namespaces the scrape did not read.
+func (d *diagDumper) endScrape() {
+	for ns, kc := range d.conns {
+		if !kc.used {
+			_ = kc.c.Close()
+			delete(d.conns, ns)
+		}
+		kc.used = false
+	}
 }
 
 // dumpTCP dumps TCP of both families in one walk with the legacy TCPDIAG_GETSOCK request,
@@ -75,57 +93,55 @@ func refused(err error) bool {
 		errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPROTONOSUPPORT)
 }
 
-// setDeadline applies the context's deadline, and clears one a previous scrape left on the
-// kept connection.
-func (d *diagDumper) setDeadline(ctx context.Context, conn *netlink.Conn, own bool) error {
+// setDeadline applies the context's deadline, and clears one a previous scrape left.
+func (kc *keptConn) setDeadline(ctx context.Context) error {
 	deadline, ok := ctx.Deadline()
-	if !ok && !(own && d.ownDeadline) {
+	if !ok && !kc.deadline {
 		return nil
 	}
-	if own {
-		d.ownDeadline = ok
-	}
-	return conn.SetDeadline(deadline)
+	kc.deadline = ok
+	return kc.c.SetDeadline(deadline)
 }
 
-// conn returns the own-namespace connection, dialling it once, or dials into nsPath after
-// checking that it is namespace ns.
-func (d *diagDumper) conn(nsPath string, ns uint64, own bool) (*netlink.Conn, error) {
-	if own && d.own != nil {
-		return d.own, nil
+// conn returns the kept connection to namespace ns, or dials one: in the collector's own
+// namespace when own, else into nsPath after checking that it is namespace ns.
+func (d *diagDumper) conn(nsPath string, ns uint64, own bool) (*keptConn, error) {
+	if kc := d.conns[ns]; kc != nil {
+		return kc, nil
 	}
+	var c *netlink.Conn
 	if own {
-		c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, nil)
-		if err != nil {
+		var err error
+		if c, err = netlink.Dial(unix.NETLINK_SOCK_DIAG, nil); err != nil {
 			return nil, fmt.Errorf("sock_diag: dial: %w", err)
 		}
-		d.own = c
-		return c, nil
+	} else {
+		f, err := os.Open(nsPath)
+		if err != nil {
+			return nil, vanished(fmt.Errorf("sock_diag: %w", err))
+		}
+		defer f.Close()
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return nil, fmt.Errorf("sock_diag: fstat %s: %w", nsPath, err)
+		}
+		if st.Ino != ns {
+			return nil, fmt.Errorf("%w: %s is namespace %d, not %d: the pid was reused", errVanished, nsPath, st.Ino, ns)
+		}
+		if c, err = netlink.Dial(unix.NETLINK_SOCK_DIAG, &netlink.Config{NetNS: int(f.Fd())}); err != nil {
+			return nil, fmt.Errorf("sock_diag: dial in %s: %w", nsPath, err)
+		}
 	}
-	f, err := os.Open(nsPath)
-	if err != nil {
-		return nil, vanished(fmt.Errorf("sock_diag: %w", err))
-	}
-	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return nil, fmt.Errorf("sock_diag: fstat %s: %w", nsPath, err)
-	}
-	if st.Ino != ns {
-		return nil, fmt.Errorf("%w: %s is namespace %d, not %d: the pid was reused", errVanished, nsPath, st.Ino, ns)
-	}
-	c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, &netlink.Config{NetNS: int(f.Fd())})
-	if err != nil {
-		return nil, fmt.Errorf("sock_diag: dial in %s: %w", nsPath, err)
-	}
-	return c, nil
+	kc := &keptConn{c: c}
+	d.conns[ns] = kc
+	return kc, nil
 }
 
-// drop forgets a broken own-namespace connection so that the next scrape dials again.
-func (d *diagDumper) drop(conn *netlink.Conn, own bool, err error) error {
-	if own && d.own == conn {
-		_ = d.own.Close()
-		d.own = nil
+// drop closes and forgets a connection that failed, so that the next read dials again.
+func (d *diagDumper) drop(ns uint64, err error) error {
+	if kc := d.conns[ns]; kc != nil {
+		_ = kc.c.Close()
+		delete(d.conns, ns)
 	}
 	return err
 }
@@ -159,12 +175,12 @@ func dumpFamily(conn *netlink.Conn, q diagQuery, keep func(inode, cgroupID uint6
 	return nil
 }
 
-// close closes the own-namespace connection; it is safe to call twice.
+// close closes every kept connection; it is safe to call twice.
 func (d *diagDumper) close() error {
-	if d.own == nil {
-		return nil
+	var errs []error
+	for ns, kc := range d.conns {
+		errs = append(errs, kc.c.Close())
+		delete(d.conns, ns)
 	}
-	err := d.own.Close()
-	d.own = nil
-	return err
+	return errors.Join(errs...)
 }

@@ -82,7 +82,7 @@ func TestDiagDumperDump(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			k := &fakeDiagKernel{refuseLegacy: tt.refuseLegacy}
-			d := &diagDumper{own: nltest.Dial(k.answer)}
+			d := &diagDumper{conns: map[uint64]*keptConn{0: {c: nltest.Dial(k.answer)}}}
 			defer d.close()
 			for range 2 {
 				got, err := d.dump(context.Background(), "", 0, true, want.keep)
@@ -122,7 +122,7 @@ func TestDiagDumperMalformedReply(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			k := &fakeDiagKernel{malformed: tt.malformed}
-			d := &diagDumper{own: nltest.Dial(k.answer)}
+			d := &diagDumper{conns: map[uint64]*keptConn{0: {c: nltest.Dial(k.answer)}}}
 			defer d.close()
 			// A broken reply for another container's socket is not even decoded.
 			if _, err := d.dump(context.Background(), "", 0, true, inodeSet{tt.other: {}}.keep); err != nil {
@@ -132,7 +132,7 @@ func TestDiagDumperMalformedReply(t *testing.T) {
 			if !errors.Is(err, ErrMalformed) {
 				t.Errorf("error = %v, want ErrMalformed", err)
 			}
-			if d.own != nil {
+			if d.conns[0] != nil {
 				t.Error("a connection that failed is kept")
 			}
 			if d.noLegacyTCP {

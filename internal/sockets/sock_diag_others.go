@@ -14,3 +14,5 @@ func (d *diagDumper) dump(context.Context, string, uint64, bool, func(inode, cgr
 }
 
 func (d *diagDumper) close() error { return nil }
+
+func (d *diagDumper) endScrape() {}
