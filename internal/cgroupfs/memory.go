@@ -73,6 +73,7 @@ func (m Memory) WorkingSet() Value {
 type MemoryReader struct {
 	mode Mode
 	buf  []byte
+	mem  Memory // the reading being filled
 	// noSlabinfo is set once a memory.kmem.slabinfo reads empty: kernels since 5.9 print
 	// nothing there for every cgroup, so it is not read again.
 	noSlabinfo bool
@@ -115,17 +116,61 @@ func (r *MemoryReader) Read(cg *Cgroup) (Memory, error) {
 // ReadOptional is Read with only the optional readings in opt: the files that only the others
 // come from are not read, and those readings are absent unless a file read anyway holds them.
 func (r *MemoryReader) ReadOptional(cg *Cgroup, opt Optional) (Memory, error) {
-	var m Memory
-	var err error
+	sources := v1Sources
 	if r.mode.V2() {
-		err = r.readV2(cg, &m, opt)
-	} else {
-		err = r.readV1(cg, &m, opt)
+		sources = v2Sources
 	}
+	// The reading is filled in r.mem, not in a local: the sources' functions take a pointer
+	// to it, which would move a local to the heap on every read.
+	r.mem = Memory{}
+	err := r.readSources(cg, sources, &r.mem, opt)
 	if vanished(err) {
 		cg.Close()
 	}
-	return m, err
+	return r.mem, err
+}
+
+// source is one kernel file of a cgroup and the readings it fills: v1Sources and v2Sources
+// list every file a version reads, one line each, and readSources walks one of them.
+type source struct {
+	file fileID
+	// opt: the file is read only when one of these optional readings is asked for; 0: always.
+	opt Optional
+	// required: a missing file means the cgroup vanished (memory.stat and the usage).
+	required bool
+	// elsewhere: the file is in another directory (the unified mount of a hybrid host), so
+	// its vanishing says nothing of the cgroup's; its readings are then absent.
+	elsewhere bool
+	// skip, when set, says that the file need not be read this time; it may fill m from what
+	// the handle kept.
+	skip func(r *MemoryReader, cg *Cgroup, m *Memory, opt Optional) bool
+	// fill parses the file's content into m; b is nil when the kernel lacks the file.
+	fill func(r *MemoryReader, cg *Cgroup, b []byte, m *Memory) error
+}
+
+// readSources reads the files of sources that opt asks for, in order, into m. A vanished
+// cgroup ends the read with ErrVanished. Otherwise a file that cannot be read or parsed adds
+// an error naming it, and the other files are still read.
+func (r *MemoryReader) readSources(cg *Cgroup, sources []source, m *Memory, opt Optional) error {
+	c := collect{dir: cg.Dir}
+	for i := range sources {
+		s := &sources[i]
+		if s.opt != 0 && opt&s.opt == 0 || s.skip != nil && s.skip(r, cg, m, opt) {
+			continue
+		}
+		b, err := r.file(cg, s.file, s.required)
+		switch {
+		case vanished(err) && s.elsewhere:
+			continue
+		case vanished(err):
+			return err
+		case err != nil:
+			c.add(s.file, err)
+			continue
+		}
+		c.add(s.file, s.fill(r, cg, b, m))
+	}
+	return c.err()
 }
 
 // file reads one file of a cgroup. A missing optional file is absent (nil, nil); a missing
@@ -146,6 +191,44 @@ func (r *MemoryReader) file(cg *Cgroup, id fileID, required bool) ([]byte, error
 	return nil, err
 }
 
+// The readings one-number files fill.
+func usage(m *Memory) *Value     { return &m.Usage }
+func limit(m *Memory) *Value     { return &m.Limit }
+func kmem(m *Memory) *Value      { return &m.Kmem }
+func sock(m *Memory) *Value      { return &m.Sock }
+func swap(m *Memory) *Value      { return &m.Swap }
+func peak(m *Memory) *Value      { return &m.Peak }
+func eventsMax(m *Memory) *Value { return &m.Events.Max }
+
+// uintInto fills a reading from a one-number file; absent when the file is.
+func uintInto(field func(*Memory) *Value) func(*MemoryReader, *Cgroup, []byte, *Memory) error {
+	return func(_ *MemoryReader, _ *Cgroup, b []byte, m *Memory) error {
+		if b == nil {
+			return nil
+		}
+		v, err := parseUint(b)
+		if err == nil {
+			*field(m) = some(v)
+		}
+		return err
+	}
+}
+
+// limitInto fills a reading from a limit file; absent when the file is, or when it says
+// unlimited.
+func limitInto(field func(*Memory) *Value) func(*MemoryReader, *Cgroup, []byte, *Memory) error {
+	return func(_ *MemoryReader, _ *Cgroup, b []byte, m *Memory) error {
+		if b == nil {
+			return nil
+		}
+		v, ok, err := parseLimit(b)
+		if err == nil && ok {
+			*field(m) = some(v)
+		}
+		return err
+	}
+}
+
 // NodeOOMKills tells the reader the node's OOM kill count (oom_kill of /proc/vmstat) before
 // a scrape, known false when it could not be read. The kernel counts every OOM kill there and
 // in the victim's memory cgroup at once, so while the node's count stays the same no cgroup's
@@ -158,24 +241,23 @@ func (r *MemoryReader) NodeOOMKills(count uint64, known bool) {
 	r.oomCount, r.oomTracked = count, known
 }
 
-// readOOMKills reads oom_kill from memory.oom_control (v1) or memory.events (v2); absent
-// when the file or the key is. It returns the handle's value when that was read in the
-// current epoch without error.
-func (r *MemoryReader) readOOMKills(cg *Cgroup, id fileID, c *collect) Value {
-	if r.oomTracked && cg.oom.read && cg.oom.epoch == r.oomEpoch {
-		return cg.oom.kills
+// oomKillsKnown skips reading the OOM kill count alone (from v1 memory.oom_control, v2
+// memory.events) when the events' source read it already (OptEvents), or when the handle
+// read it in the current epoch: then it fills OOMKills from the handle.
+func oomKillsKnown(r *MemoryReader, cg *Cgroup, m *Memory, opt Optional) bool {
+	if opt&OptEvents != 0 {
+		return true
 	}
-	var v Value
-	b, err := r.file(cg, id, false)
-	c.add(id, err)
-	perr := parseKV(b, func(k []byte, n uint64) {
-		if string(k) == "oom_kill" {
-			v = some(n)
-		}
-	})
-	c.add(id, perr)
-	cg.oom = oomReading{kills: v, epoch: r.oomEpoch, read: err == nil && perr == nil}
-	return v
+	if !r.oomTracked || !cg.oom.read || cg.oom.epoch != r.oomEpoch {
+		return false
+	}
+	m.OOMKills = cg.oom.kills
+	return true
+}
+
+// keepOOMKills keeps a cgroup's OOM kill count, read without error in the current epoch.
+func (r *MemoryReader) keepOOMKills(cg *Cgroup, kills Value) {
+	cg.oom = oomReading{kills: kills, epoch: r.oomEpoch, read: true}
 }
 
 // collect gathers the errors of one cgroup's files, each naming its file.

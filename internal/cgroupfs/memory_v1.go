@@ -4,49 +4,25 @@ import (
 	"github.com/cgroupmem/cgroupmem/internal/slabinfo"
 )
 
-// readV1 reads a cgroup v1 memory cgroup:
-//
-//	memory.usage_in_bytes           Usage (includes kernel memory)
-//	memory.limit_in_bytes           Limit
-//	memory.stat total_*             RSS, Cache, ActiveFile, InactiveFile, Swap, RSSHuge, ...
-//	memory.kmem.usage_in_bytes      Kmem
-//	memory.kmem.tcp.*               Sock, only when tcp accounting is active
-//	memory.oom_control oom_kill     OOMKills (4.13+)
-//	memory.kmem.slabinfo dentry     SlabDentry (4.2–5.8; empty since 5.9)
-//
-// The total_* fields count this cgroup and its children, like usage_in_bytes does.
-func (r *MemoryReader) readV1(cg *Cgroup, m *Memory, opt Optional) error {
-	c := collect{dir: cg.Dir}
-	b, err := r.file(cg, v1Stat, true)
-	if vanished(err) {
-		return err
-	}
-	c.add(v1Stat, err)
-	c.add(v1Stat, parseKV(b, m.setV1Stat))
-	if m.Usage, err = r.readUint(cg, v1Usage, true, &c); vanished(err) {
-		return err
-	}
-	m.Limit = r.readLimit(cg, v1Limit, &c)
-	m.Kmem, _ = r.readUint(cg, v1Kmem, false, &c)
-	if opt&OptSock != 0 {
-		m.Sock = r.readTCPKmem(cg, &c)
-	}
-	switch {
-	case opt&OptEvents != 0:
-		r.readEventsV1(cg, m, &c)
-	case opt&OptOOMKills != 0:
-		m.OOMKills = r.readOOMKills(cg, v1OOMControl, &c)
-	}
-	if opt&OptPeak != 0 {
-		m.Peak, _ = r.readUint(cg, v1MaxUsage, false, &c)
-	}
-	if opt&OptPressure != 0 {
-		m.Pressure = r.readPressure(cg, v1Pressure, &c)
-	}
-	if opt&OptSlabDentry != 0 && !r.noSlabinfo {
-		m.SlabDentry = r.readSlabDentry(cg, &c)
-	}
-	return c.err()
+// v1Sources are the files of a cgroup v1 memory cgroup, in reading order. The total_* fields
+// of memory.stat count this cgroup and its children, like usage_in_bytes does.
+var v1Sources = []source{
+	{file: v1Stat, required: true, fill: fillV1Stat},                                  // RSS, Cache, ActiveFile, InactiveFile, Swap, RSSHuge, ...
+	{file: v1Usage, required: true, fill: uintInto(usage)},                            // Usage (includes kernel memory)
+	{file: v1Limit, fill: limitInto(limit)},                                           // Limit
+	{file: v1Kmem, fill: uintInto(kmem)},                                              // Kmem
+	{file: v1TCPMaxUsage, opt: OptSock, skip: tcpChecked, fill: fillTCPAccounting},    // whether Sock counts (below)
+	{file: v1TCPUsage, opt: OptSock, skip: tcpNotActive, fill: uintInto(sock)},        // Sock, once tcp accounting runs
+	{file: v1Failcnt, opt: OptEvents, fill: uintInto(eventsMax)},                      // Events.Max
+	{file: v1OOMControl, opt: OptEvents, fill: fillOOMControl},                        // UnderOOM, OOMKills (4.13+)
+	{file: v1OOMControl, opt: OptOOMKills, skip: oomKillsKnown, fill: fillOOMKillsV1}, // OOMKills alone
+	{file: v1MaxUsage, opt: OptPeak, fill: uintInto(peak)},                            // Peak
+	{file: v1Pressure, opt: OptPressure, elsewhere: true, fill: fillPressure},         // Pressure, in the unified mount
+	{file: v1Slabinfo, opt: OptSlabDentry, skip: slabinfoEmpty, fill: fillSlabDentry}, // SlabDentry (4.2–5.8; empty since 5.9)
+}
+
+func fillV1Stat(_ *MemoryReader, _ *Cgroup, b []byte, m *Memory) error {
+	return parseKV(b, m.setV1Stat)
 }
 
 func (m *Memory) setV1Stat(key []byte, v uint64) {
@@ -82,75 +58,83 @@ func (m *Memory) setV1Stat(key []byte, v uint64) {
 	}
 }
 
-// readTCPKmem reads memory.kmem.tcp.usage_in_bytes. That counter runs only after
+// Sock on v1 is memory.kmem.tcp.usage_in_bytes. That counter runs only after
 // memory.kmem.tcp.limit_in_bytes was written; until then it reads 0 whatever the sockets hold.
 // So it is reported only once it has counted something: a non-zero high-water mark in
 // memory.kmem.tcp.max_usage_in_bytes. No container runtime writes that limit, so on most
 // nodes the mark stays 0: it is checked on a cgroup's first read and after each discovery
 // walk (rediscovered), not on every scrape, which saves a file read per container and
 // scrape. Once it has counted, the counter runs for good and only the usage is read.
-func (r *MemoryReader) readTCPKmem(cg *Cgroup, c *collect) Value {
-	switch cg.tcp {
-	case tcpIdle:
-		return Value{}
-	case tcpUnknown:
-		peak, _ := r.readUint(cg, v1TCPMaxUsage, false, c)
-		if !peak.OK || peak.V == 0 {
-			if peak.OK {
-				cg.tcp = tcpIdle
-			}
-			return Value{}
-		}
-		cg.tcp = tcpActive
-	}
-	usage, _ := r.readUint(cg, v1TCPUsage, false, c)
-	return usage
+
+// tcpChecked: the high-water mark is read only while the handle does not know yet.
+func tcpChecked(_ *MemoryReader, cg *Cgroup, _ *Memory, _ Optional) bool {
+	return cg.tcp != tcpUnknown
 }
 
-func (r *MemoryReader) readSlabDentry(cg *Cgroup, c *collect) Value {
-	b, err := r.file(cg, v1Slabinfo, false)
-	c.add(v1Slabinfo, err)
-	if b == nil {
-		return Value{}
-	}
-	cache, table, found, err := slabinfo.Find(b, "dentry")
-	c.add(v1Slabinfo, err)
-	switch {
-	case err != nil:
-		return Value{}
-	case table == slabinfo.Empty:
-		r.noSlabinfo = true
-		return Value{}
-	case !found:
-		return some(0) // a filled table without a dentry row: this cgroup allocated none
-	}
-	return some(cache.ActiveBytes())
+// tcpNotActive: the usage is read only once the counter runs.
+func tcpNotActive(_ *MemoryReader, cg *Cgroup, _ *Memory, _ Optional) bool {
+	return cg.tcp != tcpActive
 }
 
-// readUint reads a one-number file; absent when the file is. The error is returned only
-// when it says the cgroup vanished; other errors go to c.
-func (r *MemoryReader) readUint(cg *Cgroup, id fileID, required bool, c *collect) (Value, error) {
-	b, err := r.file(cg, id, required)
-	if vanished(err) {
-		return Value{}, err
-	}
-	c.add(id, err)
+// fillTCPAccounting learns from the high-water mark whether tcp accounting ever ran; a
+// missing file leaves it unknown.
+func fillTCPAccounting(_ *MemoryReader, cg *Cgroup, b []byte, _ *Memory) error {
 	if b == nil {
-		return Value{}, nil
+		return nil
 	}
 	v, err := parseUint(b)
-	c.add(id, err)
-	return Value{V: v, OK: err == nil}, nil
+	switch {
+	case err != nil:
+	case v == 0:
+		cg.tcp = tcpIdle
+	default:
+		cg.tcp = tcpActive
+	}
+	return err
 }
 
-// readLimit reads a limit file; absent when the file is, or when it says unlimited.
-func (r *MemoryReader) readLimit(cg *Cgroup, id fileID, c *collect) Value {
-	b, err := r.file(cg, id, false)
-	c.add(id, err)
+// slabinfoEmpty: kernels since 5.9 print nothing in memory.kmem.slabinfo for every cgroup;
+// once one read empty, it is not read again.
+func slabinfoEmpty(r *MemoryReader, _ *Cgroup, _ *Memory, _ Optional) bool {
+	return r.noSlabinfo
+}
+
+func fillSlabDentry(r *MemoryReader, _ *Cgroup, b []byte, m *Memory) error {
 	if b == nil {
-		return Value{}
+		return nil
 	}
-	v, ok, err := parseLimit(b)
-	c.add(id, err)
-	return Value{V: v, OK: ok && err == nil}
+	cache, table, found, err := slabinfo.Find(b, "dentry")
+	switch {
+	case err != nil:
+	case table == slabinfo.Empty:
+		r.noSlabinfo = true
+	case !found:
+		m.SlabDentry = some(0) // a filled table without a dentry row: this cgroup allocated none
+	default:
+		m.SlabDentry = some(cache.ActiveBytes())
+	}
+	return err
+}
+
+// fillOOMControl reads memory.oom_control into UnderOOM and OOMKills, and keeps the OOM kill
+// count on the handle (see oomKillsKnown).
+func fillOOMControl(r *MemoryReader, cg *Cgroup, b []byte, m *Memory) error {
+	o, err := parseOOMControl(b)
+	if err != nil {
+		return err
+	}
+	m.UnderOOM, m.OOMKills = o.UnderOOM, o.OOMKill
+	r.keepOOMKills(cg, o.OOMKill)
+	return nil
+}
+
+// fillOOMKillsV1 reads only OOMKills from memory.oom_control, and keeps it on the handle.
+func fillOOMKillsV1(r *MemoryReader, cg *Cgroup, b []byte, m *Memory) error {
+	o, err := parseOOMControl(b)
+	if err != nil {
+		return err
+	}
+	m.OOMKills = o.OOMKill
+	r.keepOOMKills(cg, o.OOMKill)
+	return nil
 }

@@ -1,48 +1,26 @@
 package cgroupfs
 
-// readV2 reads a cgroup v2 memory cgroup:
-//
-//	memory.current                  Usage (includes kernel and sock)
-//	memory.max                      Limit ("max" = none)
-//	memory.stat                     anon, file, active_file, inactive_file, kernel (5.18+),
-//	                                slab_reclaimable, slab_unreclaimable, sock, anon_thp, ...
-//	memory.swap.current             Swap
-//	memory.events oom_kill          OOMKills
-//
-// Before 5.18 there is no "kernel" key; Kmem is then the sum of kernel_stack, pagetables,
-// percpu, slab and vmalloc, those of them the kernel prints.
-func (r *MemoryReader) readV2(cg *Cgroup, m *Memory, opt Optional) error {
-	c := collect{dir: cg.Dir}
-	b, err := r.file(cg, v2Stat, true)
-	if vanished(err) {
-		return err
-	}
-	c.add(v2Stat, err)
+// v2Sources are the files of a cgroup v2 memory cgroup, in reading order.
+var v2Sources = []source{
+	{file: v2Stat, required: true, fill: fillV2Stat},                              // RSS, Cache, ActiveFile, InactiveFile, Kmem, Slab*, Sock, ...
+	{file: v2Current, required: true, fill: uintInto(usage)},                      // Usage (includes kernel and sock)
+	{file: v2Max, fill: limitInto(limit)},                                         // Limit ("max" = none)
+	{file: v2SwapCurrent, opt: OptSwap, fill: uintInto(swap)},                     // Swap
+	{file: v2Events, opt: OptEvents, fill: fillEventsV2},                          // Events, OOMKills
+	{file: v2Events, opt: OptOOMKills, skip: oomKillsKnown, fill: fillOOMKillsV2}, // OOMKills alone
+	{file: v2Peak, opt: OptPeak, fill: uintInto(peak)},                            // Peak (5.19+)
+	{file: v2Pressure, opt: OptPressure, fill: fillPressure},                      // Pressure
+}
+
+// fillV2Stat reads memory.stat. Before 5.18 there is no "kernel" key; Kmem is then the sum
+// of kernel_stack, pagetables, percpu, slab and vmalloc, those of them the kernel prints.
+func fillV2Stat(_ *MemoryReader, _ *Cgroup, b []byte, m *Memory) error {
 	var parts kernelParts
-	c.add(v2Stat, parseKV(b, func(k []byte, v uint64) { m.setV2Stat(k, v, &parts) }))
+	err := parseKV(b, func(k []byte, v uint64) { m.setV2Stat(k, v, &parts) })
 	if !m.Kmem.OK && parts.slab.OK {
 		m.Kmem = some(parts.sum())
 	}
-	if m.Usage, err = r.readUint(cg, v2Current, true, &c); vanished(err) {
-		return err
-	}
-	m.Limit = r.readLimit(cg, v2Max, &c)
-	if opt&OptSwap != 0 {
-		m.Swap, _ = r.readUint(cg, v2SwapCurrent, false, &c)
-	}
-	switch {
-	case opt&OptEvents != 0:
-		r.readEventsV2(cg, m, &c)
-	case opt&OptOOMKills != 0:
-		m.OOMKills = r.readOOMKills(cg, v2Events, &c)
-	}
-	if opt&OptPeak != 0 {
-		m.Peak, _ = r.readUint(cg, v2Peak, false, &c)
-	}
-	if opt&OptPressure != 0 {
-		m.Pressure = r.readPressure(cg, v2Pressure, &c)
-	}
-	return c.err()
+	return err
 }
 
 // kernelParts are the memory.stat fields whose sum is "kernel" on kernels before 5.18.
@@ -105,4 +83,27 @@ func (m *Memory) setV2Stat(key []byte, v uint64, parts *kernelParts) {
 	case "vmalloc":
 		parts.vmalloc = some(v)
 	}
+}
+
+// fillEventsV2 reads memory.events into Events and OOMKills, and keeps the OOM kill count on
+// the handle (see oomKillsKnown).
+func fillEventsV2(r *MemoryReader, cg *Cgroup, b []byte, m *Memory) error {
+	e, err := parseEvents(b)
+	if err != nil {
+		return err
+	}
+	m.Events, m.OOMKills = e, e.OOMKill
+	r.keepOOMKills(cg, e.OOMKill)
+	return nil
+}
+
+// fillOOMKillsV2 reads only OOMKills from memory.events, and keeps it on the handle.
+func fillOOMKillsV2(r *MemoryReader, cg *Cgroup, b []byte, m *Memory) error {
+	e, err := parseEvents(b)
+	if err != nil {
+		return err
+	}
+	m.OOMKills = e.OOMKill
+	r.keepOOMKills(cg, e.OOMKill)
+	return nil
 }
