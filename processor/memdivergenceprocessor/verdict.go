@@ -180,6 +180,16 @@ func (t Thresholds) classify(x judgeInput, trend TrendConfig) judgement {
 	if t.socketFlag(x.in, f(was(reasonSocket))) {
 		hold(reasonSocket, causeSocket)
 	}
+	if j.pending && prev.valid {
+		// The counters just appeared or changed: no rate for one scrape. Keep the rate
+		// rules' previous verdict rather than flipping to unknown and back.
+		const rateRules = 1<<reasonRefaults | 1<<reasonStall | 1<<reasonLimitEvents
+		for r := range numReasons {
+			if prev.reasons&rateRules&(1<<r) != 0 && !j.holds(r) {
+				hold(r, prev.cause)
+			}
+		}
+	}
 	j.sizeFlag = t.sizeFlag(x.parts.total(), x.in, f(prev.valid && prev.sizeFlag))
 	if c, ok := x.parts.dominant(); ok && j.sizeFlag && x.growthOK && growable(c, x.in) &&
 		x.growth.causes[c] > 0 && x.growth.causeSigma[c] >= f(was(reasonGrowth))*trend.MinSlopeSigmas {
@@ -217,7 +227,8 @@ func (t Thresholds) classify(x judgeInput, trend TrendConfig) judgement {
 				j.cause = prev.cause
 			}
 		}
-		if rt.anyKnown() && j.cause < numCauses && reclaimable(j.cause, x.in) {
+		if (rt.anyKnown() || (j.pending && prev.valid && prev.class == classReclaimable)) &&
+			j.cause < numCauses && reclaimable(j.cause, x.in) {
 			j.class = classReclaimable
 		}
 	}

@@ -465,3 +465,32 @@ func ExampleverdictLine() {
 	fmt.Println(bytesText(1503238553), bytesText(3<<20), bytesText(512), durationText(3*3600+100))
 	// Output: 1.4 GiB 3.0 MiB 512 B 3 h
 }
+
+// TestClassificationKeptWhileCountersChange: when a resource's set of counters changes (PSI
+// appears, say), no rate is known for one scrape; the classification stays what it was.
+func TestClassificationKeptWhileCountersChange(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		sig  signals
+		want string
+	}{
+		{"reclaimable", signals{}, "reclaimable"},
+		{"pressing", signals{refaultFile: 5000}, "pressing"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, sink := newTestProcessor(t, createDefaultConfig().(*Config))
+			base := goldenResource(t, "v1", "container.id", workloadID)
+			for i := range 6 {
+				sig := tt.sig
+				sig.noPSI = i < 3 // PSI appears at scrape 3
+				md := scrapeOf(base, t0.Add(time.Duration(i)*30*time.Second), float64(i)*30, "container.", sig, nil)
+				require.NoError(t, p.ConsumeMetrics(context.Background(), md))
+			}
+			for i, md := range sink.AllMetrics()[1:] {
+				v, _, cl := flagOf(t, md.ResourceMetrics().At(0), "container.")
+				assert.Equal(t, tt.want, cl, "scrape %d", i+1)
+				assert.Equal(t, int64(1), v, "scrape %d", i+1)
+			}
+		})
+	}
+}
