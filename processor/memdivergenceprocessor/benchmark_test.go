@@ -16,11 +16,19 @@ import (
 )
 
 // containerBatch builds one scrape of n containers shaped like the receiver's cgroup v2
-// output (the fixture workload's numbers, each container a little different).
-func containerBatch(n int) pmetric.Metrics {
+// output (the fixture workload's numbers, each container a little different): all of them
+// flagged for their page cache.
+func containerBatch(n int) pmetric.Metrics { return mixedBatch(n, 1) }
+
+// mixedBatch is containerBatch where only every flaggedEvery-th container keeps the
+// workload's 96 MiB of active page cache; the others hold 16 MiB and are not flagged.
+func mixedBatch(n, flaggedEvery int) pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	for i := range n {
 		d := int64(i) << 12
+		if i%flaggedEvery != 0 {
+			d -= 80 << 20
+		}
 		rm := addResource(md, map[string]string{
 			"container.id": fmt.Sprintf("%064x", i), "k8s.pod.uid": fmt.Sprintf("pod-%d", i/2),
 			"container.runtime.name": "containerd", "k8s.namespace.name": "default",
@@ -55,12 +63,24 @@ func setTimestamps(md pmetric.Metrics, ts pcommon.Timestamp) {
 // BenchmarkProcess1000Containers processes one scrape of 1,000 containers per iteration,
 // a minute apart, so the trend windows fill and stay full as in production.
 func BenchmarkProcess1000Containers(b *testing.B) {
+	benchmarkProcess(b, containerBatch(1000), detailCompact)
+}
+
+// BenchmarkProcess1000ContainersMostlyQuiet: 1 in 20 containers flagged, the default
+// (compact) series and the full detail.
+func BenchmarkProcess1000ContainersMostlyQuiet(b *testing.B) {
+	for _, detail := range []string{detailCompact, detailFull} {
+		b.Run(detail, func(b *testing.B) { benchmarkProcess(b, mixedBatch(1000, 20), detail) })
+	}
+}
+
+func benchmarkProcess(b *testing.B, template pmetric.Metrics, detail string) {
 	cfg := createDefaultConfig().(*Config)
+	cfg.Series.Detail = detail
 	p, err := NewFactory().CreateMetrics(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
 	require.NoError(b, err)
 	require.NoError(b, p.Start(context.Background(), nil))
 	defer func() { require.NoError(b, p.Shutdown(context.Background())) }()
-	template := containerBatch(1000)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {

@@ -266,7 +266,7 @@ type metricContainerMemoryDivergenceFlagged struct {
 // init fills container.memory.divergence.flagged metric with initial data.
 func (m *metricContainerMemoryDivergenceFlagged) init() {
 	m.data.SetName("container.memory.divergence.flagged")
-	m.data.SetDescription("1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit), when its memory is pressing (stalls, refaults, limit events, socket receive queues) or else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.")
+	m.data.SetDescription("1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit) or its memory is pressing (stalls, refaults, limit events, socket receive queues, growing kernel memory), else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)

@@ -177,7 +177,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.divergence.flagged"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit), when its memory is pressing (stalls, refaults, limit events, socket receive queues) or else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.", mi.Description())
+						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit) or its memory is pressing (stalls, refaults, limit events, socket receive queues, growing kernel memory), else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -195,7 +195,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.divergence.flagged"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit), when its memory is pressing (stalls, refaults, limit events, socket receive queues) or else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.", mi.Description())
+						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit) or its memory is pressing (stalls, refaults, limit events, socket receive queues, growing kernel memory), else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
