@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+
+	"github.com/cgroupmem/cgroupmem/internal/lines"
 )
 
 // parseKV parses the "key value" lines of memory.stat, memory.events and memory.oom_control,
@@ -18,11 +20,7 @@ import (
 func parseKV(b []byte, fn func(key []byte, val uint64)) error {
 	for len(b) > 0 {
 		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
+		line, b = lines.Next(b)
 		if len(line) == 0 {
 			continue
 		}

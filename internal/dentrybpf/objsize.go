@@ -1,7 +1,6 @@
 package dentrybpf
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/cgroupmem/cgroupmem/internal/slabinfo"
 )
 
 var (
@@ -41,9 +42,8 @@ func readObjectSize(sysRoot, procRoot string) (objectSize, error) {
 	}
 
 	path = filepath.Join(procRoot, "slabinfo")
-	if f, err := os.Open(path); err == nil {
-		n, err := parseSlabinfoObjSize(f, "dentry")
-		f.Close()
+	if b, err := os.ReadFile(path); err == nil {
+		n, err := parseSlabinfoObjSize(b, "dentry")
 		if err == nil {
 			return objectSize{n, path}, nil
 		}
@@ -69,29 +69,17 @@ func parseSlabSize(r io.Reader) (uint64, error) {
 	return n, nil
 }
 
-// parseSlabinfoObjSize returns the objsize column of cache's row in
-// /proc/slabinfo (version 2.x). Row format:
-//
-//	# name <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables ...
-//	dentry  41559  41559  192  21  1 : tunables 0 0 0 : slabdata 1979 1979 0
-func parseSlabinfoObjSize(r io.Reader, cache string) (uint64, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 || fields[0] != cache {
-			continue
-		}
-		if len(fields) < 4 {
-			return 0, fmt.Errorf("%w: short %s row: %q", errMalformed, cache, sc.Text())
-		}
-		n, err := strconv.ParseUint(fields[3], 10, 64)
-		if err != nil || n == 0 {
-			return 0, fmt.Errorf("%w: %s objsize %q", errMalformed, cache, fields[3])
-		}
-		return n, nil
+// parseSlabinfoObjSize returns the objsize column of cache's row in /proc/slabinfo, as
+// internal/slabinfo parses the table.
+func parseSlabinfoObjSize(b []byte, cache string) (uint64, error) {
+	c, _, found, err := slabinfo.Find(b, cache)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%w: %w", errMalformed, err)
+	case !found:
+		return 0, fmt.Errorf("%w: %q", errNoCache, cache)
+	case c.ObjectSize == 0:
+		return 0, fmt.Errorf("%w: %s objsize 0", errMalformed, cache)
 	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("%w: %q", errNoCache, cache)
+	return c.ObjectSize, nil
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-const slabinfo = `slabinfo - version: 2.1
+const slabinfoTable = `slabinfo - version: 2.1
 # name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>
 inode_cache        12345  12400    616   26    4 : tunables    0    0    0 : slabdata    477    477      0
 dentry             41559  41559    192   21    1 : tunables    0    0    0 : slabdata   1979   1979      0
@@ -21,16 +21,17 @@ func TestParseSlabinfoObjSize(t *testing.T) {
 		want    uint64
 		wantErr error
 	}{
-		{name: "dentry row", input: slabinfo, want: 192},
+		{name: "dentry row", input: slabinfoTable, want: 192},
 		{name: "no dentry row", input: "slabinfo - version: 2.1\nfoo 1 1 64 1 1\n", wantErr: errNoCache},
-		{name: "short row", input: "dentry 1 2\n", wantErr: errMalformed},
-		{name: "bad objsize", input: "dentry 1 2 x 4 5\n", wantErr: errMalformed},
-		{name: "zero objsize", input: "dentry 1 2 0 4 5\n", wantErr: errMalformed},
-		{name: "prefix is not the cache", input: "dentry_cache 1 2 256 4 5\n", wantErr: errNoCache},
+		{name: "short row", input: "slabinfo - version: 2.1\ndentry 1 2\n", wantErr: errMalformed},
+		{name: "bad objsize", input: "slabinfo - version: 2.1\ndentry 1 2 x 4 5\n", wantErr: errMalformed},
+		{name: "zero objsize", input: "slabinfo - version: 2.1\ndentry 1 2 0 4 5\n", wantErr: errMalformed},
+		{name: "no version header", input: "dentry 1 2 192 4 5\n", wantErr: errMalformed},
+		{name: "prefix is not the cache", input: "slabinfo - version: 2.1\ndentry_cache 1 2 256 4 5\n", wantErr: errNoCache},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseSlabinfoObjSize(strings.NewReader(tt.input), "dentry")
+			got, err := parseSlabinfoObjSize([]byte(tt.input), "dentry")
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error %v, want %v", err, tt.wantErr)
 			}
@@ -78,7 +79,7 @@ func TestReadObjectSize(t *testing.T) {
 	t.Run("sysfs first", func(t *testing.T) {
 		root := t.TempDir()
 		write(t, filepath.Join(root, "sys/kernel/slab/dentry/slab_size"), "208\n")
-		write(t, filepath.Join(root, "proc/slabinfo"), slabinfo)
+		write(t, filepath.Join(root, "proc/slabinfo"), slabinfoTable)
 		got, err := readObjectSize(filepath.Join(root, "sys"), filepath.Join(root, "proc"))
 		if err != nil || got.bytes != 208 {
 			t.Fatalf("got %+v, %v; want 208 from sysfs", got, err)
@@ -86,7 +87,7 @@ func TestReadObjectSize(t *testing.T) {
 	})
 	t.Run("slabinfo fallback", func(t *testing.T) {
 		root := t.TempDir()
-		write(t, filepath.Join(root, "proc/slabinfo"), slabinfo)
+		write(t, filepath.Join(root, "proc/slabinfo"), slabinfoTable)
 		got, err := readObjectSize(filepath.Join(root, "sys"), filepath.Join(root, "proc"))
 		if err != nil || got.bytes != 192 {
 			t.Fatalf("got %+v, %v; want 192 from slabinfo", got, err)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/cgroupmem/cgroupmem/internal/lines"
 )
 
 // ReadOOMKills reads the node's count of OOM kills, oom_kill in <procRoot>/vmstat (kernel
@@ -31,12 +33,8 @@ func ReadOOMKills(procRoot string) (kills uint64, found bool, err error) {
 //	oom_kill 3
 func parseVMStatOOMKills(b []byte) (uint64, bool, error) {
 	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+		var line []byte
+		line, b = lines.Next(b)
 		rest, ok := bytes.CutPrefix(line, []byte("oom_kill "))
 		if !ok {
 			continue

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/cgroupmem/cgroupmem/internal/lines"
 )
 
 // ErrMalformed marks PSI text that does not have the kernel's format.
@@ -42,11 +44,7 @@ func Parse(b []byte) (Pressure, error) {
 	var p Pressure
 	for len(b) > 0 {
 		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
+		line, b = lines.Next(b)
 		if len(line) == 0 {
 			continue
 		}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/cgroupmem/cgroupmem/internal/lines"
 )
 
 // ErrMalformed marks a slabinfo table that does not have the 2.1 format.
@@ -45,11 +47,7 @@ func Find(b []byte, name string) (c Cache, t Table, found bool, err error) {
 	header := false
 	for len(b) > 0 {
 		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
+		line, b = lines.Next(b)
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
