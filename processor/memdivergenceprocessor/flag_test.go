@@ -6,6 +6,35 @@ import (
 	"github.com/cgroupmem/cgroupmem/processor/memdivergenceprocessor/internal/metadata"
 )
 
+// verdict is the size rule's flag and the dominant cause, as the flag carries them when
+// nothing is pressing.
+type verdict struct {
+	flagged  bool
+	dominant metadata.AttributeDominantCause
+}
+
+// value is the flag as a 0/1 data point.
+func (v verdict) value() int64 {
+	if v.flagged {
+		return 1
+	}
+	return 0
+}
+
+// judge flags a divergence that reaches MinBytes and, among the relative gates that are on
+// and can be evaluated, passes at least one: RSSRatio × rss, or LimitShare × limit (only
+// when a limit is known). When no relative gate applies, MinBytes alone decides.
+func (t Thresholds) judge(b *breakdown, r *readings) verdict {
+	v := verdict{dominant: metadata.AttributeDominantCauseNone}
+	c, ok := b.dominant()
+	if !ok {
+		return v
+	}
+	v.dominant = dominantAttributes[c]
+	v.flagged = t.sizeFlag(b.total(), r, 1)
+	return v
+}
+
 func TestJudge(t *testing.T) {
 	const mib = 1 << 20
 	defaults := Thresholds{MinBytes: 100 * mib, RSSRatio: 0.5, LimitShare: 0.2}
