@@ -80,14 +80,20 @@ func TestOOMKillsByCause(t *testing.T) {
 	_, hasFlag := metricstest.Find(rm, "container.memory.divergence.flagged")
 	assert.False(t, hasFlag, "a gone cgroup gets its kills only")
 
-	// A gone cgroup never seen before: its counter is a baseline, nothing is recorded.
+	// A gone cgroup never seen alive (created, killed and removed between two scrapes):
+	// its kills count, under unknown; a repeat of the same report adds nothing.
 	stranger := pmetric.NewMetrics()
 	srm := stranger.ResourceMetrics().AppendEmpty()
 	srm.Resource().Attributes().PutStr("container.id", "dddd")
 	addMetric(srm.ScopeMetrics().AppendEmpty().Metrics(), "container.memory.oom_kills", true, dp{i: 1})
+	again := pmetric.NewMetrics()
+	stranger.CopyTo(again)
 	require.NoError(t, p.ConsumeMetrics(context.Background(), stranger))
+	require.NoError(t, p.ConsumeMetrics(context.Background(), again))
 	all = sink.AllMetrics()
-	assert.Equal(t, 1, all[len(all)-1].ResourceMetrics().At(0).ScopeMetrics().Len(), "no scope added")
+	for _, md := range all[len(all)-2:] {
+		assert.Equal(t, map[string]int64{"unknown": 1}, killsOf(t, md.ResourceMetrics().At(0), "container."))
+	}
 }
 
 func TestOOMStateReset(t *testing.T) {

@@ -123,8 +123,13 @@ func (p *divergenceProcessor) analyze(kind levelKind, res pcommon.Resource, s *s
 // cgroup is gone) under the cause of the last breakdown seen for it, and records the
 // kills by cause. It reports whether it recorded anything.
 func (p *divergenceProcessor) goneKills(kind levelKind, res pcommon.Resource, s *sample, now time.Time) bool {
-	// A resource seen for the first time takes its counter as a baseline (oomState).
 	sr := p.store.touch(stateKey{level: kind, hash: resourceHash(res)}, now)
+	if !sr.vs.valid && !sr.vs.oom.seen {
+		// Never seen alive: a container created, killed and removed between two scrapes.
+		// The receiver reports such a cgroup only for kills it saw after its last read (the
+		// kernel log watcher), so they count from 0, under unknown.
+		sr.vs.oom.seen = true
+	}
 	v, _ := s.in.get(inOOMKills)
 	sr.vs.oom.observe(v, true)
 	if sr.vs.oom.series() == 0 {
