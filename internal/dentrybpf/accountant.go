@@ -85,6 +85,12 @@ func (c Config) withDefaults() Config {
 // negative (no inode) when NegativeCounted is true.
 type Counts struct {
 	Live, Negative uint64
+	// Overflows are the cgroup's dentry allocations not tracked because a map
+	// was full, since Start: a cgroup with any has Live as a lower bound. They
+	// are kept per cgroup in an LRU map of MaxCgroups entries, so that a
+	// cgroup's may be forgotten only after MaxCgroups other cgroups overflowed
+	// since its last.
+	Overflows uint64
 }
 
 // Stats are the accountant's own error counters, cumulative since Start.

@@ -96,6 +96,7 @@ func (a *Accountant) start(cfg Config) error {
 	spec.Maps[dentryMapLive].MaxEntries = cfg.MaxTrackedObjects
 	spec.Maps[dentryMapCounts].MaxEntries = cfg.MaxCgroups
 	spec.Maps[dentryMapNegatives].MaxEntries = cfg.MaxCgroups
+	spec.Maps[dentryMapOverflowed].MaxEntries = cfg.MaxCgroups
 
 	var shared sharedObjects
 	if err := spec.LoadAndAssign(&shared, nil); err != nil {
@@ -103,10 +104,11 @@ func (a *Accountant) start(cfg Config) error {
 	}
 	a.maps, a.vars, a.bss = shared.dentryMaps, shared.dentryVariables, shared.Bss
 	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
-		dentryMapLive:      a.maps.Live,
-		dentryMapCounts:    a.maps.Counts,
-		dentryMapNegatives: a.maps.Negatives,
-		".bss":             a.bss,
+		dentryMapLive:       a.maps.Live,
+		dentryMapCounts:     a.maps.Counts,
+		dentryMapNegatives:  a.maps.Negatives,
+		dentryMapOverflowed: a.maps.Overflowed,
+		".bss":              a.bss,
 	}}
 
 	candidates := []string{HooksFentry, HooksTracepoint}

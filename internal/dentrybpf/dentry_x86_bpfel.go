@@ -19,6 +19,7 @@ const (
 	dentryMapCounts         = "counts"
 	dentryMapLive           = "live"
 	dentryMapNegatives      = "negatives"
+	dentryMapOverflowed     = "overflowed"
 	dentryProgAllocFexit    = "alloc_fexit"
 	dentryProgAllocTp       = "alloc_tp"
 	dentryProgCountNegative = "count_negative"
@@ -82,9 +83,10 @@ type dentryProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dentryMapSpecs struct {
-	Counts    *ebpf.MapSpec `ebpf:"counts"`
-	Live      *ebpf.MapSpec `ebpf:"live"`
-	Negatives *ebpf.MapSpec `ebpf:"negatives"`
+	Counts     *ebpf.MapSpec `ebpf:"counts"`
+	Live       *ebpf.MapSpec `ebpf:"live"`
+	Negatives  *ebpf.MapSpec `ebpf:"negatives"`
+	Overflowed *ebpf.MapSpec `ebpf:"overflowed"`
 }
 
 // dentryVariableSpecs contains global variables before they are loaded into the kernel.
@@ -116,9 +118,10 @@ func (o *dentryObjects) Close() error {
 //
 // It can be passed to loadDentryObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dentryMaps struct {
-	Counts    *ebpf.Map `ebpf:"counts"`
-	Live      *ebpf.Map `ebpf:"live"`
-	Negatives *ebpf.Map `ebpf:"negatives"`
+	Counts     *ebpf.Map `ebpf:"counts"`
+	Live       *ebpf.Map `ebpf:"live"`
+	Negatives  *ebpf.Map `ebpf:"negatives"`
+	Overflowed *ebpf.Map `ebpf:"overflowed"`
 }
 
 func (m *dentryMaps) Close() error {
@@ -126,6 +129,7 @@ func (m *dentryMaps) Close() error {
 		m.Counts,
 		m.Live,
 		m.Negatives,
+		m.Overflowed,
 	)
 }
 

@@ -318,6 +318,44 @@ func TestOverflow(t *testing.T) {
 	t.Logf("live %d, stats %+v", live, a.Stats())
 }
 
+// TestOverflowPerCgroup fills a small map from one cgroup; a second cgroup
+// then creates files too. Both have the allocations the map had no room for
+// counted under their own id, a third cgroup that allocated nothing meanwhile
+// has none, and the per-cgroup counts add up to no more than the total.
+func TestOverflowPerCgroup(t *testing.T) {
+	const room = 4096
+	parent := testCgroupRoot(t)
+	filler, fillerID := newCgroup(t, parent, "filler")
+	victim, victimID := newCgroup(t, parent, "victim")
+	_, quietID := newCgroup(t, parent, "quiet")
+	a := startAccountant(t, Config{MaxTrackedObjects: room})
+
+	runInCgroup(t, filler, "churn", t.TempDir(), 4*room) // leaves 4×room negative dentries
+	runInCgroup(t, victim, "churn", t.TempDir(), 1000)
+	snap, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := a.Overflows()
+	if got := snap[fillerID].Overflows; got < 2*room {
+		t.Errorf("filler: %d overflows after %d files with room for %d", got, 4*room, room)
+	}
+	if got := snap[victimID].Overflows; got < 500 {
+		t.Errorf("victim: %d overflows after 1000 files into a full map, want most of them", got)
+	}
+	if got := snap[quietID].Overflows; got != 0 {
+		t.Errorf("quiet cgroup: %d overflows, want 0", got)
+	}
+	var sum uint64
+	for _, c := range snap {
+		sum += c.Overflows
+	}
+	if sum > total {
+		t.Errorf("per-cgroup overflows add up to %d, more than the total %d", sum, total)
+	}
+	t.Logf("filler %+v, victim %+v, total overflows %d", snap[fillerID], snap[victimID], total)
+}
+
 // TestPrune: counters at zero for two snapshots are dropped; a counter
 // that is not zero when dropped is put back.
 func TestPrune(t *testing.T) {

@@ -11,7 +11,8 @@ import (
 )
 
 // Snapshot returns the live dentries per memory cgroup id (the inode number
-// of the cgroup directory, see CgroupID). Cgroups with none are absent.
+// of the cgroup directory, see CgroupID), and the allocations of each that
+// could not be tracked (Counts.Overflows). Cgroups with neither are absent.
 func (a *Accountant) Snapshot() (map[uint64]Counts, error) {
 	if a == nil {
 		return nil, ErrClosed
@@ -45,6 +46,16 @@ func (a *Accountant) Snapshot() (map[uint64]Counts, error) {
 		if err := a.countNegative(out); err != nil {
 			return nil, fmt.Errorf("counting negative dentries: %w", err)
 		}
+	}
+	var lost uint64
+	ov := a.maps.Overflowed.Iterate()
+	for ov.Next(&id, &lost) {
+		c := out[id]
+		c.Overflows = lost
+		out[id] = c
+	}
+	if err := ov.Err(); err != nil {
+		return nil, fmt.Errorf("reading dentry overflows: %w", err)
 	}
 	return out, nil
 }

@@ -48,11 +48,15 @@ func (c *DentryAccountingConfig) Validate() error {
 // dentryAccounting joins the accountant's per-cgroup counts to containers by cgroup id (the
 // inode number of the cgroup directory).
 type dentryAccounting struct {
-	acc      *dentrybpf.Accountant
-	counts   map[uint64]dentrybpf.Counts
-	ids      map[string]uint64 // cgroup directory → id, kept while the container exists
-	seen     map[string]bool
-	overflow uint64
+	acc    *dentrybpf.Accountant
+	counts map[uint64]dentrybpf.Counts
+	ids    map[string]uint64 // cgroup directory → id, kept while the container exists
+	seen   map[string]bool
+	// partial are the cgroup directories that lost dentries to a full map: their counts are
+	// lower bounds (coverage=partial) for as long as the container exists, even once the
+	// kernel's LRU map of per-cgroup overflows has forgotten them.
+	partial        map[string]bool
+	overflowWarned bool
 }
 
 // startDentryAccounting starts the accountant when configured. A kernel or a permission that
@@ -75,7 +79,7 @@ func (s *cgroupScraper) startDentryAccounting() {
 	}
 	s.logger.Info("eBPF dentry accounting started", zap.String("hooks", acc.Hooks()),
 		zap.Uint64("object_size", acc.ObjectSize()), zap.Bool("negative_counted", acc.NegativeCounted()))
-	s.dentries = &dentryAccounting{acc: acc, ids: map[string]uint64{}, seen: map[string]bool{}}
+	s.dentries = &dentryAccounting{acc: acc, ids: map[string]uint64{}, seen: map[string]bool{}, partial: map[string]bool{}}
 }
 
 // snapshot reads the counters once per scrape.
@@ -86,6 +90,7 @@ func (d *dentryAccounting) snapshot(logger *zap.Logger) error {
 	for dir := range d.ids {
 		if !d.seen[dir] {
 			delete(d.ids, dir)
+			delete(d.partial, dir)
 		}
 	}
 	clear(d.seen)
@@ -95,10 +100,16 @@ func (d *dentryAccounting) snapshot(logger *zap.Logger) error {
 		return fmt.Errorf("reading the eBPF dentry counters: %w", err)
 	}
 	d.counts = counts
-	if o := d.acc.Overflows(); o > d.overflow {
-		logger.Warn("The eBPF map of live dentries is full: dentry counts are lower bounds. Raise dentry_accounting.max_tracked_objects.",
-			zap.Uint64("overflows", o))
-		d.overflow = o
+	if o := d.acc.Overflows(); o > 0 && !d.overflowWarned {
+		d.overflowWarned = true
+		var cgroups int
+		for _, c := range counts {
+			if c.Overflows > 0 {
+				cgroups++
+			}
+		}
+		logger.Warn("The eBPF map of live dentries is full: the dentries of containers allocating while it is are not all counted, and those containers report container.memory.dentry.coverage=partial (lower bounds) from now on. Raise dentry_accounting.max_tracked_objects. Logged once.",
+			zap.Uint64("overflows", o), zap.Int("cgroups", cgroups))
 	}
 	return nil
 }
@@ -118,8 +129,11 @@ func (d *dentryAccounting) record(mb *metadata.MetricsBuilder, now pcommon.Times
 		d.ids[dir] = id
 	}
 	c := d.counts[id]
+	if c.Overflows > 0 {
+		d.partial[dir] = true
+	}
 	coverage := metadata.AttributeCoveragePartial
-	if d.acc.Covers(id) {
+	if d.acc.Covers(id) && !d.partial[dir] {
 		coverage = metadata.AttributeCoverageFull
 	}
 	mb.RecordContainerMemorySlabDentryDataPoint(now, int64(c.Live*d.acc.ObjectSize()), metadata.AttributeDentrySourceEbpf, coverage)

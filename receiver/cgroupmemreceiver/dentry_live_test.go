@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
@@ -73,4 +75,58 @@ func dentryPoints(md pmetric.Metrics, containerID string) dentryPoint {
 		}
 	}
 	return p
+}
+
+// TestLiveDentryOverflowPartial fills a small eBPF map of live dentries from one container (a
+// tenant stat-ing and unlinking 100,000 unique names), then has a second container create
+// files while it is full: both report coverage=partial, while a third container, idle since
+// before the flood, keeps coverage=full: a full map blinds the containers that allocate, and
+// says so for them only. The warning is logged once, not on every scrape.
+func TestLiveDentryOverflowPartial(t *testing.T) {
+	tree := testcgroup.New(t)
+	uid := testcgroup.NewPodUID()
+	fillerID, victimID, bystanderID := testcgroup.NewContainerID(), testcgroup.NewContainerID(), testcgroup.NewContainerID()
+	filler := tree.AddContainer(testcgroup.QoSBurstable, uid, fillerID)
+	victim := tree.AddContainer(testcgroup.QoSBurstable, uid, victimID)
+	bystander := tree.AddContainer(testcgroup.QoSBurstable, uid, bystanderID)
+
+	const room = 1 << 13
+	cfg := createDefaultConfig().(*Config)
+	cfg.RootPath = tree.Root()
+	cfg.DentryAccounting.Mode = dentryAccountingEBPF
+	cfg.DentryAccounting.MaxTrackedObjects = room
+	core, logs := observer.New(zap.InfoLevel)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	s := newCgroupScraper(cfg, set)
+	require.NoError(t, s.start(context.Background(), nil))
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	if s.dentries == nil {
+		t.Skip("the eBPF dentry accountant cannot run here (see the warning logged by start)")
+	}
+	const msgFull = "The eBPF map of live dentries is full"
+
+	tree.Start(t, bystander, testcgroup.Command(t, testcgroup.Workload{}))
+	tree.Start(t, victim, testcgroup.Command(t, testcgroup.Workload{}))
+	md, err := s.scrape(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "full", dentryPoints(md, victimID).coverage, "before the flood")
+	require.Equal(t, "full", dentryPoints(md, bystanderID).coverage, "before the flood")
+
+	tree.Start(t, filler, testcgroup.Command(t, testcgroup.Workload{TempFiles: 3 * room}))
+	tree.Start(t, victim, testcgroup.Command(t, testcgroup.Workload{TempFiles: 2000}))
+	md, err = s.scrape(context.Background())
+	require.NoError(t, err)
+	require.Positive(t, s.dentries.acc.Overflows(), "the map overflowed")
+	require.Equal(t, "partial", dentryPoints(md, fillerID).coverage, "the container that filled the map")
+	require.Equal(t, "partial", dentryPoints(md, victimID).coverage, "a container allocating while the map is full")
+	require.Equal(t, "full", dentryPoints(md, bystanderID).coverage, "an idle container lost nothing")
+	require.Equal(t, 1, logs.FilterMessageSnippet(msgFull).Len())
+
+	for range 2 {
+		md, err = s.scrape(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, "partial", dentryPoints(md, victimID).coverage, "partial stays partial")
+	}
+	require.Equal(t, 1, logs.FilterMessageSnippet(msgFull).Len(), "warned once, not every scrape")
 }

@@ -50,6 +50,16 @@ struct {
 	__type(value, u64); // negative dentries found by the last iteration
 } negatives SEC(".maps");
 
+// Per memory cgroup, its dentry allocations that could not be tracked because
+// a map was full: those cgroups' counts are lower bounds from then on. LRU, so
+// that the cgroups of a flood keep their entries over long-gone ones.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, u64);   // memory cgroup id
+	__type(value, u64); // allocations not tracked
+} overflowed SEC(".maps");
+
 // The dentry cache, learned from its name on the first dentry allocation.
 u64 dentry_cache = 0;
 // Allocations that could not be tracked because a map was full.
@@ -106,6 +116,22 @@ static __always_inline bool count_add(u64 cgid, s64 delta)
 	return true;
 }
 
+// overflow records a dentry allocation of cgid that could not be tracked.
+static __always_inline void overflow(u64 cgid)
+{
+	__sync_fetch_and_add(&overflows, 1);
+	u64 *n = bpf_map_lookup_elem(&overflowed, &cgid);
+	if (!n) {
+		u64 one = 1;
+		if (bpf_map_update_elem(&overflowed, &cgid, &one, BPF_NOEXIST) == 0)
+			return;
+		n = bpf_map_lookup_elem(&overflowed, &cgid); // another CPU inserted it
+		if (!n)
+			return;
+	}
+	__sync_fetch_and_add(n, 1);
+}
+
 // track_alloc charges a new dentry to the current task's memory cgroup.
 static __always_inline void track_alloc(u64 key)
 {
@@ -122,12 +148,12 @@ static __always_inline void track_alloc(u64 key)
 			__sync_fetch_and_add(&stale, 1);
 		}
 	} else if (err) {
-		__sync_fetch_and_add(&overflows, 1);
+		overflow(cgid);
 		return;
 	}
 	if (!count_add(cgid, 1)) {
 		bpf_map_delete_elem(&live, &key);
-		__sync_fetch_and_add(&overflows, 1);
+		overflow(cgid);
 	}
 }
 

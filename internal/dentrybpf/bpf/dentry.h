@@ -32,6 +32,7 @@ enum {
 // BPF map types and flags used below (UAPI values, stable).
 enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_LRU_HASH = 9,
 };
 
 enum {
