@@ -161,6 +161,16 @@ func (t Thresholds) classify(x judgeInput, trend TrendConfig) judgement {
 		j.reasons |= 1 << r
 		pressCause[r] = c
 	}
+	// held is what the working set mostly holds, keeping the cause shown before while it
+	// holds at least hysteresis × the largest.
+	held := func() cause {
+		c := largestHeld(x.parts, x.in)
+		if prev.valid && prev.cause != c && (prev.cause < numCauses || prev.cause == causeRSS) &&
+			float64(heldBytes(prev.cause, x.parts, x.in)) >= hysteresis*float64(heldBytes(c, x.parts, x.in)) {
+			return prev.cause
+		}
+		return c
+	}
 	rt := x.rates
 	if t.RefaultRate > 0 && (rt.has(ctRefaultFile) || rt.has(ctRefaultAnon)) &&
 		rt.refaultRate() >= f(was(reasonRefaults))*t.RefaultRate {
@@ -171,11 +181,11 @@ func (t Thresholds) classify(x judgeInput, trend TrendConfig) judgement {
 		hold(reasonRefaults, c)
 	}
 	if t.StallShare > 0 && rt.has(ctStall) && rt.stallShare() >= f(was(reasonStall))*t.StallShare {
-		hold(reasonStall, largestHeld(x.parts, x.in))
+		hold(reasonStall, held())
 	}
 	if t.LimitEvents > 0 && rt.has(ctLimitEvents) && rt.inc[ctLimitEvents] > 0 &&
 		rt.inc[ctLimitEvents] >= f(was(reasonLimitEvents))*float64(t.LimitEvents) {
-		hold(reasonLimitEvents, largestHeld(x.parts, x.in))
+		hold(reasonLimitEvents, held())
 	}
 	if t.socketFlag(x.in, f(was(reasonSocket))) {
 		hold(reasonSocket, causeSocket)
