@@ -71,11 +71,21 @@ type benchTree struct {
 	live       bool // real cgroups and processes: the root's proc is the host's
 }
 
+// BenchmarkScrape's live trees are socketBenchTree's: each pod in a network namespace of its
+// own, a few sockets in each container, half of them with unread data, so that the default
+// config reads one namespace per pod. metrics=default attributes the sockets by their cgroup
+// id (testcgroup mirrors the tree into the unified hierarchy, as runc does on this hybrid
+// host); metrics=default_fd_walk is the same with sockets.attribution fd_walk.
 func BenchmarkScrape(b *testing.B) {
-	runOnTrees(b, func(b *testing.B, bt benchTree) {
+	runOnTreesBuiltBy(b, socketBenchTree, func(b *testing.B, bt benchTree) {
 		b.Run("metrics=container+pod", func(b *testing.B) { benchScrape(b, bt, containerPodConfig(bt.root)) })
 		if bt.live {
 			b.Run("metrics=default", func(b *testing.B) { benchScrape(b, bt, defaultConfig(bt.root)) })
+			b.Run("metrics=default_fd_walk", func(b *testing.B) {
+				cfg := defaultConfig(bt.root)
+				cfg.Sockets.Attribution = socketAttributionFDWalk
+				benchScrape(b, bt, cfg)
+			})
 		}
 	})
 }
@@ -115,6 +125,11 @@ func BenchmarkBarePreads(b *testing.B) {
 }
 
 func runOnTrees(b *testing.B, bench func(*testing.B, benchTree)) {
+	runOnTreesBuiltBy(b, liveBenchTree, bench)
+}
+
+// runOnTreesBuiltBy is runOnTrees with the live trees built by live.
+func runOnTreesBuiltBy(b *testing.B, live func(*testing.B, int) benchTree, bench func(*testing.B, benchTree)) {
 	for _, n := range fixtureContainerCounts {
 		b.Run(fmt.Sprintf("containers=%d/fixture-tree", n), func(b *testing.B) { bench(b, fixtureBenchTree(b, n)) })
 	}
@@ -123,7 +138,7 @@ func runOnTrees(b *testing.B, bench func(*testing.B, benchTree)) {
 			if n > 100 && testing.Short() {
 				b.Skipf("%d live containers: not with -short", n)
 			}
-			bench(b, liveBenchTree(b, n))
+			bench(b, live(b, n))
 		})
 	}
 }
@@ -155,6 +170,9 @@ func benchScrape(b *testing.B, bt benchTree, cfg *Config) {
 	md, err := s.scrape(ctx)
 	require.NoError(b, err)
 	require.GreaterOrEqual(b, md.ResourceMetrics().Len(), len(bt.cgroups), "one resource per pod and container")
+	if s.sockets != nil {
+		requireSocketPoints(b, md, bt.containers)
+	}
 
 	discard := func(pmetric.Metrics) {}
 	m := startMeasure(b)
