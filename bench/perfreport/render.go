@@ -41,6 +41,7 @@ var benchRows = []benchRow{
 	{"BenchmarkLeastPdata/containers=%d/live-cgroups", "least pdata: the scrape's own output built again with pmetric calls alone, from a copy of it"},
 	{"BenchmarkBareFileReads/containers=%d/live-cgroups", "floor: open + read + close of the 4 files"},
 	{"BenchmarkBarePreads/containers=%d/live-cgroups", "floor: the 4 files kept open, pread at offset 0"},
+	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_fd_walk", "receiver scrape, default config but sockets attributed by walking /proc/<pid>/fd (sockets.attribution: fd_walk)"},
 }
 
 const (
@@ -49,7 +50,12 @@ const (
 	buildRow    = 3
 	leastRow    = 4
 	keptOpenRow = 6
+	defaultRow  = 1
 )
+
+// targetSocketRatio is issue 18's bound on the default config (socket receive-queue metrics
+// on) against the container and pod scrape, in CPU per container.
+const targetSocketRatio = 2.0
 
 // render writes the README section, without the markers.
 func (r report) render() (string, error) {
@@ -71,7 +77,7 @@ func (r report) render() (string, error) {
 		r.machine.cpu, r.machine.cores, r.machine.kernel, r.machine.cgroupMode, r.machine.goVersion, r.machine.commit)
 
 	p("### The receiver against the kernel's floor\n\n")
-	p("Per container and scrape; median of %d runs, [min–max] in brackets. N containers are N/2 burstable pods of two containers with one sleeping process each: a scrape reads N container and N/2 pod cgroups.\n\n", runs)
+	p("Per container and scrape; median of %d runs, [min–max] in brackets. N containers are N/2 burstable pods of two containers with one sleeping process each: a scrape reads N container and N/2 pod cgroups. In the receiver-scrape rows each pod has a network namespace of its own (as a pod sandbox does) and each container five sockets (a TCP listener, both ends of a connection, a UDP receiver and sender), half of the containers with 100 unread TCP bytes and 4 unread datagrams.\n\n", runs)
 	p("| containers | measurement | CPU µs | wall µs | allocs | bytes allocated | CPU ÷ kept-open floor |\n")
 	p("|---:|---|---:|---:|---:|---:|---:|\n")
 	var verdicts []string
@@ -102,6 +108,10 @@ func (r report) render() (string, error) {
 	}
 	p("\nTarget: the receiver's container and pod scrape within %.1f× of the kept-open floor in CPU time: %s, **%s**.\n\n",
 		targetFloorRatio, strings.Join(verdicts, ", "), metOrMissed(met && len(verdicts) > 0))
+	if v := r.socketVerdicts(sizes); len(v) > 0 {
+		p("Target: the default config (socket receive queues on, each pod in a network namespace of its own) within %.0f× of the container and pod scrape in CPU per container: %s.\n\n",
+			targetSocketRatio, strings.Join(v, ", "))
+	}
 	if parts := r.shares(sizes); len(parts) > 0 {
 		p("Where the scrape's time goes, in medians of the rows above. %s\n\n", strings.Join(parts, " "))
 	}
@@ -115,6 +125,22 @@ func (r report) render() (string, error) {
 		strings.TrimSpace(r.benchstat))
 	p("`%s` ran:\n\n```\n%s\n```\n", r.command, strings.Join(r.ran, "\n"))
 	return b.String(), nil
+}
+
+// socketVerdicts says, per size, the default config's CPU per container as a multiple of the
+// container and pod scrape's, against targetSocketRatio.
+func (r report) socketVerdicts(sizes []int) []string {
+	var out []string
+	for _, n := range sizes {
+		plain, ok1 := r.bench.stat(fmt.Sprintf(benchRows[scrapeRow].name, n), "cpu-ns/container")
+		def, ok2 := r.bench.stat(fmt.Sprintf(benchRows[defaultRow].name, n), "cpu-ns/container")
+		if !ok1 || !ok2 || plain.median <= 0 {
+			continue
+		}
+		x := def.median / plain.median
+		out = append(out, fmt.Sprintf("%.1f× at %s containers, **%s**", x, thousands(n), metOrMissed(x <= targetSocketRatio)))
+	}
+	return out
 }
 
 // shares splits each size's scrape into the reader's and the metric building's shares, as
@@ -241,7 +267,7 @@ func (r report) renderMethod(p func(string, ...any)) {
 	p("CPU time is the benchmark process's user plus system time from getrusage(RUSAGE_SELF) over the timed loop, every thread and the garbage collector included, divided by iterations × containers: on a small shared machine it holds steadier than the wall clock, which is shown beside it. Allocations come from runtime.MemStats over the same loop. ")
 	p("The floors read exactly the 4 files of the issue (memory.stat, memory.usage_in_bytes, memory.limit_in_bytes, memory.kmem.usage_in_bytes) of every pod and container cgroup the receiver reads for its container and pod metrics, into one reused buffer, without parsing: once opening, reading and closing each file, once re-reading descriptors opened beforehand with pread(fd, buf, 0). ")
 	p("The receiver rows run the scraper as the receiver does, with discovery cached (inotify) and the files kept open, building the pmetric.Metrics in batches of 100 resources (what the receiver hands down the pipeline at a time) and dropping them; the reader row runs the same discovery and cgroup reads and parsing over the same cgroups without building metrics, and the building row builds the same metrics and resources from readings taken once before its loop, to show which share of the scrape is the kernel files and which is pdata. The least-pdata row is a floor for the building row: it takes the batches of one real container and pod scrape and, in its loop, builds each again with nothing but pmetric calls (each resource copied from a finished one, as the receiver's resource cache does; every metric, data point, attribute and value set from a flat copy of what the scrape produced), checked equal to the scrape's own output before the loop; it converts no reading and goes through no metrics builder, so the difference between the two rows is what the generated MetricsBuilder and the receiver's conversions add. Besides the floor's 4 files, the receiver reads /proc/vmstat once per scrape, and of each container cgroup memory.oom_control (for container.memory.oom_kills) on its first read and after the node's oom_kill count in /proc/vmstat moved (it does not during the benchmarks), and memory.kmem.tcp.max_usage_in_bytes (whether tcp accounting ever ran, for container.memory.sock) on its first read and after each discovery walk; those reads are part of its cost. ")
-	p("The default config adds the node-wide dentry metrics (/proc, once per scrape) and the socket receive-queue metrics (cgroup.procs, /proc/<pid>/fd and sock_diag per container). ")
+	p("The default config adds the node-wide dentry metrics (/proc, once per scrape) and the socket receive-queue metrics (cgroup.procs and the network namespace link per process, and one sock_diag dump of TCP and two of UDP per pod namespace; the sockets are attributed by their cgroup id, the tree being mirrored into the unified hierarchy as runc does; the fd_walk row walks /proc/<pid>/fd instead). Each dump walks the protocol's hash table, which pod namespaces share with the host unless the node sets net.ipv4.tcp_child_ehash_entries / udp_child_hash_entries (internal/sockets' BenchmarkDumpNamespace). ")
 	p("Ratios are of medians of the same run. ")
 	p("The collector is `make build`'s binary run with the DaemonSet's pipeline from deploy/configmap.yaml (memory_limiter, memdivergence, batch; socket receive-queue metrics off), the debug exporter at basic verbosity in place of OTLP, and no kubelet metadata; the memdivergence processor's trend.sample_interval is set to the collection interval, so that its growth metrics are emitted from the 10th scrape on and its windows fill within the run, as on a node that has run for an hour (with the default of one sample a minute, a run of a few dozen scrapes would never reach that steady state); scrapes are counted from the debug exporter's log lines, CPU time is utime + stime of /proc/<pid>/stat over whole scrape intervals, and RSS is VmRSS and VmHWM of /proc/<pid>/status. A run marked \"without\" leaves that deployed processor out of the pipeline, to show its share; the target is judged on the pipeline as deployed.\n\n")
 }
