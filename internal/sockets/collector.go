@@ -92,12 +92,30 @@ type groupState struct {
 	byID       bool               // attributed by cgroup id
 	walked     bool               // its fds were walked
 	nss        []uint64           // the namespaces of its pids, each once, in pid order
+	nsSet      map[uint64]bool    // nss as a set, once it has more than one
 	held       map[sockKey]heldFD // sockets its fds point at (first holder), when walked
 	fdsUsed    int
 	incomplete bool   // a read failed or a limit was reached
 	failed     bool   // a read failed with an error worth reporting
 	limitedBy  string // the limit that left some of its sockets unread
 	usage      Usage
+}
+
+// addNS records that a pid of the group is in namespace ns.
+func (gs *groupState) addNS(ns uint64) {
+	if len(gs.nss) > 0 && gs.nss[len(gs.nss)-1] == ns {
+		return // the common case: every pid in one namespace
+	}
+	if gs.nsSet == nil {
+		gs.nsSet = make(map[uint64]bool)
+		for _, id := range gs.nss {
+			gs.nsSet[id] = true
+		}
+	}
+	if !gs.nsSet[ns] {
+		gs.nsSet[ns] = true
+		gs.nss = append(gs.nss, ns)
+	}
 }
 
 // limit marks the group incomplete because of the limit named by its config key.
@@ -139,9 +157,7 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 				nss[ns] = n
 			}
 			n.addPID(pid, gs)
-			if !slices.Contains(gs.nss, ns) {
-				gs.nss = append(gs.nss, ns)
-			}
+			gs.addNS(ns)
 		}
 		if gs.byID {
 			c.stats.ByCgroupID++
@@ -290,15 +306,18 @@ func (c *Collector) sharesFDTable(pid int, tables *[]int) bool {
 func (c *Collector) fairOrder(states []*groupState, nss map[uint64]*nsState) []*nsState {
 	var out []*nsState
 	taken := make(map[uint64]bool)
+	needs := make([][]uint64, len(states))
+	for i, gs := range states {
+		needs[i] = gs.needed()
+	}
 	for round := 0; ; round++ {
 		more := false
-		for _, gs := range states {
-			need := gs.needed(nss)
-			if round >= len(need) {
+		for i, gs := range states {
+			if round >= len(needs[i]) {
 				continue
 			}
 			more = true
-			id := need[round]
+			id := needs[i][round]
 			switch {
 			case taken[id]:
 			case len(out) < c.limits.MaxNamespaces:
@@ -314,19 +333,20 @@ func (c *Collector) fairOrder(states []*groupState, nss map[uint64]*nsState) []*
 	}
 }
 
-// needed are the namespaces a group's numbers come from: all of its pids' when attributed by
-// cgroup id, else those its fds hold sockets in.
-func (gs *groupState) needed(nss map[uint64]*nsState) []uint64 {
+// needed are the namespaces a group's numbers come from, in the order of its pids: all of
+// its pids' when attributed by cgroup id, else those its fds hold sockets in.
+func (gs *groupState) needed() []uint64 {
 	if gs.byID {
 		return gs.nss
 	}
+	holds := make(map[uint64]bool)
+	for k := range gs.held {
+		holds[k.ns] = true
+	}
 	var out []uint64
 	for _, id := range gs.nss {
-		for k := range gs.held {
-			if k.ns == id {
-				out = append(out, id)
-				break
-			}
+		if holds[id] {
+			out = append(out, id)
 		}
 	}
 	return out
@@ -351,7 +371,7 @@ func (c *Collector) summarize(states []*groupState, nss map[uint64]*nsState, idO
 			}
 			gs.usage.add(q, h.PID, h.FD)
 		}
-		for _, id := range gs.needed(nss) {
+		for _, id := range gs.needed() {
 			if n := nss[id]; !n.read || n.failed {
 				gs.incomplete = true
 				gs.failed = gs.failed || n.failed
