@@ -60,15 +60,25 @@ note "$BUILD_DIR/collectorrss -collector $COLLECTOR -configmap deploy/configmap.
 # cAdvisor as the kubelet embeds it, beside the collector with the receiver's defaults and
 # the deployed OTLP exporter, on the same trees at a node's 10 s cadence: 10 warm-up scrapes
 # (the processor's growth metrics start at the 10th), then a window of 6.
+# With perf (Debian's linux-perf), cAdvisor is sampled over the same windows, to tell its
+# housekeeping from its discovery.
+have_perf=false
+peer_profile=()
+if command -v perf >/dev/null; then
+	have_perf=true
+	peer_profile=(-profile-cadvisor "$BUILD_DIR/bench-cadvisor-peer.data")
+else
+	echo "bench: no perf (Debian's linux-perf): neither cAdvisor nor the collector is profiled" >&2
+fi
 note "(cd bench/cadvisorpeer && $GO build -o ../../$BUILD_DIR/cadvisorpeer .)"
 (cd bench/cadvisorpeer && $GO build -o "../../$BUILD_DIR/cadvisorpeer" .)
-note "$BUILD_DIR/collectorrss -collector $COLLECTOR -configmap deploy/configmap.yaml -cadvisor $BUILD_DIR/cadvisorpeer -containers 200,1000 -interval 10s -warmup 10 -scrapes 6 -out $BUILD_DIR/bench-cadvisor.json"
+note "$BUILD_DIR/collectorrss -collector $COLLECTOR -configmap deploy/configmap.yaml -cadvisor $BUILD_DIR/cadvisorpeer -containers 200,1000 -interval 10s -warmup 10 -scrapes 6 ${peer_profile[*]} -out $BUILD_DIR/bench-cadvisor.json"
 "$BUILD_DIR/collectorrss" -collector "$COLLECTOR" -configmap deploy/configmap.yaml -cadvisor "$BUILD_DIR/cadvisorpeer" \
-	-containers 200,1000 -interval 10s -warmup 10 -scrapes 6 -out "$BUILD_DIR/bench-cadvisor.json"
+	-containers 200,1000 -interval 10s -warmup 10 -scrapes 6 "${peer_profile[@]}" -out "$BUILD_DIR/bench-cadvisor.json"
 collectors="$BUILD_DIR/bench-collector.json,$BUILD_DIR/bench-collector-without.json,$BUILD_DIR/bench-cadvisor.json"
 # Where the collector's time goes: the same run at 1,000 containers once more, with perf
 # sampling a build of the same collector that keeps its symbols (ocb strips them).
-if command -v perf >/dev/null; then
+if $have_perf; then
 	note "(cd $BUILD_DIR && $GO build -trimpath -o otelcol-cgroupmem-symbols .)"
 	(cd "$BUILD_DIR" && $GO build -trimpath -o otelcol-cgroupmem-symbols .)
 	note "$BUILD_DIR/collectorrss -collector $BUILD_DIR/otelcol-cgroupmem-symbols -configmap deploy/configmap.yaml -cadvisor $BUILD_DIR/cadvisorpeer -containers 1000 -interval 10s -warmup 10 -scrapes 6 -profile $BUILD_DIR/bench-profile.data -out $BUILD_DIR/bench-profile.json"
@@ -76,8 +86,6 @@ if command -v perf >/dev/null; then
 		-cadvisor "$BUILD_DIR/cadvisorpeer" -containers 1000 -interval 10s -warmup 10 -scrapes 6 \
 		-profile "$BUILD_DIR/bench-profile.data" -out "$BUILD_DIR/bench-profile.json"
 	collectors="$collectors,$BUILD_DIR/bench-profile.json"
-else
-	echo "bench: no perf (Debian's linux-perf): the collector is not profiled" >&2
 fi
 
 report_args=()

@@ -50,6 +50,9 @@ type setup struct {
 	// window, at profileHz; the collector should then keep its symbols.
 	profile   string
 	profileHz int
+	// peerProfile, when set, is where perf record writes its samples of the cAdvisor peer
+	// over the window, at 199 Hz.
+	peerProfile string
 }
 
 // startCollector runs the collector with the deploy config made for root (see
@@ -150,7 +153,7 @@ func (c *collector) measure(ctx context.Context, su setup, peerPID int) (r colle
 	var last time.Time
 	var cpu0, peerCPU0 time.Duration
 	var t0 time.Time
-	var prof *profiler
+	var prof, peerProf *profiler
 	bursts := 0
 	for {
 		var e export
@@ -183,12 +186,22 @@ func (c *collector) measure(ctx context.Context, su setup, peerPID int) (r colle
 				}
 				t0 = e.at
 				if su.profile != "" {
-					if prof, err = startProfiler(pid, su.profile, su.profileHz); err != nil {
+					if prof, err = startProfiler(pid, su.profile, su.profileHz, profileParts); err != nil {
 						return r, w, err
 					}
 					defer func() {
 						if prof != nil {
 							_, _ = prof.stop()
+						}
+					}()
+				}
+				if su.peerProfile != "" && peerPID > 0 {
+					if peerProf, err = startProfiler(peerPID, su.peerProfile, 199, cadvisorParts); err != nil {
+						return r, w, err
+					}
+					defer func() {
+						if peerProf != nil {
+							_, _ = peerProf.stop()
 						}
 					}()
 				}
@@ -207,6 +220,14 @@ func (c *collector) measure(ctx context.Context, su setup, peerPID int) (r colle
 						return r, w, fmt.Errorf("cAdvisor peer: %w", err)
 					}
 					r.CAdvisor = &collectorresult.Peer{CPUSeconds: (peerCPU1 - peerCPU0).Seconds(), RSSBytes: pst.rss, HWMBytes: pst.hwm}
+					if peerProf != nil {
+						p, err := peerProf.stop()
+						peerProf = nil
+						if err != nil {
+							return r, w, fmt.Errorf("cAdvisor peer: %w", err)
+						}
+						r.CAdvisor.Profile = &p
+					}
 				}
 				st, err := readStatus(pid)
 				if err != nil {

@@ -50,6 +50,7 @@ func main() {
 	out := flag.String("out", "", "write the JSON report here (default: stdout)")
 	profile := flag.String("profile", "", "perf record the collector over each window into this file (then perf script), and report where its CPU went; give a -collector built with its symbols")
 	profileHz := flag.Int("profile-hz", 999, "perf record's sampling frequency")
+	profileCAdvisor := flag.String("profile-cadvisor", "", "with -cadvisor, perf record the cAdvisor peer over each window into this file, and report how its CPU splits between housekeeping and discovery")
 	cadvisor := flag.String("cadvisor", "", "bench/cadvisorpeer's binary: measure cAdvisor beside the collector on the same tree, the collector with the receiver's default metrics and the deployed OTLP exporter (sent to the harness); fails when a working set differs")
 	flag.Parse()
 	log.SetFlags(0)
@@ -65,7 +66,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	su := setup{bin: *bin, configMap: *configMap, interval: *interval, warmup: *warmup, scrapes: *scrapes, cadvisor: *cadvisor,
-		profile: *profile, profileHz: *profileHz}
+		profile: *profile, profileHz: *profileHz, peerProfile: *profileCAdvisor}
 	if *without != "" {
 		su.without = strings.Split(*without, ",")
 	}
@@ -82,6 +83,11 @@ func main() {
 				n, mib(p.RSSBytes), mib(p.HWMBytes), p.CPUSeconds, r.CPUSeconds, r.WindowSeconds, p.CPUSeconds/r.CPUSeconds,
 				p.HousekeepingsPerContainer, p.ContainersCompared, p.PodsCompared, p.SamplesEqual, p.SamplesMoved)
 		}
+		if p := r.CAdvisor; p != nil && p.Profile != nil {
+			for _, part := range p.Profile.Parts {
+				log.Printf("%d containers: cAdvisor's profile: %4.1f %% %s", n, 100*part.Share, part.Name)
+			}
+		}
 		if p := r.Profile; p != nil {
 			for _, part := range p.Parts {
 				log.Printf("%d containers: profile: %4.1f %% %s", n, 100*part.Share, part.Name)
@@ -96,7 +102,7 @@ func main() {
 
 // run measures the collector on a fresh tree of n containers and removes the tree.
 func run(ctx context.Context, su setup, n int) (r collectorresult.Run, err error) {
-	t, err := newTree(n)
+	t, err := newTree(n, su.cadvisor != "")
 	if err != nil {
 		return r, err
 	}

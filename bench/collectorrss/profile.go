@@ -22,11 +22,7 @@ import (
 // the Go runtime, the standard library and the kernel belong to none, so a system call or
 // an allocation is charged to the code that made it; a sample with no such frame at all
 // (the garbage collector's workers, the scheduler, idle timers) is the runtime's own.
-var profileParts = []struct {
-	name  string
-	owns  bool
-	match func(sym string) bool
-}{
+var profileParts = []profilePart{
 	{name: "sockets: receive-queue attribution (cgroup.procs, fd walk, sock_diag)", owns: true, match: func(sym string) bool {
 		return hasPrefix(sym, cgroupmem+"internal/sockets", "github.com/mdlayher/") || receiverSymbol(sym, "ocket", "Rcvq", "rcvq")
 	}},
@@ -62,8 +58,37 @@ var profileParts = []struct {
 	}},
 }
 
+// profilePart is a part of a program that CPU samples are charged to.
+type profilePart struct {
+	name  string
+	owns  bool // takes every sample with one of its frames anywhere in the stack
+	match func(sym string) bool
+}
+
 // runtimePart is where samples with no frame of any part go.
 const runtimePart = "Go runtime alone: garbage collector, scheduler, timers"
+
+// cadvisorParts split the cAdvisor peer's samples: its per-container housekeeping (the
+// stats it exists for) and its discovery (the raw watcher's inotify events, containers
+// created and destroyed, the minute's global housekeeping), each owning what it calls. On a
+// shared machine the watcher also handles every other user's cgroups coming and going in
+// the hierarchy it watches, which a node's own churn would replace.
+var cadvisorParts = []profilePart{
+	{name: "cAdvisor's housekeeping: reading and caching each container's stats", owns: true, match: func(sym string) bool {
+		return hasPrefix(sym, cadvisorLib+"manager.(*containerData).housekeeping", cadvisorLib+"manager.(*containerData).updateStats",
+			cadvisorLib+"manager.(*containerData).updateSpec", cadvisorLib+"manager.(*containerData).nextHousekeepingInterval")
+	}},
+	{name: "cAdvisor's discovery: inotify events, containers created and destroyed, global housekeeping", owns: true, match: func(sym string) bool {
+		return hasPrefix(sym, cadvisorLib+"container/raw.(*rawContainerWatcher)", cadvisorLib+"container/common.(*InotifyWatcher)",
+			cadvisorLib+"manager.(*manager).watchForNewContainers", cadvisorLib+"manager.(*manager).createContainer",
+			cadvisorLib+"manager.(*manager).destroyContainer", cadvisorLib+"manager.(*manager).detectSubcontainers",
+			cadvisorLib+"manager.(*manager).getContainersDiff", cadvisorLib+"manager.(*manager).globalHousekeeping",
+			"k8s.io/utils/inotify")
+	}},
+	{name: "cAdvisor, other", match: func(sym string) bool { return hasPrefix(sym, "github.com/google/cadvisor/") }},
+}
+
+const cadvisorLib = "github.com/google/cadvisor/lib/"
 
 const cgroupmem = "github.com/cgroupmem/cgroupmem/"
 
@@ -91,10 +116,10 @@ func hasPrefix(s string, prefixes ...string) bool {
 	return false
 }
 
-// partOf returns the index in profileParts of the part a symbol belongs to, or -1 for the
-// runtime, the standard library, the kernel and unknown frames.
-func partOf(sym string) int {
-	for i, p := range profileParts {
+// partOf returns the index in parts of the part a symbol belongs to, or -1 for the runtime,
+// the standard library, the kernel and unknown frames.
+func partOf(parts []profilePart, sym string) int {
+	for i, p := range parts {
 		if p.match(sym) {
 			return i
 		}
@@ -104,15 +129,15 @@ func partOf(sym string) int {
 
 // chargeTo is the part a stack's sample goes to, given the parts of its frames, innermost
 // first (-1 for none).
-func chargeTo(frames []int) string {
+func chargeTo(parts []profilePart, frames []int) string {
 	for _, f := range frames {
-		if f >= 0 && profileParts[f].owns {
-			return profileParts[f].name
+		if f >= 0 && parts[f].owns {
+			return parts[f].name
 		}
 	}
 	for _, f := range frames {
 		if f >= 0 {
-			return profileParts[f].name
+			return parts[f].name
 		}
 	}
 	return runtimePart
@@ -125,8 +150,8 @@ func chargeTo(frames []int) string {
 //		  4a1b2c runtime.mallocgc+0x12 (/tmp/otelcol)
 //		  4a0000 github.com/x/y.(*T).F+0x20 (/tmp/otelcol)
 //
-// and counts the samples of each part.
-func parsePerfScript(r io.Reader) (collectorresult.Profile, error) {
+// and counts the samples of each of parts.
+func parsePerfScript(r io.Reader, parts []profilePart) (collectorresult.Profile, error) {
 	counts := map[string]int{}
 	total := 0
 	var frames []int
@@ -135,7 +160,7 @@ func parsePerfScript(r io.Reader) (collectorresult.Profile, error) {
 		if !inSample {
 			return
 		}
-		counts[chargeTo(frames)]++
+		counts[chargeTo(parts, frames)]++
 		total++
 		frames, inSample = frames[:0], false
 	}
@@ -150,7 +175,7 @@ func parsePerfScript(r io.Reader) (collectorresult.Profile, error) {
 			flush()
 			inSample = true
 		case inSample:
-			frames = append(frames, partOf(frameSymbol(line)))
+			frames = append(frames, partOf(parts, frameSymbol(line)))
 		}
 	}
 	flush()
@@ -191,21 +216,22 @@ func frameSymbol(line string) string {
 	return rest
 }
 
-// profiler is a perf record attached to the collector over the window.
+// profiler is a perf record attached to a process over the window.
 type profiler struct {
-	cmd  *exec.Cmd
-	data string
+	cmd   *exec.Cmd
+	data  string
+	parts []profilePart
 }
 
-// startProfiler samples pid's stacks at hz until stop.
-func startProfiler(pid int, data string, hz int) (*profiler, error) {
+// startProfiler samples pid's stacks at hz until stop, to be charged to parts.
+func startProfiler(pid int, data string, hz int, parts []profilePart) (*profiler, error) {
 	cmd := exec.Command("perf", "record", "-q", "-F", fmt.Sprint(hz), "-g", "-p", fmt.Sprint(pid), "-o", data)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("perf record: %w", err)
 	}
-	return &profiler{cmd: cmd, data: data}, nil
+	return &profiler{cmd: cmd, data: data, parts: parts}, nil
 }
 
 // stop ends perf record and returns the profile by part.
@@ -229,6 +255,6 @@ func (p *profiler) stop() (collectorresult.Profile, error) {
 	if err := script.Start(); err != nil {
 		return collectorresult.Profile{}, fmt.Errorf("perf script: %w", err)
 	}
-	prof, perr := parsePerfScript(out)
+	prof, perr := parsePerfScript(out, p.parts)
 	return prof, errors.Join(perr, script.Wait())
 }

@@ -16,7 +16,7 @@ func TestParsePerfScript(t *testing.T) {
 	f, err := os.Open("testdata/perf-script.txt")
 	require.NoError(t, err)
 	defer f.Close()
-	got, err := parsePerfScript(f)
+	got, err := parsePerfScript(f, profileParts)
 	require.NoError(t, err)
 	require.Equal(t, collectorresult.Profile{Samples: 9, Parts: []collectorresult.ProfilePart{
 		// ties in the order of their names:
@@ -34,7 +34,7 @@ func TestParsePerfScript(t *testing.T) {
 }
 
 func TestParsePerfScriptEmpty(t *testing.T) {
-	_, err := parsePerfScript(strings.NewReader("\n\n"))
+	_, err := parsePerfScript(strings.NewReader("\n\n"), profileParts)
 	require.ErrorContains(t, err, "no samples")
 }
 
@@ -51,7 +51,7 @@ func TestFrameSymbol(t *testing.T) {
 }
 
 func TestChargeTo(t *testing.T) {
-	part := func(sym string) int { return partOf(sym) }
+	part := func(sym string) int { return partOf(profileParts, sym) }
 	tests := []struct {
 		name   string
 		frames []string // innermost first
@@ -98,7 +98,27 @@ func TestChargeTo(t *testing.T) {
 			for _, f := range tt.frames {
 				frames = append(frames, part(f))
 			}
-			require.Equal(t, tt.want, chargeTo(frames))
+			require.Equal(t, tt.want, chargeTo(profileParts, frames))
 		})
 	}
+}
+
+func TestCAdvisorParts(t *testing.T) {
+	charge := func(frames ...string) string {
+		var fs []int
+		for _, f := range frames {
+			fs = append(fs, partOf(cadvisorParts, f))
+		}
+		return chargeTo(cadvisorParts, fs)
+	}
+	// Frames of real samples of the peer, innermost first.
+	require.Equal(t, cadvisorParts[0].name, charge("syscall.Syscall6", "github.com/opencontainers/cgroups.ReadFile",
+		"github.com/opencontainers/cgroups/fs.(*MemoryGroup).GetStats", cadvisorLib+"container/libcontainer.(*Handler).GetStats",
+		cadvisorLib+"manager.(*containerData).updateStats", cadvisorLib+"manager.(*containerData).housekeepingTick",
+		cadvisorLib+"manager.(*containerData).housekeeping"))
+	require.Equal(t, cadvisorParts[1].name, charge("syscall.InotifyAddWatch", "k8s.io/utils/inotify.(*Watcher).AddWatch",
+		cadvisorLib+"container/common.(*InotifyWatcher).AddWatch", cadvisorLib+"container/raw.(*rawContainerWatcher).watchDirectory",
+		cadvisorLib+"container/raw.(*rawContainerWatcher).processEvent"))
+	require.Equal(t, cadvisorParts[2].name, charge("runtime.mallocgc", cadvisorLib+"cache/memory.(*InMemoryCache).RecentStats"))
+	require.Equal(t, runtimePart, charge("runtime.copystack", "runtime.newstack", "runtime.morestack.abi0"))
 }

@@ -15,15 +15,22 @@ import (
 	"time"
 )
 
-// hierarchy is where the host mounts the cgroup v1 memory controller.
-const hierarchy = "/sys/fs/cgroup/memory"
+// hierarchy is where the host mounts the cgroup v1 memory controller, and unifiedHierarchy
+// where a v1 hybrid host mounts cgroup2 (no controller in it).
+const (
+	hierarchy        = "/sys/fs/cgroup/memory"
+	unifiedHierarchy = "/sys/fs/cgroup/unified"
+)
 
 // tree is a Kubernetes-shaped cgroup tree in the host's v1 memory hierarchy,
 // <hierarchy>/cgroupmem-bench-<random>/kubepods/burstable/pod<uid>/<id>, with a sleeping
 // process in each container, and a host root for the receiver's root_path whose
-// sys/fs/cgroup/memory is that tree and whose proc is /proc.
+// sys/fs/cgroup/memory is that tree and whose proc is /proc. With unified, every cgroup is
+// mirrored at the same path under the cgroup2 mount of a hybrid host and each process joins
+// both, as runc does there; the host root's sys/fs/cgroup/unified is then the mirror.
 type tree struct {
 	dir   string // the tree's root cgroup
+	udir  string // its mirror in the unified hierarchy, or ""
 	root  string // the host root handed to the collector
 	made  []string
 	procs []*exec.Cmd
@@ -31,12 +38,16 @@ type tree struct {
 
 // newTree creates containers/2 burstable pods of two containers each (an odd count leaves the
 // last pod with one). On error, what was made is removed.
-func newTree(containers int) (t *tree, err error) {
+func newTree(containers int, unified bool) (t *tree, err error) {
 	root, err := os.MkdirTemp("", "cgroupmem-bench-root-")
 	if err != nil {
 		return nil, err
 	}
-	t = &tree{root: root, dir: filepath.Join(hierarchy, "cgroupmem-bench-"+randomHex(6))}
+	name := "cgroupmem-bench-" + randomHex(6)
+	t = &tree{root: root, dir: filepath.Join(hierarchy, name)}
+	if unified {
+		t.udir = filepath.Join(unifiedHierarchy, name)
+	}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, t.remove())
@@ -51,6 +62,14 @@ func newTree(containers int) (t *tree, err error) {
 	}
 	if err := os.Symlink(t.dir, filepath.Join(cg, "memory")); err != nil {
 		return t, err
+	}
+	if t.udir != "" {
+		if err := t.mkdir(t.udir); err != nil {
+			return t, err
+		}
+		if err := os.Symlink(t.udir, filepath.Join(cg, "unified")); err != nil {
+			return t, err
+		}
 	}
 	if err := os.Symlink("/proc", filepath.Join(root, "proc")); err != nil {
 		return t, err
@@ -76,8 +95,19 @@ func newTree(containers int) (t *tree, err error) {
 	return t, t.waitJoined()
 }
 
-// mkdir creates a cgroup directory, unless it exists, and remembers it for removal.
+// mkdir creates a cgroup directory and its unified mirror, unless they exist, and remembers
+// them for removal.
 func (t *tree) mkdir(dir string) error {
+	if err := t.mkdirOne(dir); err != nil {
+		return err
+	}
+	if t.udir == "" || !strings.HasPrefix(dir, t.dir+"/") {
+		return nil
+	}
+	return t.mkdirOne(filepath.Join(t.udir, strings.TrimPrefix(dir, t.dir+"/")))
+}
+
+func (t *tree) mkdirOne(dir string) error {
 	err := os.Mkdir(dir, 0o755)
 	switch {
 	case err == nil:
@@ -92,7 +122,13 @@ func (t *tree) mkdir(dir string) error {
 // startSleeper starts a shell that joins the cgroup and execs sleep: the sleeping process's
 // memory is charged to the container from its exec on.
 func (t *tree) startSleeper(dir string) error {
-	cmd := exec.Command("sh", "-c", `echo $$ > "$1" && exec sleep infinity`, "sh", filepath.Join(dir, "cgroup.procs"))
+	procs := []string{filepath.Join(dir, "cgroup.procs")}
+	if t.udir != "" {
+		procs = append(procs, filepath.Join(t.udir, strings.TrimPrefix(dir, t.dir+"/"), "cgroup.procs"))
+	} else {
+		procs = append(procs, "/dev/null")
+	}
+	cmd := exec.Command("sh", "-c", `echo $$ > "$1" && echo $$ > "$2" && exec sleep infinity`, "sh", procs[0], procs[1])
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting a sleeper in %s: %w", dir, err)
@@ -108,7 +144,8 @@ func (t *tree) waitJoined() error {
 		want := "/" + filepath.Base(t.dir) + "/"
 		for {
 			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", cmd.Process.Pid))
-			if err == nil && strings.Contains(string(b), ":memory:"+want) {
+			if err == nil && strings.Contains(string(b), ":memory:"+want) &&
+				(t.udir == "" || strings.Contains(string(b), "\n0::"+want) || strings.HasPrefix(string(b), "0::"+want)) {
 				break
 			}
 			if time.Now().After(deadline) {

@@ -74,6 +74,9 @@ type Peer struct {
 	PodsCompared       int `json:"pods_compared"`
 	SamplesEqual       int `json:"samples_equal"`
 	SamplesMoved       int `json:"samples_moved"`
+	// Profile splits its CPU samples over the window between housekeeping and discovery,
+	// when it was profiled.
+	Profile *Profile `json:"profile,omitempty"`
 }
 
 // Profile is where a collector's CPU samples went over a window, by part of the collector
