@@ -122,6 +122,8 @@ func TestRender(t *testing.T) {
 		require.Contains(t, got, want)
 	}
 	require.NotContains(t, got, "fixture-tree")
+	require.Contains(t, got, "### Side by side with cAdvisor\n\nNot measured in this run.")
+	require.NotContains(t, got, "cAdvisor itself is measured")
 }
 
 func TestRenderWithoutLiveResults(t *testing.T) {
@@ -211,6 +213,7 @@ func TestRenderCAdvisor(t *testing.T) {
 		// 2.0 s over 60 s, per 10 s and 1,000 containers: 333 µs, three quarters of it sockets'.
 		"| sockets | 75.0 % | 250 |",
 		"| pdata | 25.0 % | 83 |",
+		"cAdvisor itself is measured by `make bench` in the side-by-side section above",
 	} {
 		require.Contains(t, got, want)
 	}

@@ -244,6 +244,9 @@ func (r report) renderReference(p func(string, ...any), sizes []int) {
 	p("| open + read + close of the 4 files | 75–83 µs | |\n")
 	p("| the 4 files kept open, pread at offset 0 | 18.5 µs | |\n")
 	p("| cAdvisor watching the same 200 containers | about 1,900 µs CPU per 10 s cycle | 3.9 %% of one core, 44 MB RSS |\n\n")
+	if runs, _ := r.sideBySide(); len(runs) > 0 {
+		p("cAdvisor itself is measured by `make bench` in the side-by-side section above, beside our collector in the same run.\n\n")
+	}
 	var floors []string
 	for _, n := range sizes {
 		if s, ok := r.bench.stat(fmt.Sprintf(benchRows[keptOpenRow].name, n), "cpu-ns/container"); ok {
