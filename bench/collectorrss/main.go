@@ -30,7 +30,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -129,18 +128,18 @@ func run(ctx context.Context, su setup, n int) (r collectorresult.Run, err error
 // and measures both over the same window; it then checks cAdvisor's working sets against
 // the collector's.
 func runSideBySide(ctx context.Context, su setup, t *tree, n int) (r collectorresult.Run, err error) {
-	prefix := "/" + filepath.Base(t.dir) + "/kubepods"
+	prefix := peerPrefix
 	pods := (n + 1) / 2
 	expect := n + pods + 2 // the containers, the pods, kubepods and kubepods/burstable
 	if n == 0 {
 		expect = 0
 	}
-	p, err := startPeer(su.cadvisor, prefix, expect)
+	p, err := startPeer(su.cadvisor, t.dir, expect)
 	if err != nil {
 		return r, err
 	}
 	defer func() { err = errors.Join(err, p.stop()) }()
-	log.Printf("cAdvisor %s knows the %d cgroups under %s", p.version, expect, prefix)
+	log.Printf("cAdvisor %s knows the %d cgroups under %s (the tree's, in its cgroup namespace)", p.version, expect, prefix)
 
 	exports := make(chan export, 1024)
 	sink, err := startOTLPSink(exports)

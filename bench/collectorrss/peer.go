@@ -43,11 +43,24 @@ type peerSample struct {
 	WorkingSet uint64    `json:"working_set"`
 }
 
-// startPeer runs the peer on the cgroups under prefix (a path in the memory hierarchy) and
-// waits until it knows expect of them, each with a sample.
-func startPeer(bin, prefix string, expect int) (*peer, error) {
+// peerPrefix is the cgroup prefix the peer allows, as the kubelet allows its cgroup roots:
+// the tree's kubepods, as the peer sees it from inside its cgroup namespace.
+const peerPrefix = "/kubepods"
+
+// startPeer runs the peer on the tree at dir (in the memory hierarchy) and waits until it
+// knows expect cgroups under the tree's kubepods, each with a sample.
+//
+// The peer runs in the tree's root cgroup, in a cgroup namespace of its own and a mount
+// namespace where the memory hierarchy is mounted again from that root: it sees the tree as
+// the whole hierarchy, /kubepods/burstable/pod<uid>/<id> as on a node, and its inotify
+// watcher watches the tree alone, as our receiver, whose root_path is the tree, does. Without
+// this it would watch the host's whole hierarchy and handle every cgroup that other users of
+// this machine create and remove during a run.
+func startPeer(bin, dir string, expect int) (*peer, error) {
 	p := &peer{stderr: &lineTail{max: 20}}
-	p.cmd = exec.Command(bin, "-prefix", prefix, "-expect", fmt.Sprint(expect))
+	p.cmd = exec.Command("sh", "-c", `echo $$ > "$1/cgroup.procs" && exec unshare --cgroup --mount --propagation private sh -c '
+		umount '"$2"' && mount -t cgroup -o memory cgroup '"$2"' && exec "$0" "$@"' "$3" -prefix "$4" -expect "$5"`,
+		"sh", dir, hierarchy, bin, peerPrefix, fmt.Sprint(expect))
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
