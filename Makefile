@@ -36,11 +36,35 @@ run: build
 
 ## test: every test (unit, golden, live cgroup integration where permitted, brief fuzzing);
 ## builds the collector first so the deploy config can be validated with it.
-test: build unit-test fuzz
+test: build unit-test fuzz e2e-if-installed
 
 unit-test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+## e2e: as root, the collector against a real container (containerd + runc) and real backends:
+## OTLP/gRPC into a stock collector build (e2e/backend-builder.yaml, built here with ocb) that
+## writes OTLP JSON and forwards to a real Prometheus (Debian's) by remote write; then every
+## query of deploy/dashboards and deploy/alerts against that Prometheus (e2e/).
+E2E_BACKEND := $(BUILD_DIR)/e2e-backend/otelcol-e2e-backend
+
+$(E2E_BACKEND): e2e/backend-builder.yaml
+	mkdir -p $(BUILD_DIR)
+	$(TOOLS) builder --config=e2e/backend-builder.yaml --skip-strict-versioning
+
+e2e: build $(E2E_BACKEND)
+	CGROUPMEM_E2E_COLLECTOR=$(CURDIR)/$(COLLECTOR) CGROUPMEM_E2E_BACKEND=$(CURDIR)/$(E2E_BACKEND) \
+	  $(GO) test -count=1 -timeout 6m -v -run '^TestE2E$$' ./e2e/
+
+# make test runs make e2e where its pieces are there (root, containerd, runc, prometheus,
+# busybox-static: .ci/run installs them), and says why not elsewhere.
+e2e-if-installed:
+	@if [ "$$(id -u)" = 0 ] && command -v containerd >/dev/null && command -v runc >/dev/null && \
+	    command -v prometheus >/dev/null && [ -x /bin/busybox ]; then \
+	  $(MAKE) e2e; \
+	else \
+	  echo "make e2e skipped: it needs root, containerd, runc, prometheus and busybox-static (.ci/run installs them)"; \
+	fi
 
 ## fuzz: run every fuzz target briefly (FUZZTIME each: 100000x, or a duration like 30s).
 fuzz:

@@ -33,13 +33,15 @@ import (
 
 const mib = 1 << 20
 
-// The real container's workload: a file read back (active page cache), then /dev/shm grown
+// The real container's workload: 2,000 files created (dentries), a file read back (active
+// page cache), then /dev/shm grown
 // 1 MiB every half second up to 48 MiB under a 128 MiB limit (a working set growing toward
 // its limit, and above its RSS). The OOM container retries, every 3 s after a 6 s pause, a
 // subshell that buffers 64 MiB under a 24 MiB limit: the kernel kills the subshell, the
 // container lives on.
 var (
-	growing = []string{"sh", "-c", "head -c 8388608 /dev/urandom > /tmp/file; cat /tmp/file > /dev/null; cat /tmp/file > /dev/null; " +
+	growing = []string{"sh", "-c", "mkdir /tmp/d; for i in $(seq 1 2000); do touch /tmp/d/f$i; done; " +
+		"head -c 8388608 /dev/urandom > /tmp/file; cat /tmp/file > /dev/null; cat /tmp/file > /dev/null; " +
 		"anon=$(head -c 8388608 /dev/zero | tr '\\0' a); " +
 		"for i in $(seq 1 96); do dd if=/dev/zero of=/dev/shm/s$i bs=524288 count=1 2>/dev/null; sleep 0.5; done; " +
 		"while true; do sleep 3600; done"}
@@ -120,8 +122,15 @@ func TestE2E(t *testing.T) {
 		require.Len(t, limit, 1)
 		require.Equal(t, float64(128*mib), limit[0].value(t), "the limit ctr set, as memory.limit_in_bytes says")
 		require.Equal(t, float64(128*mib), float64(readUint(t, filepath.Join(dir, "memory.limit_in_bytes"))))
-		ws, usage := series[0].value(t), float64(readUint(t, filepath.Join(dir, "memory.usage_in_bytes")))
-		require.True(t, ws > 8*mib && ws <= usage, "working set %v: above the 8 MiB file, at most the usage now (%v)", ws, usage)
+		// The working set grows with the workload: it passes the 8 MiB file, and stays below
+		// the kernel's usage read after the query.
+		require.Eventually(t, func() bool {
+			ws := c.query(t, "container_memory_working_set_bytes"+sel)
+			return len(ws) == 1 && ws[0].value(t) > 8*mib
+		}, 60*time.Second, time.Second, "the working set passes 8 MiB")
+		ws := c.query(t, "container_memory_working_set_bytes"+sel)[0].value(t)
+		usage := float64(readUint(t, filepath.Join(dir, "memory.usage_in_bytes")))
+		require.LessOrEqual(t, ws, usage, "working set at most the usage read after it")
 		for _, name := range []string{
 			"container_memory_rss_bytes", "container_memory_usage_bytes", "container_memory_oom_kills_total",
 			"container_memory_divergence_usage_bytes", "k8s_pod_memory_working_set_bytes",
@@ -129,6 +138,19 @@ func TestE2E(t *testing.T) {
 			require.NotEmpty(t, c.query(t, name), "%s in Prometheus", name)
 		}
 		t.Logf("metric names in Prometheus: %s", strings.Join(c.names(t), " "))
+	})
+
+	t.Run("promtool accepts the alert rules", func(t *testing.T) {
+		promtool, err := exec.LookPath("promtool")
+		if err != nil {
+			t.Skipf("promtool not installed: %v", err)
+		}
+		for _, f := range alertFiles(t) {
+			groups := filepath.Join(work, filepath.Base(f)+".rules.yaml")
+			writeRuleGroups(t, f, groups)
+			out, err := exec.Command(promtool, "check", "rules", groups).CombinedOutput()
+			require.NoError(t, err, "promtool check rules %s: %s", f, out)
+		}
 	})
 
 	t.Run("every dashboard and alert query returns the real container's data", func(t *testing.T) {
@@ -163,6 +185,10 @@ func TestE2E(t *testing.T) {
 		for _, q := range pending {
 			t.Errorf("%s returned nothing for the real container: %s", q.source, q.expr)
 		}
+		for _, s := range c.query(t, "container_memory_oom_kills_total") {
+			t.Logf("container_memory_oom_kills_total %v: %v", s.Metric["container_id"], s.Value)
+		}
+		t.Logf("OOM container's memory.oom_control: %q", readFile(t, filepath.Join(parent.Dir(podRel+"/"+oomID), "memory.oom_control")))
 		t.Logf("%d dashboard and alert queries checked in Prometheus", len(queries))
 	})
 	t.Logf("e2e: %v in all", time.Since(start).Round(time.Millisecond))
@@ -197,6 +223,8 @@ const collectorConfig = `receivers:
   cgroupmem:
     collection_interval: 1s
     root_path: %s
+    dentry_accounting:
+      mode: ebpf
 processors:
   memdivergence:
     thresholds:
@@ -225,6 +253,13 @@ service:
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
 }
 
 func readUint(t *testing.T, path string) uint64 {

@@ -53,10 +53,7 @@ func dashboardAndAlertQueries(t *testing.T) []query {
 			}
 		}
 	}
-	alerts, err := filepath.Glob("../deploy/alerts/*.yaml")
-	require.NoError(t, err)
-	require.NotEmpty(t, alerts, "deploy/alerts/*.yaml")
-	for _, f := range alerts {
+	for _, f := range alertFiles(t) {
 		rules := readRules(t, f)
 		for _, r := range rules {
 			out = append(out, query{source: fmt.Sprintf("alerts/%s: %s", filepath.Base(f), r.Alert+r.Record), expr: r.Expr})
@@ -97,32 +94,56 @@ func (d dashboard) allPanels() []panel {
 
 // rule is an alerting or recording rule of a PrometheusRule.
 type rule struct {
-	Alert       string            `yaml:"alert"`
-	Record      string            `yaml:"record"`
+	Alert       string            `yaml:"alert,omitempty"`
+	Record      string            `yaml:"record,omitempty"`
 	Expr        string            `yaml:"expr"`
-	For         string            `yaml:"for"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
+	For         string            `yaml:"for,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
 }
 
-func readRules(t *testing.T, path string) []rule {
+func alertFiles(t *testing.T) []string {
+	t.Helper()
+	alerts, err := filepath.Glob("../deploy/alerts/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, alerts, "deploy/alerts/*.yaml")
+	return alerts
+}
+
+type ruleGroup struct {
+	Name  string `yaml:"name"`
+	Rules []rule `yaml:"rules"`
+}
+
+func readGroups(t *testing.T, path string) []ruleGroup {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	var pr struct {
 		Kind string `yaml:"kind"`
 		Spec struct {
-			Groups []struct {
-				Name  string `yaml:"name"`
-				Rules []rule `yaml:"rules"`
-			} `yaml:"groups"`
+			Groups []ruleGroup `yaml:"groups"`
 		} `yaml:"spec"`
 	}
 	require.NoError(t, yaml.Unmarshal(b, &pr), path)
 	require.Equal(t, "PrometheusRule", pr.Kind, path)
+	return pr.Spec.Groups
+}
+
+func readRules(t *testing.T, path string) []rule {
+	t.Helper()
 	var out []rule
-	for _, g := range pr.Spec.Groups {
+	for _, g := range readGroups(t, path) {
 		out = append(out, g.Rules...)
 	}
 	return out
+}
+
+// writeRuleGroups writes a PrometheusRule's groups as a Prometheus rule file (what the
+// Prometheus operator hands Prometheus), for promtool check rules.
+func writeRuleGroups(t *testing.T, path, out string) {
+	t.Helper()
+	b, err := yaml.Marshal(map[string]any{"groups": readGroups(t, path)})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(out, b, 0o644))
 }
