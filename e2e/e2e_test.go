@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,6 +68,7 @@ func TestE2E(t *testing.T) {
 	oomID := ctrd.Run(t, ref, parent.Path(podRel), 24*mib, oom)
 	dir := parent.Dir(podRel + "/" + id)
 
+	kernel := sampleWorkingSet(t, dir)
 	work := t.TempDir()
 	promPort, otlpPort := freePort(t), freePort(t)
 	prom := fmt.Sprintf("http://127.0.0.1:%d", promPort)
@@ -122,15 +124,17 @@ func TestE2E(t *testing.T) {
 		require.Len(t, limit, 1)
 		require.Equal(t, float64(128*mib), limit[0].value(t), "the limit ctr set, as memory.limit_in_bytes says")
 		require.Equal(t, float64(128*mib), float64(readUint(t, filepath.Join(dir, "memory.limit_in_bytes"))))
-		// The working set grows with the workload: it passes the 8 MiB file, and stays below
-		// the kernel's usage read after the query.
+		// The working set as Prometheus has it lies between the lowest and the highest
+		// usage − total_inactive_file the kernel said within a second of the sample.
 		require.Eventually(t, func() bool {
 			ws := c.query(t, "container_memory_working_set_bytes"+sel)
 			return len(ws) == 1 && ws[0].value(t) > 8*mib
 		}, 60*time.Second, time.Second, "the working set passes 8 MiB")
 		ws := c.query(t, "container_memory_working_set_bytes"+sel)[0].value(t)
-		usage := float64(readUint(t, filepath.Join(dir, "memory.usage_in_bytes")))
-		require.LessOrEqual(t, ws, usage, "working set at most the usage read after it")
+		at := c.query(t, "timestamp(container_memory_working_set_bytes"+sel+")")[0].value(t)
+		lo, hi, n := kernel.between(time.UnixMilli(int64(at*1000)), time.Second)
+		require.Positive(t, n, "kernel readings around the sample at %v", at)
+		require.True(t, lo <= ws && ws <= hi, "working set %v in Prometheus, the kernel said %v..%v (%d readings) around it", ws, lo, hi, n)
 		for _, name := range []string{
 			"container_memory_rss_bytes", "container_memory_usage_bytes", "container_memory_oom_kills_total",
 			"container_memory_divergence_usage_bytes", "k8s_pod_memory_working_set_bytes",
@@ -253,6 +257,65 @@ service:
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
+// workingSetSamples are a cgroup's usage − total_inactive_file, read every 50 ms.
+type workingSetSamples struct {
+	mu sync.Mutex
+	at []time.Time
+	ws []float64
+}
+
+func sampleWorkingSet(t *testing.T, dir string) *workingSetSamples {
+	s := &workingSetSamples{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			usage, err1 := os.ReadFile(filepath.Join(dir, "memory.usage_in_bytes"))
+			stat, err2 := os.ReadFile(filepath.Join(dir, "memory.stat"))
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			u, _ := strconv.ParseFloat(strings.TrimSpace(string(usage)), 64)
+			inactive := 0.0
+			for _, line := range strings.Split(string(stat), "\n") {
+				if v, ok := strings.CutPrefix(line, "total_inactive_file "); ok {
+					inactive, _ = strconv.ParseFloat(v, 64)
+				}
+			}
+			s.mu.Lock()
+			s.at, s.ws = append(s.at, time.Now()), append(s.ws, max(u-inactive, 0))
+			s.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return s
+}
+
+// between returns the least and the most of the readings within d of at, and their count.
+func (s *workingSetSamples) between(at time.Time, d time.Duration) (lo, hi float64, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, ts := range s.at {
+		if ts.Before(at.Add(-d)) || ts.After(at.Add(d)) {
+			continue
+		}
+		if n == 0 || s.ws[i] < lo {
+			lo = s.ws[i]
+		}
+		if n == 0 || s.ws[i] > hi {
+			hi = s.ws[i]
+		}
+		n++
+	}
+	return lo, hi, n
 }
 
 func readFile(t *testing.T, path string) string {
