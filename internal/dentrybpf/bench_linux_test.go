@@ -6,8 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
+
+	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 )
 
 // BenchmarkCreateUnlink measures the accountant's overhead on the workload
@@ -62,22 +63,13 @@ func benchOffOn(b *testing.B, loop func(b *testing.B, dir string)) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			before := cpuTime(b)
+			before := testcgroup.CPUTime()
 			loop(b, filepath.Clean(dir))
 			// CPU time per op is steadier than wall time on a shared
 			// host: other tenants' load adds waiting, not our CPU time.
-			b.ReportMetric(float64(cpuTime(b)-before)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testcgroup.CPUTime()-before)/float64(b.N), "cpu-ns/op")
 		})
 	}
-}
-
-// cpuTime is the process's user+system CPU time in nanoseconds.
-func cpuTime(b *testing.B) int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // BenchmarkSnapshot measures one Snapshot (counter read plus the

@@ -10,12 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 )
 
 // The live tests re-execute the test binary as a "container": a child that
@@ -91,65 +92,28 @@ func startAccountant(tb testing.TB, cfg Config) *Accountant {
 	return a
 }
 
-// testCgroupRoot creates a unique parent cgroup for one test in the memory
-// hierarchy, or skips. Cleanup removes the cgroups deepest first; their
-// remaining dentries are reparented to the parent by the kernel.
-func testCgroupRoot(t *testing.T) string {
+// testRoot is one test's parent cgroup: a testcgroup tree in the host's memory hierarchy
+// (v1 or v2), whose cleanup removes the cgroups it made, deepest first; their remaining
+// dentries are reparented to the parent by the kernel.
+type testRoot struct{ tree *testcgroup.Tree }
+
+// testCgroupRoot creates a unique parent cgroup for one test, or skips.
+func testCgroupRoot(t *testing.T) testRoot {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: creating cgroups needs root")
-	}
-	root := defaultCgroupRoot()
-	if root == "/sys/fs/cgroup" {
-		b, err := os.ReadFile("/sys/fs/cgroup/cgroup.subtree_control")
-		if err != nil || !strings.Contains(string(b), "memory") {
-			t.Skip("skipping: no writable memory controller (v1 memory hierarchy or v2 root with memory delegated)")
-		}
-	}
-	dir := filepath.Join(root, fmt.Sprintf("dentrybpf-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Skipf("skipping: cannot create a test cgroup: %v", err)
-	}
-	t.Cleanup(func() { removeCgroupTree(t, dir) })
-	if root == "/sys/fs/cgroup" {
-		_ = os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+memory"), 0)
-	}
-	return dir
+	return testRoot{testcgroup.New(t)}
 }
 
-func newCgroup(t *testing.T, parent, name string) (string, uint64) {
+// Dir is the parent cgroup's directory.
+func (r testRoot) Dir() string { return r.tree.Dir() }
+
+func newCgroup(t *testing.T, parent testRoot, name string) (string, uint64) {
 	t.Helper()
-	dir := filepath.Join(parent, name)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := parent.tree.AddCgroup(name)
 	id, err := CgroupID(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return dir, id
-}
-
-func removeCgroupTree(t *testing.T, dir string) {
-	var dirs []string
-	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for i := len(dirs) - 1; i >= 0; i-- { // deepest first
-		var err error
-		for range 50 { // a just-exited child may still be leaving the cgroup
-			if err = syscall.Rmdir(dirs[i]); err == nil || errors.Is(err, syscall.ENOENT) {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil && !errors.Is(err, syscall.ENOENT) {
-			t.Errorf("removing test cgroup %s: %v", dirs[i], err)
-		}
-	}
 }
 
 // runInCgroup runs the test binary as a child in cgroup and waits for it.
@@ -214,7 +178,7 @@ func testAccuracy(t *testing.T, hooks string) {
 	if !a.Covers(churnID) || !a.Covers(idleID) {
 		t.Errorf("cgroups created after Start must be covered: churn %v idle %v", a.Covers(churnID), a.Covers(idleID))
 	}
-	parentID, _ := CgroupID(parent)
+	parentID, _ := CgroupID(parent.Dir())
 	if a.Covers(parentID) {
 		t.Errorf("cgroup %d created before Start must be partial", parentID)
 	}

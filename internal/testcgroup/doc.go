@@ -1,12 +1,18 @@
-// Package testcgroup builds Kubernetes-shaped cgroup trees in the host's real cgroup v1 memory
-// hierarchy for live tests, and runs workloads inside them.
+// Package testcgroup builds Kubernetes-shaped cgroup trees in the host's real memory
+// hierarchy, cgroup v1 or v2, for live tests and for the benchmark programs, and runs
+// workloads inside them.
 //
-// A Tree lives under a directory of its own, /sys/fs/cgroup/memory/cgroupmem-test-<random>,
-// laid out as the kubelet's cgroupfs driver does (kubepods/[burstable|besteffort/]pod<uid>/<id>).
-// Root returns a host root for a receiver's root_path whose sys/fs/cgroup/memory is that
-// directory, so discovery sees the test's cgroups and nothing else.
+// A Tree lives under a directory of its own: on a v1 host
+// /sys/fs/cgroup/memory/cgroupmem-test-<random>, on a v2 host /sys/fs/cgroup/cgroupmem-test-<random>
+// (with the memory controller enabled for its children at every level), laid out as the
+// kubelet's cgroupfs driver does (kubepods/[burstable|besteffort/]pod<uid>/<id>). Root
+// returns a host root for a receiver's root_path whose sys/fs/cgroup/memory (v1) or
+// sys/fs/cgroup (v2) is that directory, so discovery sees the tree's cgroups and nothing else.
+// New makes a tree for a test (skipped where the host has none, cleaned up by the test);
+// Make and Close are the same for a program without testing.TB, such as bench/collectorrss,
+// which fills it with StartSleeper.
 //
-// On a hybrid host (cgroup2 mounted at /sys/fs/cgroup/unified) the tree has a twin there,
+// On a hybrid host (cgroup2 mounted at /sys/fs/cgroup/unified) a v1 tree has a twin there,
 // /sys/fs/cgroup/unified/cgroupmem-test-<same random>, with the same cgroups, and processes
 // join both, as runc and crun place a container's processes at the same path in each
 // hierarchy: the kernel accounts memory pressure (memory.pressure) in the unified one. The
@@ -17,7 +23,8 @@
 // runs a Workload or execs the command it was given. Importing this package is all a test
 // binary needs for that.
 //
-// New skips the test when the hierarchy cannot be written: not root, or no cgroup v1 memory
-// controller at /sys/fs/cgroup/memory. The test's cleanup stops every process and removes
-// every cgroup.
+// New skips the test when no hierarchy can be written: not root, or neither a cgroup v1
+// memory controller at /sys/fs/cgroup/memory nor cgroup2 at /sys/fs/cgroup with the memory
+// controller. The test's cleanup stops every process and removes every cgroup it made, and
+// nothing else.
 package testcgroup // import "github.com/cgroupmem/cgroupmem/internal/testcgroup"

@@ -14,8 +14,10 @@ import (
 // PAGE_COUNTER_MAX pages, 9223372036854771712 bytes with 4 KiB pages.
 const unlimited = 1 << 62
 
-// Kernel is what a v1 memory cgroup's files say, read and parsed here with no code shared
-// with the receiver, so that tests can hold the receiver's numbers against it.
+// Kernel is what a memory cgroup's files say, read and parsed here with no code shared with
+// the receiver, so that tests can hold the receiver's numbers against it. On v2 the fields
+// come from the files that mean the same: memory.current, memory.max ("max": unlimited),
+// kernel and sock of memory.stat, oom_kill of memory.events.
 type Kernel struct {
 	Usage    uint64            // memory.usage_in_bytes
 	Limit    uint64            // memory.limit_in_bytes
@@ -28,7 +30,7 @@ type Kernel struct {
 // Limited reports whether memory.limit_in_bytes holds a limit.
 func (k Kernel) Limited() bool { return k.Limit < unlimited }
 
-// ReadKernel reads the memory files of the v1 cgroup in dir.
+// ReadKernel reads the memory files of the v1 or v2 cgroup in dir.
 func ReadKernel(tb testing.TB, dir string) Kernel {
 	tb.Helper()
 	k, err := readKernel(dir)
@@ -39,6 +41,9 @@ func ReadKernel(tb testing.TB, dir string) Kernel {
 }
 
 func readKernel(dir string) (Kernel, error) {
+	if _, err := os.Stat(filepath.Join(dir, "memory.current")); err == nil {
+		return readKernelV2(dir)
+	}
 	var k Kernel
 	var err error
 	for _, f := range []struct {
@@ -59,6 +64,30 @@ func readKernel(dir string) (Kernel, error) {
 	}
 	oom, err := readPairs(filepath.Join(dir, "memory.oom_control"))
 	k.OOMKills = oom["oom_kill"]
+	return k, err
+}
+
+func readKernelV2(dir string) (Kernel, error) {
+	var k Kernel
+	var err error
+	if k.Usage, err = readNumber(filepath.Join(dir, "memory.current")); err != nil {
+		return k, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "memory.max"))
+	if err != nil {
+		return k, err
+	}
+	if s := strings.TrimSpace(string(b)); s == "max" {
+		k.Limit = 1<<63 - 1
+	} else if k.Limit, err = strconv.ParseUint(s, 10, 64); err != nil {
+		return k, fmt.Errorf("%s/memory.max: %w", dir, err)
+	}
+	if k.Stat, err = readPairs(filepath.Join(dir, "memory.stat")); err != nil {
+		return k, err
+	}
+	k.Kmem, k.TCPKmem = k.Stat["kernel"], k.Stat["sock"]
+	events, err := readPairs(filepath.Join(dir, "memory.events"))
+	k.OOMKills = events["oom_kill"]
 	return k, err
 }
 

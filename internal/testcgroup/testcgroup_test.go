@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -68,6 +69,9 @@ func TestTreeLayoutAndCleanup(t *testing.T) {
 
 		// The receiver finds the hierarchy and walks it through the root's symlinks.
 		hier := filepath.Join(root, "sys", "fs", "cgroup", "memory")
+		if tree.Mode() == V2 {
+			hier = filepath.Join(root, "sys", "fs", "cgroup")
+		}
 		_, err := os.Stat(filepath.Join(hier, "memory.stat"))
 		require.NoError(t, err)
 		entries, err := os.ReadDir(filepath.Join(hier, "kubepods"))
@@ -192,4 +196,93 @@ func pids(t *testing.T, dir string) []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestMakeWithSleepers builds a tree without testing.TB, as bench/collectorrss does: the
+// sleepers are in their cgroups (the kernel's cgroup.procs and /proc/<pid>/cgroup say so) and
+// Close removes every cgroup, kills every sleeper and removes the host root.
+func TestMakeWithSleepers(t *testing.T) {
+	tree, err := Make("cgroupmem-test-make-")
+	if errors.Is(err, ErrUnavailable) {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			require.NoError(t, tree.Close())
+		}
+	})
+	uid := NewPodUID()
+	var dirs []string
+	for range 2 {
+		dir, err := tree.MakeContainer(QoSBurstable, uid, NewContainerID())
+		require.NoError(t, err)
+		require.NoError(t, tree.StartSleeper(dir))
+		dirs = append(dirs, dir)
+	}
+	_, err = tree.MakeContainer("gold", uid, NewContainerID())
+	require.ErrorContains(t, err, `QoS class "gold"`)
+	require.NoError(t, tree.WaitJoined())
+	var sleepers []int
+	for _, dir := range dirs {
+		ps := pids(t, dir)
+		require.Len(t, ps, 1, "one sleeper in %s", dir)
+		sleepers = append(sleepers, ps[0])
+		if u := tree.Unified(dir); u != "" {
+			require.Equal(t, ps, pids(t, u), "the sleeper joined the unified twin too")
+		}
+		require.Positive(t, ReadKernel(t, dir).Usage, "the sleeper's memory is charged to %s", dir)
+	}
+	root, top := tree.Root(), tree.Dir()
+	require.NoError(t, tree.Close())
+	closed = true
+	for _, pid := range sleepers {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d/cgroup", pid))
+		require.True(t, errors.Is(err, fs.ErrNotExist), "sleeper %d still runs", pid)
+	}
+	for _, p := range []string{top, root} {
+		_, err := os.Lstat(p)
+		require.True(t, errors.Is(err, fs.ErrNotExist), "%s left behind: %v", p, err)
+	}
+	require.NoError(t, tree.Close(), "a second Close")
+}
+
+// TestV2Layout builds a v2 tree in this host's cgroup2 mount: /sys/fs/cgroup on a v2 host,
+// /sys/fs/cgroup/unified on a hybrid one, where the memory controller is not available (so
+// no controller is enabled there and the memory files are not checked). The layout, the host
+// root, a sleeper's placement and the removal are what a v2 host's live tests rely on.
+func TestV2Layout(t *testing.T) {
+	mode, _ := detect()
+	hier, enable := V2Hierarchy, "+memory"
+	switch mode {
+	case V2:
+	case V1:
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(UnifiedHierarchy, &st); err != nil || st.Type != cgroup2SuperMagic {
+			t.Skip("no cgroup2 mount at " + UnifiedHierarchy)
+		}
+		hier, enable = UnifiedHierarchy, ""
+	default:
+		t.Skip("no writable cgroup hierarchy")
+	}
+	tree, err := makeIn(V2, hier, enable, "cgroupmem-test-v2-")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, tree.Close()) })
+	uid, id := NewPodUID(), NewContainerID()
+	dir, err := tree.MakeContainer(QoSBestEffort, uid, id)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(tree.Dir(), "kubepods", "besteffort", "pod"+uid, id), dir)
+	require.Empty(t, tree.Unified(dir), "no twin on v2")
+	seen := filepath.Join(tree.Root(), "sys", "fs", "cgroup", "kubepods", "besteffort", "pod"+uid, id, "cgroup.procs")
+	_, err = os.Stat(seen)
+	require.NoError(t, err, "the root's sys/fs/cgroup is the tree")
+	if enable != "" {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(dir), "cgroup.subtree_control"))
+		require.NoError(t, err)
+		require.Contains(t, strings.Fields(string(b)), "memory", "the pod gives its containers the memory controller")
+	}
+	require.NoError(t, tree.StartSleeper(dir))
+	require.NoError(t, tree.WaitJoined())
+	require.Len(t, pids(t, dir), 1)
 }
