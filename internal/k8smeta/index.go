@@ -51,8 +51,14 @@ func newSnapshot(list []kubeletPod, fetchedAt time.Time) *snapshot {
 	return s
 }
 
+// maxIndexedContainers bounds the container IDs indexed per pod: a pod's spec is the tenant's,
+// and only its size (at most 1.5 MiB in the API server) bounds its containers. Real pods have
+// a few; IDs past the bound stay unnamed.
+const maxIndexedContainers = 1024
+
 // podContainers indexes init, regular and ephemeral container statuses by container ID, with
-// the ID of the previous instance of a restarted container, whose cgroup may outlive it briefly.
+// the ID of the previous instance of a restarted container, whose cgroup may outlive it
+// briefly; at most maxIndexedContainers IDs.
 func podContainers(pod *kubeletPod) map[string]string {
 	out := make(map[string]string)
 	status := &pod.Status
@@ -60,6 +66,9 @@ func podContainers(pod *kubeletPod) map[string]string {
 		status.InitContainerStatuses, status.ContainerStatuses, status.EphemeralContainerStatuses,
 	} {
 		for _, cs := range statuses {
+			if len(out) >= maxIndexedContainers {
+				return out
+			}
 			if id := normalizeContainerID(cs.ContainerID); id != "" {
 				out[id] = cs.Name
 			}

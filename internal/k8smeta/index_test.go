@@ -3,6 +3,7 @@ package k8smeta
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -59,6 +60,20 @@ func listed(t *testing.T, pods ...corev1.Pod) []kubeletPod {
 	list, err := decodePodList(bytes.NewReader(b))
 	require.NoError(t, err)
 	return list
+}
+
+// TestSnapshotBoundsContainersPerPod: a pod listing more container statuses than any real
+// pod has indexes maxIndexedContainers of them.
+func TestSnapshotBoundsContainersPerPod(t *testing.T) {
+	var many [][2]string
+	for i := range 3 * maxIndexedContainers {
+		many = append(many, [2]string{fmt.Sprintf("c%d", i), fmt.Sprintf("%064x", i)})
+	}
+	snap := newSnapshot(listed(t, testPod("tenant", "huge", uidA, many...)), time.Time{})
+	e, ok := snap.pod(uidA)
+	require.True(t, ok)
+	assert.Len(t, e.containers, maxIndexedContainers)
+	assert.Equal(t, "c0", e.containers[fmt.Sprintf("%064x", 0)], "the first ones are named")
 }
 
 func TestNilSnapshot(t *testing.T) {
