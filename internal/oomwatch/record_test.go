@@ -23,7 +23,7 @@ func TestParseRecord(t *testing.T) {
 		wantErr string
 	}{
 		{name: "kernel 6.18, container limit", ok: true,
-			in: "6,2345,123456789,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=" + pod + "/" + id + ",task_memcg=" + pod + "/" + id + ",task=tail,pid=4242,uid=0\n",
+			in:   "6,2345,123456789,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=" + pod + "/" + id + ",task_memcg=" + pod + "/" + id + ",task=tail,pid=4242,uid=0\n",
 			want: Kill{Seq: 2345, Constraint: "CONSTRAINT_MEMCG", OOMMemcg: pod + "/" + id, TaskMemcg: pod + "/" + id, Task: "tail", PID: 4242, UID: 0}},
 		{name: "node-wide OOM: no oom_memcg", ok: true,
 			in:   "6,7,1,-;oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=" + pod + "/" + id + ",task=java,pid=1,uid=1000",
@@ -32,7 +32,7 @@ func TestParseRecord(t *testing.T) {
 			in:   "6,8,1,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a/b,task=x,pid=2,uid=3\n SUBSYSTEM=foo\n",
 			want: Kill{Seq: 8, Constraint: "CONSTRAINT_MEMCG", OOMMemcg: "/a", TaskMemcg: "/a/b", Task: "x", PID: 2, UID: 3}},
 		{name: "a comm that poses as fields", ok: true,
-			in: "6,9,1,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a/b,task=,task_memcg=/x,pid=1,uid=0,pid=77,uid=5",
+			in:   "6,9,1,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a/b,task=,task_memcg=/x,pid=1,uid=0,pid=77,uid=5",
 			want: Kill{Seq: 9, Constraint: "CONSTRAINT_MEMCG", OOMMemcg: "/a", TaskMemcg: "/a/b", Task: ",task_memcg=/x,pid=1,uid=0", PID: 77, UID: 5}},
 		{name: "another kernel line", in: "6,10,1,-;Memory cgroup out of memory: Killed process 4242 (tail)"},
 		{name: "written by userspace (facility user)", in: "14,11,1,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a/b,task=x,pid=2,uid=3"},
