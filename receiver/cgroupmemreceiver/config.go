@@ -42,6 +42,10 @@ type Config struct {
 	// Sockets configures the socket receive-queue metrics (container.memory.sock_rcvq*): how
 	// sockets are attributed to containers and how much one scrape may examine.
 	Sockets SocketsConfig `mapstructure:"sockets"`
+
+	// KmsgOOMWatcher reads the kernel's OOM kill reports from /dev/kmsg (off by default), so
+	// that kills of containers whose cgroups are removed right after are counted.
+	KmsgOOMWatcher KmsgOOMWatcherConfig `mapstructure:"kmsg_oom_watcher"`
 }
 
 // SocketsConfig bounds and steers the socket attribution (internal/sockets).

@@ -29,6 +29,8 @@ func TestLoadConfig(t *testing.T) {
 
 	socks := createDefaultConfig().(*Config)
 	socks.Sockets = SocketsConfig{Attribution: "fd_walk", MaxFDsPerContainer: 4096, MaxFDsPerScrape: 65536, MaxNamespaces: 256}
+	kmsg := createDefaultConfig().(*Config)
+	kmsg.KmsgOOMWatcher = KmsgOOMWatcherConfig{Enabled: true, Path: "/dev/kmsg"}
 
 	tests := []struct {
 		id      component.ID
@@ -48,6 +50,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: `sockets.attribution must be "cgroup_id" or "fd_walk", got "ebpf"`},
 		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: "sockets.max_fds_per_container must be positive, got 0"},
 		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: "sockets.max_namespaces must be positive, got -1"},
+		{id: component.NewIDWithName(metadata.Type, "kmsg"), want: kmsg},
+		{id: component.NewIDWithName(metadata.Type, "kmsg_relative"), wantErr: `kmsg_oom_watcher.path must be an absolute path, got "dev/kmsg"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
@@ -65,6 +69,7 @@ func TestLoadConfig(t *testing.T) {
 			require.Equal(t, want.RootPath, got.RootPath)
 			require.Equal(t, want.DentryAccounting, got.DentryAccounting)
 			require.Equal(t, want.Sockets, got.Sockets)
+			require.Equal(t, want.KmsgOOMWatcher, got.KmsgOOMWatcher)
 			require.Equal(t, want.ControllerConfig, got.ControllerConfig)
 			// enabledSetByUser differs by design; compare what users set.
 			require.Equal(t, want.Metrics.ContainerMemoryRssHuge.Enabled, got.Metrics.ContainerMemoryRssHuge.Enabled)

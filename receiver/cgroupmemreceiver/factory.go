@@ -43,6 +43,7 @@ func createDefaultConfig() component.Config {
 		K8sMetadata:          k8smeta.NewDefaultConfig(),
 		DentryAccounting:     DentryAccountingConfig{Mode: dentryAccountingOff},
 		Sockets:              defaultSocketsConfig(),
+		KmsgOOMWatcher:       KmsgOOMWatcherConfig{Path: defaultKmsgPath},
 	}
 }
 

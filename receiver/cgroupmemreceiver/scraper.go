@@ -39,6 +39,7 @@ type cgroupScraper struct {
 	sockets  *sockets.Collector
 	k8s      *k8smeta.Provider
 	dentries *dentryAccounting
+	oom      *oomLedger // nil when neither the kmsg watcher nor v1 pod OOM kills need it
 	procRoot string
 
 	resources resourceCache
@@ -117,6 +118,10 @@ func (s *cgroupScraper) start(ctx context.Context, _ component.Host) error {
 	s.files = cgroupfs.NewFiles(s.cfg.MaxOpenFiles)
 	s.catalog = cgroupfs.NewCatalog(hier, s.files, s.cfg.DiscoveryInterval)
 	s.memory = cgroupfs.NewMemoryReader(hier.Mode)
+	if !hier.Mode.V2() && s.cfg.Metrics.K8sPodMemoryOomKills.Enabled {
+		s.containerReadings |= cgroupfs.OptOOMKills // a v1 pod's count is its containers'
+	}
+	s.oom = s.startOOMLedger()
 	if s.socketsEnabled() {
 		s.sockets = sockets.NewCollector(s.procRoot, s.cfg.Sockets.limits(), s.logger)
 	}
@@ -146,6 +151,7 @@ func (s *cgroupScraper) shutdown(ctx context.Context) error {
 		errs = append(errs, s.k8s.Shutdown(ctx))
 	}
 	errs = append(errs, s.dentries.close())
+	errs = append(errs, s.oom.close())
 	if s.sockets != nil {
 		errs = append(errs, s.sockets.Close())
 	}
@@ -190,6 +196,7 @@ func (s *cgroupScraper) scrapeInBatches(ctx context.Context, batchResources int,
 		errs.AddPartial(containerMetricsLen, err)
 	}
 	s.trackNodeOOMKills()
+	s.oom.begin(s)
 	socks := s.collectSockets(ctx, tree, &errs)
 	if err := s.dentries.snapshot(s.logger); err != nil {
 		errs.AddPartial(1, err)
@@ -218,6 +225,7 @@ func (s *cgroupScraper) scrapeInBatches(ctx context.Context, batchResources int,
 		}
 	}
 	s.recordReadings(now, socks, &errs) // the last batch's pods and containers before the node
+	s.oom.end(s, now)
 	s.scrapeNode(now, &errs)
 	flush()
 	s.resources.endScrape()
@@ -240,7 +248,9 @@ func (s *cgroupScraper) readContainer(c *cgroupfs.Container, errs *scrapererror.
 	if !names.included {
 		return
 	}
-	if mem, ok := s.readCgroup(c.Path, s.containerReadings, errs); ok {
+	mem, ok := s.readCgroup(c.Path, s.containerReadings, errs)
+	s.oom.observe(c, names, mem.OOMKills)
+	if ok {
 		s.readings = append(s.readings, cgroupReading{container: c, names: names, mem: mem})
 	}
 }
@@ -253,6 +263,7 @@ func (s *cgroupScraper) readPod(pod *cgroupfs.Pod, errs *scrapererror.ScrapeErro
 		return
 	}
 	if mem, ok := s.readCgroup(pod.Path, s.podReadings, errs); ok {
+		mem.OOMKills = s.oom.podKills(pod.Path, mem.OOMKills)
 		s.readings = append(s.readings, cgroupReading{pod: pod, names: containerNames{pod: info}, mem: mem})
 	}
 }
