@@ -30,7 +30,7 @@ func ContainerAt(rel string) (c Container, podPath string, ok bool) {
 		}
 		next := path.Join(cur, name)
 		if pod == nil {
-			if uid, qos, isPod := parsePodDir(name, parent); isPod {
+			if uid, qos, isPod := parsePodDir(name, cur); isPod {
 				pod = &Pod{UID: uid, QoS: qos, Path: next}
 				parent, cur = name, next
 				continue

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
@@ -73,7 +74,7 @@ func TestLiveOOMKillsOutliveTheContainer(t *testing.T) {
 	got := map[string]int64{}
 	var pod int64
 	want := int64(podOwn + keptKills + removedKills + bornKills)
-	require.Eventually(t, func() bool {
+	assert.Eventually(t, func() bool {
 		r := scrape()
 		for _, id := range []string{keptID, removedID, bornID} {
 			if v, ok := r["container "+id].values["container.memory.oom_kills"]; ok {
@@ -82,7 +83,8 @@ func TestLiveOOMKillsOutliveTheContainer(t *testing.T) {
 		}
 		pod = r["pod "+uid].values["k8s.pod.memory.oom_kills"]
 		return pod == want && len(got) == 3
-	}, 10*time.Second, 50*time.Millisecond, "pod %d, want %d; containers %v", pod, want, got)
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Equal(t, want, pod, "the pod's count: its own %d and its containers' %v", podOwn, got)
 	require.Equal(t, int64(testcgroup.ReadKernel(t, kept).OOMKills), got[keptID], "the kept cgroup's count, as its file says it")
 	require.Equal(t, int64(keptKills), got[keptID])
 	require.Equal(t, int64(removedKills), got[removedID], "the removed container's kill, from the kernel's report")
