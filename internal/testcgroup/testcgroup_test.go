@@ -266,7 +266,7 @@ func TestV2Layout(t *testing.T) {
 	default:
 		t.Skip("no writable cgroup hierarchy")
 	}
-	tree, err := makeIn(V2, hier, enable, "cgroupmem-test-v2-")
+	tree, err := makeIn(V2, hier, enable, "cgroupmem-test-v2-", options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, tree.Close()) })
 	uid, id := NewPodUID(), NewContainerID()

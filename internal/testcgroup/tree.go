@@ -89,10 +89,24 @@ func New(tb testing.TB) *Tree {
 	return t
 }
 
+// Option changes how Make builds a tree.
+type Option func(*options)
+
+type options struct{ noTwin bool }
+
+// WithoutUnifiedTwin leaves out the twin in the unified mount of a hybrid host: the tree's
+// processes are then in the v1 memory hierarchy alone, and the host root has no
+// sys/fs/cgroup/unified, so the receiver reads no memory.pressure.
+func WithoutUnifiedTwin() Option { return func(o *options) { o.noTwin = true } }
+
 // Make creates an empty tree in the host's memory hierarchy, in a directory named prefix
 // and random hex, with a host root in a temporary directory. Close removes both. It returns
 // an error wrapping ErrUnavailable when the host has no writable memory hierarchy.
-func Make(prefix string) (*Tree, error) {
+func Make(prefix string, opts ...Option) (*Tree, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mode, reason := detect()
 	if mode == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrUnavailable, reason)
@@ -101,12 +115,12 @@ func Make(prefix string) (*Tree, error) {
 	if mode == V2 {
 		hier, enable = V2Hierarchy, "+memory"
 	}
-	return makeIn(mode, hier, enable, prefix)
+	return makeIn(mode, hier, enable, prefix, o)
 }
 
 // makeIn builds the tree's root directory in hier; enable is written to cgroup.subtree_control
 // of every cgroup that gets children on v2.
-func makeIn(mode Mode, hier, enable, prefix string) (_ *Tree, err error) {
+func makeIn(mode Mode, hier, enable, prefix string, o options) (_ *Tree, err error) {
 	name := prefix + randomHex(6)
 	t := &Tree{mode: mode, dir: filepath.Join(hier, name), enable: enable}
 	if err := os.Mkdir(t.dir, 0o755); err != nil {
@@ -124,7 +138,7 @@ func makeIn(mode Mode, hier, enable, prefix string) (_ *Tree, err error) {
 	if err := t.enableChildren(t.dir); err != nil {
 		return nil, err
 	}
-	if mode == V1 {
+	if mode == V1 && !o.noTwin {
 		t.unified = makeUnified(name)
 		if t.unified != "" {
 			t.made = append(t.made, t.unified)
@@ -396,17 +410,27 @@ func (t *Tree) WaitJoined() error {
 }
 
 // inTree reports whether a /proc/<pid>/cgroup places the process in the tree: in the memory
-// controller's line on v1, in the unified line ("0::") on v2.
+// controller's line on v1 (and the unified line "0::" too when the tree has a twin there), in
+// the unified line on v2.
 func (t *Tree) inTree(procCgroup, want string) bool {
+	memory, unified := false, false
 	for _, line := range strings.Split(procCgroup, "\n") {
 		_, rest, _ := strings.Cut(line, ":")
 		ctrl, path, _ := strings.Cut(rest, ":")
-		mine := ctrl == "" && t.mode == V2 || slices.Contains(strings.Split(ctrl, ","), "memory") && t.mode == V1
-		if mine && strings.Contains(path+"/", want) {
-			return true
+		if !strings.Contains(path+"/", want) {
+			continue
+		}
+		switch {
+		case ctrl == "":
+			unified = true
+		case slices.Contains(strings.Split(ctrl, ","), "memory"):
+			memory = true
 		}
 	}
-	return false
+	if t.mode == V2 {
+		return unified
+	}
+	return memory && (t.unified == "" || unified)
 }
 
 // Close kills the sleepers, removes every cgroup made, children before parents, and the host
