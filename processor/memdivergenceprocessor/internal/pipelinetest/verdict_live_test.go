@@ -72,7 +72,7 @@ func (l *livePipeline) waitScrapes(t *testing.T, n int) pmetric.Metrics {
 	return l.last()
 }
 
-func startLive(t *testing.T, tree *testcgroup.Tree, interval time.Duration, edit func(*memdivergenceprocessor.Config)) *livePipeline {
+func startLive(t *testing.T, tree *testcgroup.Tree, interval time.Duration, edit func(*memdivergenceprocessor.Config), editReceiver ...func(*cgroupmemreceiver.Config)) *livePipeline {
 	t.Helper()
 	ctx := context.Background()
 	host := componenttest.NewNopHost()
@@ -98,6 +98,9 @@ func startLive(t *testing.T, tree *testcgroup.Tree, interval time.Duration, edit
 	rcfg.RootPath = tree.Root()
 	rcfg.CollectionInterval = interval
 	rcfg.InitialDelay = 0
+	for _, e := range editReceiver {
+		e(rcfg)
+	}
 	rcv, err := rf.CreateMetrics(ctx, receivertest.NewNopSettings(rf.Type()), rcfg, proc)
 	require.NoError(t, err)
 	require.NoError(t, proc.Start(ctx, host))
@@ -238,7 +241,7 @@ func TestLiveOOMKill(t *testing.T) {
 	assert.False(t, has, "no kill yet")
 	before := testcgroup.ReadKernel(t, dir).OOMKills
 
-	tree.Start(t, dir, exec.Command("tail", "/dev/zero"))
+	tree.Start(t, dir, allocator())
 	require.Eventually(t, func() bool { return testcgroup.ReadKernel(t, dir).OOMKills > before }, 30*time.Second, 20*time.Millisecond)
 	after := testcgroup.ReadKernel(t, dir).OOMKills
 	require.Equal(t, before+1, after, "the kernel counted one kill")
@@ -314,4 +317,11 @@ func kernelUDPQueue(t *testing.T, pid int) uint64 {
 		sum += v
 	}
 	return sum
+}
+
+// allocator reads /dev/zero into memory until its cgroup's limit; it makes itself the OOM
+// killer's first choice (oom_score_adj 1000), so that the kill does not take the
+// container's other process.
+func allocator() *exec.Cmd {
+	return exec.Command("/bin/sh", "-c", "echo 1000 > /proc/self/oom_score_adj && exec tail /dev/zero")
 }
