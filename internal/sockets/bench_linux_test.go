@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 )
 
 const (
@@ -30,9 +32,9 @@ type fleet struct {
 }
 
 // startFleet starts the helpers, each in a new network namespace (one per pod) when
-// netnsPerPod, else all in the benchmark's own namespace; with cgRoot, each in its own
-// cgroup below it.
-func startFleet(b *testing.B, netnsPerPod bool, cgRoot string) fleet {
+// netnsPerPod, else all in the benchmark's own namespace; with a tree, each in its own
+// cgroup of it.
+func startFleet(b *testing.B, netnsPerPod bool, tree *testcgroup.Tree) fleet {
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
@@ -63,9 +65,9 @@ func startFleet(b *testing.B, netnsPerPod bool, cgRoot string) fleet {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = p.stdin.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		if cgRoot != "" {
-			dir := filepath.Join(cgRoot, fmt.Sprintf("kubepods/burstable/pod%04d/c%04d", i, i))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+		if tree != nil {
+			dir, err := tree.MakeCgroup(fmt.Sprintf("kubepods/burstable/pod%04d/c%04d", i, i))
+			if err != nil {
 				b.Fatal(err)
 			}
 			if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
@@ -90,15 +92,22 @@ func startFleet(b *testing.B, netnsPerPod bool, cgRoot string) fleet {
 	return f
 }
 
-// benchCgroupRoot makes a unique cgroup v1 memory directory, or returns "" where that is not
-// possible (the plain cgroup read is then skipped).
-func benchCgroupRoot(b *testing.B) string {
-	root := filepath.Join(cgroupV1Memory, fmt.Sprintf("cgroupmem-sockets-bench-%d-%d", os.Getpid(), time.Now().UnixNano()))
-	if err := os.Mkdir(root, 0o755); err != nil {
-		return ""
+// benchCgroupRoot makes a unique cgroup tree in the v1 memory hierarchy, or returns nil where
+// that is not possible (the plain cgroup read, of v1 files, is then skipped).
+func benchCgroupRoot(b *testing.B) *testcgroup.Tree {
+	tree, err := testcgroup.Make("cgroupmem-sockets-bench-", testcgroup.WithoutUnifiedTwin())
+	if err != nil {
+		return nil
 	}
-	b.Cleanup(func() { removeCgroupTree(b, root) })
-	return root
+	b.Cleanup(func() {
+		if err := tree.Close(); err != nil {
+			b.Errorf("%v", err)
+		}
+	})
+	if tree.Mode() != testcgroup.V1 {
+		return nil
+	}
+	return tree
 }
 
 // BenchmarkCollect100x50 measures one Collect of 100 containers × 50 sockets, beside a
@@ -113,11 +122,11 @@ func BenchmarkCollect100x50(b *testing.B) {
 			if perPod && os.Geteuid() != 0 {
 				b.Skip("a network namespace per container needs root")
 			}
-			var cgRoot string
+			var tree *testcgroup.Tree
 			if perPod {
-				cgRoot = benchCgroupRoot(b)
+				tree = benchCgroupRoot(b)
 			}
-			f := startFleet(b, perPod, cgRoot)
+			f := startFleet(b, perPod, tree)
 			if len(f.cgroups) > 0 {
 				b.Run("plain_cgroup_read", func(b *testing.B) { benchPlainCgroupRead(b, f.cgroups) })
 			}
@@ -145,13 +154,13 @@ func benchCollect(b *testing.B, f fleet, src Source) {
 		}
 	}
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := testcgroup.CPUTime()
 	for b.Loop() {
 		if _, err := c.Collect(ctx, f.groups); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportPerContainer(b, cpuTime()-cpu)
+	reportPerContainer(b, testcgroup.CPUTime()-cpu)
 }
 
 // reportPerContainer reports wall-clock and CPU time (user and system of this process, where
@@ -163,20 +172,11 @@ func reportPerContainer(b *testing.B, cpu time.Duration) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/per, "cpu-ns/container")
 }
 
-// cpuTime is the user and system CPU time the process has used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // benchPlainCgroupRead reads what a scrape reads for each container without sockets.
 func benchPlainCgroupRead(b *testing.B, dirs []string) {
 	files := []string{"cgroup.procs", "memory.stat", "memory.usage_in_bytes", "memory.limit_in_bytes"}
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := testcgroup.CPUTime()
 	for b.Loop() {
 		for _, d := range dirs {
 			for _, name := range files {
@@ -186,7 +186,7 @@ func benchPlainCgroupRead(b *testing.B, dirs []string) {
 			}
 		}
 	}
-	reportPerContainer(b, cpuTime()-cpu)
+	reportPerContainer(b, testcgroup.CPUTime()-cpu)
 }
 
 // hostSockets opens n UDP sockets in this process (as one namespace's worth of sockets)
@@ -292,13 +292,13 @@ func BenchmarkDumpNamespace(b *testing.B) {
 					}
 					conn := d.conns[ns].c
 					b.ReportAllocs()
-					cpu := cpuTime()
+					cpu := testcgroup.CPUTime()
 					for b.Loop() {
 						if err := dumpFamily(conn, q, func(uint64, uint64) bool { return true }, map[uint64]sockQueue{}); err != nil {
 							b.Fatal(err)
 						}
 					}
-					b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/dump")
+					b.ReportMetric(float64((testcgroup.CPUTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/dump")
 				})
 			}
 		})

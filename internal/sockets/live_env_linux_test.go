@@ -7,35 +7,34 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 )
 
-const cgroupV1Memory = "/sys/fs/cgroup/memory"
+// cgroupV1Memory is the v1 memory hierarchy the live tests' cgroups are in; Group.Cgroup paths
+// are relative to it.
+const cgroupV1Memory = testcgroup.Hierarchy
 
-// liveEnv builds containers for live tests: cgroups under a unique test root of the cgroup
-// v1 memory hierarchy, network namespaces, and helper processes inside them. Everything is
-// removed by t.Cleanup (processes first, then namespaces, then cgroups deepest first).
+// liveEnv builds containers for live tests: cgroups of a testcgroup tree, network namespaces,
+// and helper processes inside them. Everything is removed by t.Cleanup (processes first,
+// then namespaces, then the tree's cgroups deepest first).
 type liveEnv struct {
 	t       *testing.T
-	root    string // unique cgroup directory of this test
+	tree    *testcgroup.Tree
+	root    string // the tree's root cgroup
 	unified string // its mirror in the unified (cgroup2) hierarchy, "" without one
 	exe     string
 }
 
 // cgroupUnified is the cgroup2 mount of a v1 hybrid host.
-const cgroupUnified = "/sys/fs/cgroup/unified"
-
-// cgroup2SuperMagic is statfs's f_type of a cgroup2 mount.
-const cgroup2SuperMagic = 0x63677270
+const cgroupUnified = testcgroup.UnifiedHierarchy
 
 // requireLive skips unless the test runs as root with a writable cgroup v1 memory
 // hierarchy and iproute2's ss and ip.
@@ -52,36 +51,21 @@ func requireLive(t *testing.T) *liveEnv {
 			t.Skipf("live socket test needs iproute2 (%s not found; apt-get install iproute2)", tool)
 		}
 	}
-	root := filepath.Join(cgroupV1Memory, fmt.Sprintf("cgroupmem-sockets-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Skipf("live socket test needs a writable cgroup v1 memory hierarchy at %s: %v", cgroupV1Memory, err)
+	// As runc does on a hybrid host: each container's path mirrored in the unified hierarchy,
+	// its processes in both, so that its sockets carry the mirror's cgroup2 id.
+	tree := testcgroup.New(t)
+	if tree.Mode() != testcgroup.V1 {
+		t.Skip("the live socket tests name their groups' cgroups relative to the v1 memory hierarchy")
 	}
-	t.Cleanup(func() { removeCgroupTree(t, root) })
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &liveEnv{t: t, root: root, exe: exe}
-	// As runc does on a hybrid host: each container's path mirrored in the unified hierarchy,
-	// its processes in both, so that its sockets carry the mirror's cgroup2 id.
-	var st syscall.Statfs_t
-	if syscall.Statfs(cgroupUnified, &st) == nil && st.Type == cgroup2SuperMagic {
-		unified := filepath.Join(cgroupUnified, filepath.Base(root))
-		if err := os.Mkdir(unified, 0o755); err == nil {
-			e.unified = unified
-			t.Cleanup(func() { removeCgroupTree(t, unified) })
-		}
-	}
-	return e
+	return &liveEnv{t: t, tree: tree, root: tree.Dir(), unified: tree.Unified(tree.Dir()), exe: exe}
 }
 
 // unifiedOf is the unified mirror of a container cgroup made by cgroup ("" without one).
-func (e *liveEnv) unifiedOf(dir string) string {
-	if e.unified == "" {
-		return ""
-	}
-	return filepath.Join(e.unified, strings.TrimPrefix(dir, e.root))
-}
+func (e *liveEnv) unifiedOf(dir string) string { return e.tree.Unified(dir) }
 
 // join moves pid into the container cgroup dir and its unified mirror.
 func (e *liveEnv) join(dir string, pid int) {
@@ -96,36 +80,9 @@ func (e *liveEnv) join(dir string, pid int) {
 	}
 }
 
-// removeCgroupTree removes root and every cgroup below it, deepest first.
-func removeCgroupTree(t testing.TB, root string) {
-	var dirs []string
-	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	slices.SortFunc(dirs, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
-	for _, d := range dirs {
-		if err := os.Remove(d); err != nil {
-			t.Errorf("removing cgroup %s: %v", d, err)
-		}
-	}
-}
-
-// cgroup creates a container cgroup, e.g. "kubepods/burstable/pod<uid>/<id>".
-func (e *liveEnv) cgroup(rel string) string {
-	dir := filepath.Join(e.root, rel)
-	for _, d := range []string{dir, e.unifiedOf(dir)} {
-		if d == "" {
-			continue
-		}
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			e.t.Fatal(err)
-		}
-	}
-	return dir
-}
+// cgroup creates a container cgroup, e.g. "kubepods/burstable/pod<uid>/<id>", and its
+// unified mirror.
+func (e *liveEnv) cgroup(rel string) string { return e.tree.AddCgroup(rel) }
 
 // netns creates a network namespace with loopback up and deletes it at cleanup.
 func (e *liveEnv) netns(suffix string) string {
