@@ -1,11 +1,8 @@
 package testruntime
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 )
 
 // commandTimeout bounds one runtime command (ctr, docker, podman).
@@ -409,7 +408,7 @@ const hierarchies = "/sys/fs/cgroup"
 func NewParent(tb testing.TB) *Parent {
 	tb.Helper()
 	requireRoot(tb, "a cgroup parent")
-	p := &Parent{Name: "cgroupmem-rt-" + randomHex(6)}
+	p := &Parent{Name: "cgroupmem-rt-" + testcgroup.NewContainerID()[:12]}
 	memory := filepath.Join(hierarchies, "memory")
 	if _, err := os.Stat(filepath.Join(memory, "memory.stat")); err != nil {
 		tb.Skipf("testruntime: no cgroup v1 memory controller at %s: %v", memory, err)
@@ -475,51 +474,13 @@ func RemoveTree(dir string) error {
 	})
 	var errs []error
 	for i := len(dirs) - 1; i >= 0; i-- {
-		errs = append(errs, removeCgroup(dirs[i]))
+		errs = append(errs, testcgroup.RemoveCgroup(dirs[i]))
 	}
 	return errors.Join(errs...)
 }
 
-func removeCgroup(dir string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		killProcs(dir)
-		err := syscall.Rmdir(dir)
-		if err == nil || errors.Is(err, syscall.ENOENT) {
-			return nil
-		}
-		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
-			return fmt.Errorf("removing cgroup %s: %w", dir, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func killProcs(dir string) {
-	f, err := os.Open(filepath.Join(dir, "cgroup.procs"))
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if pid, err := strconv.Atoi(sc.Text()); err == nil && pid != os.Getpid() && pid > 1 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-}
-
 // NewPodUID returns a random RFC 4122-shaped pod UID.
-func NewPodUID() string {
-	h := randomHex(16)
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func NewPodUID() string { return testcgroup.NewPodUID() }
 
 // NewID returns a random 64-hex container id.
-func NewID() string { return randomHex(32) }
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func NewID() string { return testcgroup.NewContainerID() }

@@ -474,12 +474,12 @@ func startMeasure(b *testing.B) measure {
 	b.ReportAllocs()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return measure{cpu: cpuTime(), mallocs: ms.Mallocs, bytes: ms.TotalAlloc}
+	return measure{cpu: testcgroup.CPUTime(), mallocs: ms.Mallocs, bytes: ms.TotalAlloc}
 }
 
 // report divides what the loop cost by b.N scrapes of containers containers.
 func (m measure) report(b *testing.B, containers int) {
-	cpu := cpuTime() - m.cpu
+	cpu := testcgroup.CPUTime() - m.cpu
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	per := float64(b.N) * float64(containers)
@@ -489,14 +489,6 @@ func (m measure) report(b *testing.B, containers int) {
 	b.ReportMetric(float64(ms.TotalAlloc-m.bytes)/per, "B/container")
 }
 
-// cpuTime is the user and system CPU time the process has used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // fixtureBenchTree copies the v1 capture's burstable pod, with its two containers, n/2 times
 // under a temporary host root.
