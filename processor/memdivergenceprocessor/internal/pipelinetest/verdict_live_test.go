@@ -319,6 +319,109 @@ func kernelUDPQueue(t *testing.T, pid int) uint64 {
 	return sum
 }
 
+// killsOn returns the OOM kills by cause the processor recorded on a resource, and whether
+// the resource also had a working set (its cgroup was there).
+func killsOn(md pmetric.Metrics, key, id, prefix string) (map[string]int64, bool, bool) {
+	for _, rm := range md.ResourceMetrics().All() {
+		v, ok := rm.Resource().Attributes().Get(key)
+		_, isContainer := rm.Resource().Attributes().Get("container.id")
+		if !ok || v.Str() != id || (key != "container.id" && isContainer) {
+			continue
+		}
+		_, alive := metricstest.Find(rm, prefix+"memory.working_set")
+		m, ok := metricstest.Find(rm, prefix+"memory.divergence.oom_kills")
+		if !ok {
+			return nil, alive, true
+		}
+		out := map[string]int64{}
+		for _, p := range m.Sum().DataPoints().All() {
+			c, _ := p.Attributes().Get("memdivergence.cause")
+			out[c.Str()] = p.IntValue()
+		}
+		return out, alive, true
+	}
+	return nil, false, false
+}
+
+// TestLiveOOMKillOfAGoneContainer: with the receiver's kmsg_oom_watcher on, a container
+// (16 MiB anonymous, 48 MiB limit) is OOM-killed and its cgroup removed right after, as a
+// runtime does, before the next scrape; another container is created, killed and removed
+// between two scrapes. The processor counts the first kill under rss, the breakdown it saw
+// last, on the gone container's resource; the second under unknown (never seen alive); and
+// the pod's two kills under the pod's breakdown.
+func TestLiveOOMKillOfAGoneContainer(t *testing.T) {
+	tree := testcgroup.New(t)
+	uid := testcgroup.NewPodUID()
+	goneID, bornID, stayID := testcgroup.NewContainerID(), testcgroup.NewContainerID(), testcgroup.NewContainerID()
+	gone := tree.AddContainer(testcgroup.QoSBurstable, uid, goneID)
+	tree.SetMemoryLimit(gone, 48<<20)
+	holder := tree.Start(t, gone, testcgroup.Command(t, testcgroup.Workload{AnonMiB: 16}))
+	stay := tree.AddContainer(testcgroup.QoSBurstable, uid, stayID)
+	tree.Start(t, stay, testcgroup.Command(t, testcgroup.Workload{AnonMiB: 8}))
+	l := startLive(t, tree, 4*time.Second, nil, func(c *cgroupmemreceiver.Config) {
+		c.KmsgOOMWatcher = cgroupmemreceiver.KmsgOOMWatcherConfig{Enabled: true, Path: "/dev/kmsg"}
+	})
+	l.waitScrapes(t, 2)
+	killIn := func(dir string) uint64 {
+		before := testcgroup.ReadKernel(t, dir).OOMKills
+		tree.Start(t, dir, allocator())
+		require.Eventually(t, func() bool { return testcgroup.ReadKernel(t, dir).OOMKills > before }, 30*time.Second, 5*time.Millisecond)
+		return testcgroup.ReadKernel(t, dir).OOMKills - before
+	}
+	// Right after a scrape: kill, remove; create, kill, remove; all before the next one.
+	l.waitScrapes(t, 1)
+	start := time.Now()
+	goneKills := killIn(gone)
+	require.NoError(t, holder.Stop(), "the container's main process survived the kill")
+	tree.Remove(gone)
+	born := tree.AddContainer(testcgroup.QoSBurstable, uid, bornID)
+	tree.SetMemoryLimit(born, 48<<20)
+	bornKills := killIn(born)
+	tree.Remove(born)
+	require.Less(t, time.Since(start), 3*time.Second, "too slow to finish between two scrapes (every 4 s)")
+	require.Equal(t, uint64(1), goneKills)
+	require.Equal(t, uint64(1), bornKills)
+
+	var goneGot, bornGot, podGot map[string]int64
+	var podCounter int64 // the receiver's k8s.pod.memory.oom_kills
+	for range 4 {
+		md := l.waitScrapes(t, 1)
+		podCounter = receiverCounter(md, uid)
+		if k, alive, ok := killsOn(md, "container.id", goneID, "container."); ok && k != nil {
+			require.False(t, alive, "a scrape read the kill from the cgroup before it was removed: the test did not reach the gone path")
+			goneGot = k
+		}
+		if k, _, ok := killsOn(md, "container.id", bornID, "container."); ok && k != nil {
+			bornGot = k
+		}
+		if k, _, _ := killsOn(md, "k8s.pod.uid", uid, "k8s.pod."); k != nil {
+			podGot = k
+		}
+		if goneGot != nil && bornGot != nil && podGot != nil {
+			break
+		}
+	}
+	assert.Equal(t, map[string]int64{"rss": 1}, goneGot, "the gone container's kill under its last breakdown")
+	assert.Equal(t, map[string]int64{"unknown": 1}, bornGot, "a container never seen alive")
+	// The pod's kills: the kernel counted each in its container's cgroup (v1); the receiver
+	// adds the removed containers' to the pod; each rise is counted under the pod's breakdown.
+	t.Logf("kernel: %d kills in the pod; receiver's pod counter %d", goneKills+bornKills, podCounter)
+	require.Equal(t, int64(goneKills+bornKills), podCounter, "the receiver's pod counter against the kernel")
+	assert.Equal(t, map[string]int64{"rss": int64(goneKills + bornKills)}, podGot, "the pod's kills under the pod's breakdown")
+}
+
+// receiverCounter returns the receiver's k8s.pod.memory.oom_kills of a pod, 0 without.
+func receiverCounter(md pmetric.Metrics, uid string) int64 {
+	for _, rm := range md.ResourceMetrics().All() {
+		if v, ok := rm.Resource().Attributes().Get("k8s.pod.uid"); ok && v.Str() == uid {
+			if m, ok := metricstest.Find(rm, "k8s.pod.memory.oom_kills"); ok {
+				return m.Sum().DataPoints().At(0).IntValue()
+			}
+		}
+	}
+	return 0
+}
+
 // allocator reads /dev/zero into memory until its cgroup's limit; it makes itself the OOM
 // killer's first choice (oom_score_adj 1000), so that the kill does not take the
 // container's other process.
