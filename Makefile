@@ -9,7 +9,7 @@ RUN_CONFIG ?= testdata/config/run.yaml
 # exceeded" when the deadline meets the minimisation of a new input.
 FUZZTIME ?= 100000x
 
-.PHONY: all run build test unit-test fuzz generate bench tools
+.PHONY: all run build test unit-test fuzz generate bench tools e2e e2e-if-installed demo
 
 all: test
 
@@ -67,6 +67,12 @@ e2e-if-installed:
 	else \
 	  echo "make e2e skipped: it needs root, containerd, runc, prometheus and busybox-static (.ci/run installs them)"; \
 	fi
+
+## demo: as root, the incidents reproduced live in real cgroups of this host (temp-file churn,
+## a file read back, a log growing toward its limit, an unread socket of tiny datagrams), the
+## collector run over them, and per workload what it did beside what the product concluded.
+demo: build
+	CGROUPMEM_DEMO_COLLECTOR=$(CURDIR)/$(COLLECTOR) $(GO) test -count=1 -timeout 5m -v -run '^TestDemo$$' ./demo/
 
 ## fuzz: run every fuzz target briefly (FUZZTIME each: 100000x, or a duration like 30s).
 fuzz:
