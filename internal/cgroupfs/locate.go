@@ -40,7 +40,9 @@ func ContainerAt(rel string) (c Container, podPath string, ok bool) {
 		if pod != nil {
 			p = ""
 		}
-		if id, runtime, isC := parseContainerDir(name, p); isC {
+		// Outside pods, as in discovery, only Docker's and Podman's names are containers: a
+		// bare 64-hex name elsewhere (a Podman pod's directory) is walked into.
+		if id, runtime, isC := parseContainerDir(name, p); isC && (pod != nil || runtime == RuntimeDocker || runtime == RuntimePodman) {
 			c := Container{ID: id, Runtime: runtime, Path: next}
 			if pod != nil {
 				c.PodUID, c.QoS = pod.UID, pod.QoS

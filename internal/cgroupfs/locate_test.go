@@ -1,6 +1,8 @@
 package cgroupfs
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -63,5 +65,55 @@ func TestContainerAtAgreesWithDiscovery(t *testing.T) {
 			}
 		}
 		require.Positive(t, n)
+	}
+}
+
+// TestContainerAtAgreesOnRuntimeLayouts: in the trees real containerd, Docker and Podman made
+// (testdata/runtime-layouts), each container discovery finds is found again from its path,
+// and no other directory is taken for a container (a Podman pod's 64-hex directory, conmon's)
+// unless it lies inside one that discovery found.
+func TestContainerAtAgreesOnRuntimeLayouts(t *testing.T) {
+	files, err := filepath.Glob("../../testdata/runtime-layouts/*.txt")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			root := t.TempDir()
+			var dirs []string
+			for _, line := range strings.Split(string(b), "\n") {
+				if d, ok := strings.CutPrefix(line, "dir "); ok {
+					dirs = append(dirs, d)
+					require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+				}
+			}
+			tree, err := Discover(Hierarchy{Mode: ModeHybrid, Dir: root})
+			require.NoError(t, err)
+			found := map[string]Container{}
+			pods := map[string]string{}
+			for _, p := range tree.Pods {
+				for _, c := range p.Containers {
+					found[c.Path], pods[c.Path] = c, p.Path
+				}
+			}
+			for _, c := range tree.Standalone {
+				found[c.Path] = c
+			}
+			for _, d := range dirs {
+				c, pod, ok := ContainerAt(d)
+				want, isContainer := found[d]
+				if isContainer {
+					require.True(t, ok, d)
+					require.Equal(t, want, c, d)
+					require.Equal(t, pods[d], pod, d)
+					continue
+				}
+				if ok {
+					_, inside := found[c.Path]
+					require.True(t, inside, "%s: ContainerAt says container %s at %s, which discovery does not find", d, c.ID, c.Path)
+				}
+			}
+		})
 	}
 }
