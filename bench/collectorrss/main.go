@@ -39,6 +39,10 @@ import (
 )
 
 func main() {
+	if mode, ok := os.LookupEnv(socketsEnv); ok {
+		fmt.Fprintln(os.Stderr, "collectorrss: container process:", socketsChild(mode)) // only on failure
+		os.Exit(2)
+	}
 	bin := flag.String("collector", "_build/otelcol-cgroupmem", "the collector binary")
 	configMap := flag.String("configmap", "deploy/configmap.yaml", "the DaemonSet's ConfigMap, whose config.yaml is run")
 	sizes := flag.String("containers", "0,1000", "comma-separated container counts, one collector run each")
@@ -101,7 +105,7 @@ func main() {
 
 // run measures the collector on a fresh tree of n containers and removes the tree.
 func run(ctx context.Context, su setup, n int) (r collectorresult.Run, err error) {
-	t, err := newTree(n, su.cadvisor != "")
+	t, err := newTree(n, su.cadvisor != "", su.cadvisor != "")
 	if err != nil {
 		return r, err
 	}
@@ -174,6 +178,12 @@ func runSideBySide(ctx context.Context, su setup, t *tree, n int) (r collectorre
 	r.CAdvisor.SamplesEqual, r.CAdvisor.SamplesMoved = check.equal, check.moved
 	if err == nil && (check.containers != n || check.pods != pods) {
 		err = fmt.Errorf("working sets: compared %d containers and %d pods, want %d and %d", check.containers, check.pods, n, pods)
+	}
+	// Every container holds its sockets, half of them two with unread data: the collector saw
+	// the tree's sockets in the pods' own namespaces.
+	if reported, queued := sink.queuedSockets(2); err == nil && (reported != n || queued != (n+1)/2) {
+		err = fmt.Errorf("sockets: %d containers reported %s, %d of them 2 with unread data; want %d and %d",
+			reported, containerQueued, queued, n, (n+1)/2)
 	}
 	return r, err
 }

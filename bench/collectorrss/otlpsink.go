@@ -13,10 +13,12 @@ import (
 	_ "google.golang.org/grpc/encoding/gzip" // the otlp exporter compresses with gzip by default
 )
 
-// The working-set metrics the side-by-side run compares with cAdvisor's.
+// The working-set metrics the side-by-side run compares with cAdvisor's, and the socket
+// metric that shows the tree's sockets were seen.
 const (
 	containerWorkingSet = "container.memory.working_set"
 	podWorkingSet       = "k8s.pod.memory.working_set"
+	containerQueued     = "container.memory.sock_rcvq_sockets"
 )
 
 // point is one reading of a working set: the data point's time and value.
@@ -38,6 +40,7 @@ type otlpSink struct {
 	mu         sync.Mutex
 	containers map[string][]point // by container.id
 	pods       map[string][]point // by k8s.pod.uid
+	queued     map[string]int64   // the last container.memory.sock_rcvq_sockets, by container.id
 }
 
 func startOTLPSink(exports chan<- export) (*otlpSink, error) {
@@ -47,7 +50,7 @@ func startOTLPSink(exports chan<- export) (*otlpSink, error) {
 	}
 	s := &otlpSink{
 		srv: grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20)), addr: l.Addr().String(), exports: exports, done: make(chan struct{}),
-		containers: map[string][]point{}, pods: map[string][]point{},
+		containers: map[string][]point{}, pods: map[string][]point{}, queued: map[string]int64{},
 	}
 	pmetricotlp.RegisterGRPCServer(s.srv, s)
 	go func() { _ = s.srv.Serve(l) }()
@@ -90,6 +93,9 @@ func (s *otlpSink) record(md pmetric.Metrics) {
 			ms := sms.At(j).Metrics()
 			for k := range ms.Len() {
 				m := ms.At(k)
+				if isContainer && m.Name() == containerQueued && m.Type() == pmetric.MetricTypeSum && m.Sum().DataPoints().Len() > 0 {
+					s.queued[key] = m.Sum().DataPoints().At(0).IntValue()
+				}
 				if m.Name() != metric {
 					continue
 				}
@@ -116,6 +122,20 @@ func (s *otlpSink) record(md pmetric.Metrics) {
 }
 
 func timeOf(ts pcommon.Timestamp) time.Time { return ts.AsTime() }
+
+// queuedSockets tells how many containers reported sockets with unread data, and how many
+// of them reported that many.
+func (s *otlpSink) queuedSockets(want int64) (reported, withWant int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.queued {
+		reported++
+		if v == want {
+			withWant++
+		}
+	}
+	return reported, withWant
+}
 
 // series returns copies of the working sets received so far.
 func (s *otlpSink) series() (containers, pods map[string][]point) {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"errors"
+	"os"
+	"strconv"
+	"time"
 
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 )
@@ -23,8 +26,10 @@ type tree struct {
 }
 
 // newTree creates containers/2 burstable pods of two containers each (an odd count leaves the
-// last pod with one). On error, what was made is removed.
-func newTree(containers int, unified bool) (_ *tree, err error) {
+// last pod with one). With sockets, each pod has a network namespace of its own, as a pod
+// sandbox has, and each container socketsPerContainer sockets, half of the containers with
+// unread data in two (see socketsChild). On error, what was made is removed.
+func newTree(containers int, unified, sockets bool) (_ *tree, err error) {
 	var opts []testcgroup.Option
 	if !unified {
 		opts = append(opts, testcgroup.WithoutUnifiedTwin())
@@ -39,7 +44,12 @@ func newTree(containers int, unified bool) (_ *tree, err error) {
 			err = errors.Join(err, t.remove())
 		}
 	}()
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
 	var pod string
+	var sandbox int
 	for i := range containers {
 		if i%2 == 0 {
 			pod = testcgroup.NewPodUID()
@@ -48,8 +58,29 @@ func newTree(containers int, unified bool) (_ *tree, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := tc.StartSleeper(dir); err != nil {
+		if !sockets {
+			if err := tc.StartSleeper(dir); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		mode, ns := "up", []string{"unshare", "--net"}
+		if i%2 == 1 {
+			mode, ns = "in", []string{"nsenter", "--net=/proc/" + strconv.Itoa(sandbox) + "/ns/net"}
+		}
+		if i%2 == 0 { // half of the containers
+			mode += ",queued"
+		}
+		argv := append([]string{"env", socketsEnv + "=" + mode}, append(ns, self)...)
+		cmd, err := tc.StartIn(dir, argv...)
+		if err != nil {
 			return nil, err
+		}
+		if err := waitSleeping(cmd.Process.Pid, time.Now().Add(30*time.Second)); err != nil {
+			return nil, err
+		}
+		if i%2 == 0 {
+			sandbox = cmd.Process.Pid
 		}
 	}
 	return t, tc.WaitJoined()

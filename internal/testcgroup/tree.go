@@ -377,17 +377,24 @@ func (t *Tree) Remove(dir string) {
 // on. It is for programs without a test binary to re-execute (Start is for tests); Close
 // kills the sleepers. WaitJoined waits until every sleeper is in its cgroup.
 func (t *Tree) StartSleeper(dir string) error {
-	script, args := `echo $$ > "$1" && exec sleep infinity`, []string{filepath.Join(dir, "cgroup.procs")}
+	_, err := t.StartIn(dir, "sleep", "infinity")
+	return err
+}
+
+// StartIn is StartSleeper with another command: a shell joins the cgroup (and its unified
+// twin) and execs argv, keeping its process ID; Close kills it like a sleeper.
+func (t *Tree) StartIn(dir string, argv ...string) (*exec.Cmd, error) {
+	script, args := `echo $$ > "$1" && shift && exec "$@"`, []string{filepath.Join(dir, "cgroup.procs")}
 	if u := t.Unified(dir); u != "" {
-		script, args = `echo $$ > "$1" && echo $$ > "$2" && exec sleep infinity`, append(args, filepath.Join(u, "cgroup.procs"))
+		script, args = `echo $$ > "$1" && echo $$ > "$2" && shift 2 && exec "$@"`, append(args, filepath.Join(u, "cgroup.procs"))
 	}
-	cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, args...)...)
+	cmd := exec.Command("sh", append(append([]string{"-c", script, "sh"}, args...), argv...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting a sleeper in %s: %w", dir, err)
+		return nil, fmt.Errorf("starting %s in %s: %w", argv[0], dir, err)
 	}
 	t.sleep = append(t.sleep, cmd)
-	return nil
+	return cmd, nil
 }
 
 // WaitJoined waits up to 30 s until every sleeper is in a cgroup of the tree.
