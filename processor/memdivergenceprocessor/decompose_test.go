@@ -135,13 +135,6 @@ func TestDecompose(t *testing.T) {
 			want: parts(map[cause]int64{causePageCache: 250, causeUnexplained: 350}),
 		},
 		{
-			name: "working set floored at 0 gives no inactive_file: active_file instead",
-			in: in(map[input]int64{
-				inWorkingSet: 0, inRSS: 0, inUsage: 500, inCache: 400, inActiveFile: 0,
-			}),
-			want: breakdown{},
-		},
-		{
 			name: "v2 without sock: receive queues, capped by room left in usage",
 			in: in(map[input]int64{
 				inWorkingSet: 1900, inRSS: 500, inUsage: 2000, inCache: 400, inInactiveFile: 100,
@@ -176,6 +169,46 @@ func TestDecompose(t *testing.T) {
 				if v < 0 {
 					t.Errorf("%s is negative: %d", cause(c), v)
 				}
+			}
+		})
+	}
+}
+
+// TestPageCacheBytes checks the page cache estimate on its own: in decompose, a working set
+// of 0 leaves no divergence to split, so the page cache it would take cannot show there.
+func TestPageCacheBytes(t *testing.T) {
+	tests := []struct {
+		name string
+		in   *readings
+		want int64
+	}{
+		{
+			name: "cache minus inactive_file",
+			in:   in(map[input]int64{inWorkingSet: 900, inUsage: 1000, inCache: 400, inInactiveFile: 100, inActiveFile: 250}),
+			want: 300,
+		},
+		{
+			name: "inactive_file derived from usage minus working set",
+			in:   in(map[input]int64{inWorkingSet: 900, inUsage: 1000, inCache: 400, inActiveFile: 250}),
+			want: 300,
+		},
+		{
+			// usage − working_set would say 500 of inactive file, more than the cache: the
+			// floor hid how much was subtracted.
+			name: "working set floored at 0 gives no inactive_file: active_file instead",
+			in:   in(map[input]int64{inWorkingSet: 0, inUsage: 500, inCache: 400, inActiveFile: 70}),
+			want: 70,
+		},
+		{
+			name: "no cache: active_file",
+			in:   in(map[input]int64{inWorkingSet: 900, inUsage: 1000, inActiveFile: 250}),
+			want: 250,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pageCacheBytes(tt.in); got != tt.want {
+				t.Errorf("pageCacheBytes() = %d, want %d", got, tt.want)
 			}
 		})
 	}

@@ -98,13 +98,9 @@ func TestProcessorTrend(t *testing.T) {
 	assert.InEpsilon(t, want, eta.Gauge().DataPoints().At(0).DoubleValue(), 1e-9)
 	growth, ok := metricstest.Find(last, "container.memory.divergence.growth")
 	require.True(t, ok)
-	rates := growth.Gauge().DataPoints()
-	for i := 0; i < rates.Len(); i++ {
-		c, _ := rates.At(i).Attributes().Get("memdivergence.cause")
-		if c.Str() == "dentry_slab" {
-			assert.InEpsilon(t, perMinute/60.0, rates.At(i).DoubleValue(), 1e-9)
-		}
-	}
+	rates := metricstest.DoublesByAttribute(growth, "memdivergence.cause")
+	require.Contains(t, rates, "dentry_slab", "a growth rate for the dentry slab")
+	assert.InEpsilon(t, perMinute/60.0, rates["dentry_slab"], 1e-9)
 	flag, _ := metricstest.Find(last, "container.memory.divergence.flagged")
 	assert.Equal(t, map[string]int64{"dentry_slab": 1}, metricstest.IntsByAttribute(flag, "memdivergence.cause"))
 }

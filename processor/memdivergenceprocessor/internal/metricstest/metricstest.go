@@ -35,3 +35,13 @@ func StringsByAttribute(m pmetric.Metric, attr string) []string {
 	}
 	return out
 }
+
+// DoublesByAttribute returns a gauge's double values keyed by one attribute's value.
+func DoublesByAttribute(m pmetric.Metric, attr string) map[string]float64 {
+	out := make(map[string]float64)
+	for _, dp := range m.Gauge().DataPoints().All() {
+		v, _ := dp.Attributes().Get(attr)
+		out[v.AsString()] = dp.DoubleValue()
+	}
+	return out
+}
