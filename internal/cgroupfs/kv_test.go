@@ -1,6 +1,8 @@
 package cgroupfs
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -70,36 +72,89 @@ func TestParseLimit(t *testing.T) {
 	}
 }
 
+// refParseKV is parseKV written the obvious way, with the standard library: the fuzz
+// targets check parseKV against it.
+func refParseKV(s string) (pairs []kvPair, ok bool) {
+	for _, line := range strings.Split(s, "\n") {
+		if line == "" {
+			continue
+		}
+		k, v, found := strings.Cut(line, " ")
+		if !found || k == "" {
+			return pairs, false
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return pairs, false
+		}
+		pairs = append(pairs, kvPair{k, n})
+	}
+	return pairs, true
+}
+
+type kvPair struct {
+	Key string
+	Val uint64
+}
+
+// FuzzParseKV checks parseKV against refParseKV: the same pairs in the same order up to the
+// first bad line, and an error exactly when the reference finds a bad line.
 func FuzzParseKV(f *testing.F) {
 	f.Add([]byte("cache 102137856\nrss 76804096\ntotal_inactive_file 1462272\n"))
 	f.Add([]byte("oom 0\noom_kill 2\n"))
 	f.Add([]byte("x 18446744073709551616"))
+	f.Add([]byte("x  7 \n\ny 1\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		n := 0
-		err := parseKV(b, func(k []byte, _ uint64) {
-			if len(k) == 0 {
-				t.Fatal("empty key")
-			}
-			n++
-		})
+		var got []kvPair
+		err := parseKV(b, func(k []byte, v uint64) { got = append(got, kvPair{string(k), v}) })
+		want, ok := refParseKV(string(b))
 		if err != nil {
 			require.ErrorIs(t, err, ErrMalformed)
 		}
+		require.Equal(t, ok, err == nil, "error %v", err)
+		require.Equal(t, want, got)
 	})
 }
 
+// refParseLimit is parseLimit written with the standard library.
+func refParseLimit(s string) (uint64, bool, bool) {
+	t := strings.TrimSpace(s)
+	if t == "max" {
+		return 0, false, true
+	}
+	v, err := strconv.ParseUint(t, 10, 64)
+	if err != nil {
+		return 0, false, false
+	}
+	if v >= 1<<62 {
+		return 0, false, true
+	}
+	return v, true, true
+}
+
+// FuzzParseLimit checks parseLimit against refParseLimit on any text, and that any number
+// written as the kernel writes it reads back as itself (or as unlimited from 2^62 up).
 func FuzzParseLimit(f *testing.F) {
-	f.Add([]byte("max\n"))
-	f.Add([]byte("9223372036854771712\n"))
-	f.Add([]byte("2147483648"))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Add([]byte("max\n"), uint64(0))
+	f.Add([]byte("9223372036854771712\n"), uint64(9223372036854771712))
+	f.Add([]byte("2147483648"), uint64(2147483648))
+	f.Add([]byte(" 12 "), uint64(1<<62-1))
+	f.Add([]byte("4611686018427387904"), uint64(1<<62))
+	f.Fuzz(func(t *testing.T, b []byte, n uint64) {
 		v, ok, err := parseLimit(b)
 		if err != nil {
 			require.ErrorIs(t, err, ErrMalformed)
-			return
 		}
-		if ok && v >= unlimitedV1 {
-			t.Fatalf("limit %d reported although it means unlimited", v)
+		wantV, wantOK, valid := refParseLimit(string(b))
+		require.Equal(t, valid, err == nil, "error %v", err)
+		require.Equal(t, wantOK, ok)
+		require.Equal(t, wantV, v)
+
+		v, ok, err = parseLimit([]byte(strconv.FormatUint(n, 10) + "\n"))
+		require.NoError(t, err)
+		require.Equal(t, n < 1<<62, ok, "limit %d", n)
+		if ok {
+			require.Equal(t, n, v)
 		}
 	})
 }

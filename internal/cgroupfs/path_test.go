@@ -1,6 +1,7 @@
 package cgroupfs
 
 import (
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -85,21 +86,97 @@ func TestParsePodDir(t *testing.T) {
 	}
 }
 
+// FuzzParseCgroupDirNames checks that a name recognised as a container or pod cgroup is
+// exactly one of the forms that runtime or driver writes for the ID found, and that a name
+// written in one of those forms from fuzzed hex reads back as that ID.
 func FuzzParseCgroupDirNames(f *testing.F) {
-	f.Add("cri-containerd-"+id64+".scope", "kubepods")
-	f.Add("kubepods-burstable-pod3f0a9d1e_7c55_4b8e_9a31_2d4be2f1c0aa.slice", "/kubepods.slice/kubepods-burstable.slice")
-	f.Add("pod3f0a9d1e-7c55-4b8e-9a31-2d4be2f1c0aa", "/kubepods/burstable")
-	f.Fuzz(func(t *testing.T, name, parent string) {
-		if id, _, ok := parseContainerDir(name, parent); ok && !strings.Contains(name, id) {
-			t.Fatalf("id %q not in name %q", id, name)
+	f.Add("cri-containerd-"+id64+".scope", "kubepods", []byte{0x01, 0x23})
+	f.Add("kubepods-burstable-pod3f0a9d1e_7c55_4b8e_9a31_2d4be2f1c0aa.slice", "/kubepods.slice/kubepods-burstable.slice", []byte{0xff})
+	f.Add("pod3f0a9d1e-7c55-4b8e-9a31-2d4be2f1c0aa", "/kubepods/burstable", []byte("0123456789abcdef"))
+	f.Add("pod0123456789abcdef0123456789abcdef", "/kubepods/besteffort", []byte("x"))
+	f.Fuzz(func(t *testing.T, name, parent string, raw []byte) {
+		if id, rt, ok := parseContainerDir(name, parent); ok {
+			if !isHex(id, 12) {
+				t.Fatalf("id %q of %q is not lower-case hex", id, name)
+			}
+			if !containerForms(id, rt, parent)[name] {
+				t.Fatalf("%q (parent %q) gave id %q, runtime %q: not a name written for them", name, parent, id, rt)
+			}
 		}
-		if uid, _, ok := parsePodDir(name, parent); ok {
+		if uid, qos, ok := parsePodDir(name, parent); ok {
 			if !isPodUID(uid) {
 				t.Fatalf("invalid uid %q from %q", uid, name)
 			}
 			if !strings.Contains(parent, "kubepods") {
 				t.Fatalf("pod %q accepted in %q, outside any kubepods parent", name, parent)
 			}
+			if !podNameFits(name, parent, uid, qos) {
+				t.Fatalf("%q (parent %q) gave uid %q, qos %q: not a name written for them", name, parent, uid, qos)
+			}
+		}
+
+		// Round trip: an ID made of the fuzzed bytes, in every form.
+		id := hex.EncodeToString(raw)
+		if len(id) < 12 {
+			return
+		}
+		for _, p := range []struct{ prefix, runtime string }{
+			{"cri-containerd-", RuntimeContainerd}, {"crio-", RuntimeCRIO},
+			{"docker-", RuntimeDocker}, {"libpod-", RuntimePodman},
+		} {
+			for _, n := range []string{p.prefix + id + ".scope", p.prefix + id} {
+				gotID, gotRT, ok := parseContainerDir(n, parent)
+				if !ok || gotID != id || gotRT != p.runtime {
+					t.Fatalf("%q gave (%q, %q, %v), want (%q, %q, true)", n, gotID, gotRT, ok, id, p.runtime)
+				}
+			}
+		}
+		if len(id) >= 32 {
+			uid := id[:32]
+			if got, qos, ok := parsePodDir("pod"+uid, "/kubepods/besteffort"); !ok || got != uid || qos != QoSBestEffort {
+				t.Fatalf("pod%s gave (%q, %q, %v)", uid, got, qos, ok)
+			}
+			uuid := uid[:8] + "-" + uid[8:12] + "-" + uid[12:16] + "-" + uid[16:20] + "-" + uid[20:]
+			slice := "kubepods-besteffort-pod" + strings.ReplaceAll(uuid, "-", "_") + ".slice"
+			if got, qos, ok := parsePodDir(slice, "/kubepods.slice/kubepods-besteffort.slice"); !ok || got != uuid || qos != QoSBestEffort {
+				t.Fatalf("%s gave (%q, %q, %v)", slice, got, qos, ok)
+			}
 		}
 	})
+}
+
+// containerForms are the names a container with this ID and runtime can have.
+func containerForms(id, runtime, parent string) map[string]bool {
+	forms := map[string]bool{}
+	for _, p := range containerPrefixes {
+		if p.runtime == runtime && runtime != "" {
+			forms[p.prefix+id] = true
+			forms[p.prefix+id+".scope"] = true
+		}
+	}
+	if len(id) == 64 && (runtime == "" || (runtime == RuntimeDocker && parent == "docker")) {
+		forms[id] = true
+	}
+	return forms
+}
+
+// podNameFits says whether name, in parent, is a pod cgroup name the kubelet writes for uid
+// and qos.
+func podNameFits(name, parent, uid, qos string) bool {
+	if name == "pod"+uid {
+		want := QoSGuaranteed
+		if last := parent[strings.LastIndex(parent, "/")+1:]; last == QoSBurstable || last == QoSBestEffort {
+			want = last
+		}
+		return qos == want
+	}
+	prefix, found := strings.CutSuffix(name, "-pod"+strings.ReplaceAll(uid, "-", "_")+".slice")
+	if !found || !strings.Contains(prefix, "kubepods") {
+		return false
+	}
+	switch qos {
+	case QoSBurstable, QoSBestEffort:
+		return strings.HasSuffix(prefix, "-"+qos)
+	}
+	return !strings.HasSuffix(prefix, "-"+QoSBurstable) && !strings.HasSuffix(prefix, "-"+QoSBestEffort)
 }

@@ -1,7 +1,9 @@
 package cgroupfs
 
 import (
+	"bytes"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -54,15 +56,32 @@ func TestProcsFixture(t *testing.T) {
 	require.Equal(t, []int{359}, got)
 }
 
+// FuzzParseProcs checks that any list of pids, written one a line as cgroup.procs does,
+// reads back as itself after the pids already held, and that arbitrary text either fails
+// or gives one positive pid per field.
 func FuzzParseProcs(f *testing.F) {
-	f.Add([]byte("359\n360\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Add([]byte("359\n360\n"), []byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte, raw []byte) {
 		pids, err := parseProcs(b, nil)
 		if err != nil {
 			require.ErrorIs(t, err, ErrMalformed)
+		} else {
+			require.Len(t, pids, len(bytes.Fields(b)))
+			for _, p := range pids {
+				require.Positive(t, p)
+			}
 		}
-		for _, p := range pids {
-			require.Positive(t, p)
+
+		want := []int{7}
+		var text []byte
+		for i := 0; i+1 < len(raw); i += 2 {
+			pid := int(raw[i])<<8 | int(raw[i+1]) + 1
+			want = append(want, pid)
+			text = strconv.AppendInt(text, int64(pid), 10)
+			text = append(text, '\n')
 		}
+		got, err := parseProcs(text, []int{7})
+		require.NoError(t, err)
+		require.Equal(t, want, got)
 	})
 }

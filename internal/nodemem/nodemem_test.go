@@ -1,8 +1,12 @@
 package nodemem
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -69,13 +73,27 @@ func TestReadMissingNamesTheFile(t *testing.T) {
 	require.ErrorContains(t, err, filepath.Join(proc, "slabinfo"))
 }
 
+// FuzzParseDentryState checks that any six numbers read back in their places, and that a
+// parse of arbitrary text that succeeds took the first, second and fifth fields.
 func FuzzParseDentryState(f *testing.F) {
-	f.Add([]byte("235124\t233655\t45\t0\t111385\t0\n"))
-	f.Add([]byte("1 2"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, err := parseDentryState(b, true); err != nil {
+	f.Add([]byte("235124\t233655\t45\t0\t111385\t0\n"), uint64(1), uint64(2), uint64(3))
+	f.Add([]byte("1 2"), uint64(0), uint64(0), uint64(1<<63))
+	f.Fuzz(func(t *testing.T, b []byte, total, unused, negative uint64) {
+		st, err := parseDentryState(b, true)
+		if err != nil {
 			require.ErrorIs(t, err, ErrMalformed)
+		} else {
+			fields := bytes.Fields(b)
+			for i, v := range map[int]uint64{0: st.Total, 1: st.Unused, 4: st.Negative} {
+				want, perr := strconv.ParseUint(string(fields[i]), 10, 64)
+				require.NoError(t, perr)
+				require.Equal(t, want, v, "field %d", i)
+			}
 		}
+		text := fmt.Sprintf("%d\t%d\t45\t0\t%d\t0\n", total, unused, negative)
+		st, err = parseDentryState([]byte(text), false)
+		require.NoError(t, err)
+		require.Equal(t, DentryState{Total: total, Unused: unused, Negative: negative}, st)
 	})
 }
 
@@ -130,13 +148,30 @@ func TestReadOOMKills(t *testing.T) {
 	}
 }
 
+// FuzzParseVMStatOOMKills checks that the oom_kill line is found among any other lines and
+// its count read back, and that arbitrary text found to hold one has it on an oom_kill line.
 func FuzzParseVMStatOOMKills(f *testing.F) {
-	f.Add([]byte("pgfault 1\noom_kill 3\n"))
-	f.Add([]byte("oom_kill \n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, _, err := parseVMStatOOMKills(b); err != nil {
+	f.Add([]byte("pgfault 1\noom_kill 3\n"), "pgmajfault 2\noom_kill_x 9", uint64(3))
+	f.Add([]byte("oom_kill \n"), "", uint64(0))
+	f.Fuzz(func(t *testing.T, b []byte, other string, n uint64) {
+		v, found, err := parseVMStatOOMKills(b)
+		if err != nil {
 			require.ErrorIs(t, err, ErrMalformed)
 		}
+		if found {
+			require.Contains(t, "\n"+string(b)+"\n", "\noom_kill ")
+		}
+		var lines []string
+		for _, l := range strings.Split(other, "\n") {
+			if !strings.HasPrefix(l, "oom_kill ") {
+				lines = append(lines, l)
+			}
+		}
+		text := strings.Join(lines, "\n") + "\noom_kill " + strconv.FormatUint(n, 10) + "\nnuma_hit 5\n"
+		v, found, err = parseVMStatOOMKills([]byte(text))
+		require.NoError(t, err)
+		require.True(t, found)
+		require.Equal(t, n, v)
 	})
 }
 

@@ -1,7 +1,11 @@
 package slabinfo
 
 import (
+	"bytes"
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -58,19 +62,63 @@ func TestFindRealProcSlabinfo(t *testing.T) {
 	require.Equal(t, uint64(235158*192), c.ActiveBytes())
 }
 
+// FuzzFind checks Find on any text against a plain scan for the row (a found row is the
+// first line named dentry, with its numbers), and that a row written into a table, among
+// other rows, reads back with its numbers.
 func FuzzFind(f *testing.F) {
-	f.Add([]byte(header + "dentry 235158 235158 192 21 1 : tunables 0 0 0 : slabdata 11198 11198 0\n"))
-	f.Add([]byte(""))
-	f.Add([]byte("slabinfo - version: 2.1\ndentry 1 1\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Add([]byte(header+"dentry 235158 235158 192 21 1 : tunables 0 0 0 : slabdata 11198 11198 0\n"), "inode_cache", uint64(235158), uint64(235158), uint64(192))
+	f.Add([]byte(""), "x", uint64(0), uint64(0), uint64(0))
+	f.Add([]byte("slabinfo - version: 2.1\ndentry 1 1\n"), "dentry_x", uint64(1), uint64(2), uint64(3))
+	f.Fuzz(func(t *testing.T, b []byte, other string, active, objs, size uint64) {
 		c, table, found, err := Find(b, "dentry")
+		blank := len(bytes.TrimSpace(b)) == 0
+		if blank != (table == Empty) {
+			t.Fatalf("table %v for blank=%v", table, blank)
+		}
 		if err != nil {
 			require.ErrorIs(t, err, ErrMalformed)
 			require.False(t, found)
-			return
 		}
-		if table == Empty && (found || c != (Cache{})) {
-			t.Fatal("an empty table found a row")
+		if found {
+			if want, ok := firstRow(string(b), "dentry"); !ok || want != c {
+				t.Fatalf("found %+v, the first dentry row reads %+v (%v)", c, want, ok)
+			}
 		}
+
+		// Round trip: the row after a row of another cache, in a table with a header.
+		other = strings.Join(strings.Fields(other), "_")
+		if other == "" || other == "dentry" || strings.HasPrefix(other, "#") || strings.HasPrefix(other, "slabinfo") {
+			other = "inode_cache"
+		}
+		table2 := fmt.Sprintf("%s%s 1 1 600 13 2 : tunables 0 0 0 : slabdata 1 1 0\ndentry %d %d %d 21 1 : tunables 0 0 0 : slabdata 1 1 0\n",
+			header, other, active, objs, size)
+		c, table, found, err = Find([]byte(table2), "dentry")
+		require.NoError(t, err)
+		require.Equal(t, Filled, table)
+		require.True(t, found)
+		require.Equal(t, Cache{ActiveObjects: active, Objects: objs, ObjectSize: size}, c)
 	})
+}
+
+// firstRow reads the numbers of the first row named name, by splitting lines into fields.
+func firstRow(s, name string) (Cache, bool) {
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || len(line) == 0 || line[0] == '#' || f[0] != name {
+			continue
+		}
+		if len(f) < 4 {
+			return Cache{}, false
+		}
+		var n [3]uint64
+		for i := range n {
+			v, err := strconv.ParseUint(f[i+1], 10, 64)
+			if err != nil {
+				return Cache{}, false
+			}
+			n[i] = v
+		}
+		return Cache{ActiveObjects: n[0], Objects: n[1], ObjectSize: n[2]}, true
+	}
+	return Cache{}, false
 }
