@@ -30,7 +30,9 @@ type Kernel struct {
 // Limited reports whether memory.limit_in_bytes holds a limit.
 func (k Kernel) Limited() bool { return k.Limit < unlimited }
 
-// ReadKernel reads the memory files of the v1 or v2 cgroup in dir.
+// ReadKernel reads the memory files of the v1 or v2 cgroup in dir. It fails the test with
+// Fatalf, so it must run on the test's goroutine: inside a require.Eventually condition,
+// use ReadKernelErr.
 func ReadKernel(tb testing.TB, dir string) Kernel {
 	tb.Helper()
 	k, err := readKernel(dir)
@@ -38,6 +40,15 @@ func ReadKernel(tb testing.TB, dir string) Kernel {
 		tb.Fatalf("testcgroup: %v", err)
 	}
 	return k
+}
+
+// ReadKernelErr is ReadKernel returning its error, for code off the test's goroutine.
+func ReadKernelErr(dir string) (Kernel, error) {
+	k, err := readKernel(dir)
+	if err != nil {
+		return k, fmt.Errorf("testcgroup: %w", err)
+	}
+	return k, nil
 }
 
 func readKernel(dir string) (Kernel, error) {

@@ -388,7 +388,9 @@ func TestLiveOOMKillIsCounted(t *testing.T) {
 	require.Zero(t, oomKills(), "nothing killed: the count the handle holds")
 
 	tree.Start(t, dir, exec.Command("tail", "/dev/zero")) // buffers /dev/zero until the limit kills it
-	require.Eventually(t, func() bool { return testcgroup.ReadKernel(t, dir).OOMKills >= 1 }, 30*time.Second, 20*time.Millisecond,
-		"the kernel OOM-kills tail at the 16 MiB limit")
+	eventually(t, func() (bool, error) {
+		k, err := testcgroup.ReadKernelErr(dir)
+		return k.OOMKills >= 1, err
+	}, 30*time.Second, 20*time.Millisecond, "the kernel OOM-kills tail at the 16 MiB limit")
 	require.Equal(t, int64(testcgroup.ReadKernel(t, dir).OOMKills), oomKills(), "the kill shows in the next scrape")
 }

@@ -65,10 +65,9 @@ func TestScrapeNamesContainersFromKubelet(t *testing.T) {
 	srv := fakeKubelet(t)
 	s := startScraper(t, k8sConfig(t, srv.URL))
 
-	require.Eventually(t, func() bool {
+	eventually(t, func() (bool, error) {
 		md, err := s.scrape(context.Background())
-		require.NoError(t, err)
-		return resourceAttr(md, fixtureWorkload, "k8s.container.name") == "php"
+		return resourceAttr(md, fixtureWorkload, "k8s.container.name") == "php", err
 	}, 10*time.Second, 20*time.Millisecond, "the first scrape asks for a refresh; a later one has names")
 
 	md, err := s.scrape(context.Background())
@@ -87,11 +86,10 @@ func TestScrapeFiltersByNamespace(t *testing.T) {
 	require.NoError(t, cfg.K8sMetadata.Validate())
 	s := startScraper(t, cfg)
 
-	require.Eventually(t, func() bool {
+	eventually(t, func() (bool, error) {
 		md, err := s.scrape(context.Background())
-		require.NoError(t, err)
 		return resourceAttr(md, fixtureWorkload, "k8s.container.name") == "php" &&
-			len(containerValues(md, fixtureIdle)) == 0
+			len(containerValues(md, fixtureIdle)) == 0, err
 	}, 10*time.Second, 20*time.Millisecond, "kube-system's container is dropped once its names are known")
 
 	// Nor are its processes looked at for sockets.

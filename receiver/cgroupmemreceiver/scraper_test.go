@@ -5,6 +5,7 @@ import (
 	"flag"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
@@ -82,7 +83,7 @@ func TestScrapeGolden(t *testing.T) {
 			require.NoError(t, err)
 			path := filepath.Join("..", "..", "testdata", "golden", tt.golden)
 			if *update {
-				golden.WriteMetrics(t, path, got)
+				require.NoError(t, golden.WriteMetrics(t, path, got))
 			}
 			want, err := golden.ReadMetrics(path)
 			require.NoError(t, err)
@@ -235,4 +236,22 @@ func numberDataPoints(m pmetric.Metric) pmetric.NumberDataPointSlice {
 		return m.Gauge().DataPoints()
 	}
 	return m.Sum().DataPoints()
+}
+
+// eventually polls cond like require.Eventually, but cond reports errors instead of failing
+// the test itself: require inside a require.Eventually condition runs off the test's
+// goroutine, where FailNow does not stop the test. The first error stops the wait and fails
+// the test here.
+func eventually(t *testing.T, cond func() (bool, error), waitFor, tick time.Duration, msg string) {
+	t.Helper()
+	var condErr error
+	require.Eventually(t, func() bool {
+		done, err := cond()
+		if err != nil {
+			condErr = err
+			return true
+		}
+		return done
+	}, waitFor, tick, msg)
+	require.NoError(t, condErr, msg)
 }
