@@ -9,7 +9,7 @@ RUN_CONFIG ?= testdata/config/run.yaml
 # exceeded" when the deadline meets the minimisation of a new input.
 FUZZTIME ?= 100000x
 
-.PHONY: all run build test unit-test fuzz generate bench tools e2e e2e-if-installed demo
+.PHONY: all run build test unit-test race-test fuzz generate bench tools e2e e2e-if-installed demo
 
 all: test
 
@@ -36,7 +36,7 @@ run: build
 
 ## test: every test (unit, golden, live cgroup integration where permitted, brief fuzzing);
 ## builds the collector first so the deploy config can be validated with it.
-test: build unit-test fuzz e2e-if-installed
+test: build unit-test race-test fuzz e2e-if-installed
 
 unit-test:
 	$(GO) vet ./...
@@ -73,6 +73,14 @@ e2e-if-installed:
 ## collector run over them, and per workload what it did beside what the product concluded.
 demo: build
 	CGROUPMEM_DEMO_COLLECTOR=$(CURDIR)/$(COLLECTOR) $(GO) test -count=1 -timeout 5m -v -run '^TestDemo$$' ./demo/
+
+## race-test: the packages that run goroutines or share state between them, under the race
+## detector (needs cgo: gcc). The receiver's own tests are limited to those of its scrape
+## loop and shutdown; its cgroup reading is single-threaded and costs minutes under -race.
+RACE_PKGS := ./processor/memdivergenceprocessor/... ./internal/k8smeta/ ./internal/sockets/ ./internal/cgroupfs/
+race-test:
+	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count=1 -run 'Receiver|Shutdown|Batches' ./receiver/cgroupmemreceiver/
 
 ## fuzz: run every fuzz target briefly (FUZZTIME each: 100000x, or a duration like 30s).
 fuzz:
