@@ -142,7 +142,8 @@ type TrendConfig struct {
 
 // StateConfig bounds the state kept per resource.
 type StateConfig struct {
-	// TTL evicts a resource that has not reported for this long.
+	// TTL evicts a resource that has proved long-lived (trend.min_samples points) and has not
+	// reported for this long; younger ones go after a few of their own intervals (state.go).
 	TTL time.Duration `mapstructure:"ttl"`
 	// MaxResources evicts the least recently seen resource beyond this many.
 	MaxResources int `mapstructure:"max_resources"`

@@ -33,7 +33,7 @@ func newDivergenceProcessor(cfg *Config, set processor.Settings) *divergenceProc
 	p := &divergenceProcessor{
 		cfg:   cfg,
 		mb:    metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
-		store: newStore(cfg.State, cfg.Trend.Window),
+		store: newStore(cfg.State, cfg.Trend),
 		log:   newVerdictLog(cfg.VerdictLog, set.Logger),
 		now:   time.Now,
 	}
@@ -143,6 +143,6 @@ func (p *divergenceProcessor) goneKills(kind levelKind, res pcommon.Resource, s 
 func (p *divergenceProcessor) shutdown(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.store = newStore(p.cfg.State, p.cfg.Trend.Window)
+	p.store = newStore(p.cfg.State, p.cfg.Trend)
 	return nil
 }

@@ -42,7 +42,7 @@ func TestStore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newStore(tt.cfg, 4)
+			s := newStore(tt.cfg, TrendConfig{Window: 4, MinSamples: 3})
 			for _, tc := range tt.touches {
 				s.touch(key(tc.hash), t0.Add(tc.at))
 			}
@@ -64,7 +64,7 @@ func TestStore(t *testing.T) {
 }
 
 func TestStoreKeepsWindowAcrossTouches(t *testing.T) {
-	s := newStore(StateConfig{TTL: time.Minute, MaxResources: 10}, 4)
+	s := newStore(StateConfig{TTL: time.Minute, MaxResources: 10}, TrendConfig{Window: 4, MinSamples: 3})
 	w := s.touch(stateKey{hash: 1}, t0).win
 	w.add(point{t: 1}, 0)
 	if got := s.touch(stateKey{hash: 1}, t0).win.len(); got != 1 {

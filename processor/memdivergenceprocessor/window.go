@@ -22,27 +22,34 @@ type point struct {
 	press  [numCounters]float32
 }
 
-// window is a fixed-size ring of the latest points of one resource, oldest first.
+// window is a ring of the latest points of one resource, oldest first, of at most size
+// points. Its storage grows with the points it holds, not to size at once: a resource that
+// lives for a few samples, as churning containers do, costs a few points, and only one that
+// reports for size samples holds a full window.
 type window struct {
-	pts  []point
-	head int // index of the oldest point
-	n    int
+	pts  []point // len(pts) is the ring's length once full; before, the points held
+	head int     // index of the oldest point
+	size int
 }
 
 func newWindow(size int) *window {
-	return &window{pts: make([]point, size)}
+	return &window{size: size}
 }
 
 // add keeps p when it is at least gap after the latest kept point, and drops the oldest
 // point when the window is full. Points that are not newer are ignored, so a producer that
 // resends old data cannot bend the trend. It reports whether p was kept.
 func (w *window) add(p point, gap time.Duration) bool {
-	if w.n > 0 && p.t-w.at(w.n-1).t < max(int64(gap), 1) {
+	if n := w.len(); n > 0 && p.t-w.at(n-1).t < max(int64(gap), 1) {
 		return false
 	}
-	if w.n < len(w.pts) {
-		w.pts[(w.head+w.n)%len(w.pts)] = p
-		w.n++
+	if len(w.pts) < w.size {
+		if len(w.pts) == cap(w.pts) {
+			grown := make([]point, len(w.pts), min(max(2*cap(w.pts), 2), w.size))
+			copy(grown, w.pts)
+			w.pts = grown
+		}
+		w.pts = append(w.pts, p)
 		return true
 	}
 	w.pts[w.head] = p
@@ -56,4 +63,4 @@ func (w *window) at(i int) *point {
 }
 
 // len is the number of points held.
-func (w *window) len() int { return w.n }
+func (w *window) len() int { return len(w.pts) }
