@@ -23,7 +23,7 @@ func TestParseEvents(t *testing.T) {
 		{name: "kernel 4.19: no oom_group_kill", in: "low 0\nhigh 0\nmax 0\noom 0\noom_kill 3\n",
 			want: Events{Low: some(0), High: some(0), Max: some(0), OOM: some(0), OOMKill: some(3)}},
 		{name: "unknown key skipped", in: "sock_throttled 4\nmax 1\n", want: Events{Max: some(1)}},
-		{name: "empty: all absent", in: "", want: Events{}},
+		{name: "empty: an error, the kernel never writes one", in: "", wantErr: `no "key value" line`},
 		{name: "key twice", in: "max 1\nmax 2\n", wantErr: `key "max" given twice`},
 		{name: "not a number", in: "oom x\n", wantErr: `line "oom x"`},
 	}

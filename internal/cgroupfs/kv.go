@@ -10,31 +10,61 @@ import (
 
 // parseKV parses the "key value" lines of memory.stat, memory.events and memory.oom_control,
 // calling fn for each. Keys are matched by name, never by position: kernels add fields in the
-// middle. A value that is not an unsigned integer is an error quoting the line; an empty file
-// is no error.
+// middle. A line that is not a key and an unsigned integer is skipped and makes the error,
+// which quotes the first such line and counts the others: the other lines of the file are
+// still passed to fn, so a bad line costs only its own key. A file without any line (empty,
+// or blank lines only) is an error too: the kernel never writes one.
 //
 //	cache 102137856
 //	rss 76804096
 //
 // fn must not keep key: it aliases b.
 func parseKV(b []byte, fn func(key []byte, val uint64)) error {
+	var first error
+	bad, good := 0, 0
 	for len(b) > 0 {
 		var line []byte
 		line, b = lines.Next(b)
 		if len(line) == 0 {
 			continue
 		}
+		var err error
 		sp := bytes.IndexByte(line, ' ')
 		if sp <= 0 {
-			return fmt.Errorf("%w: line %q: want \"key value\"", ErrMalformed, line)
+			err = fmt.Errorf("%w: line %s: want \"key value\"", ErrMalformed, quoteToken(line))
+		} else if v, perr := parseUint(line[sp+1:]); perr != nil {
+			err = fmt.Errorf("line %s: %w", quoteToken(line), perr)
+		} else {
+			fn(line[:sp], v)
+			good++
+			continue
 		}
-		v, err := parseUint(line[sp+1:])
-		if err != nil {
-			return fmt.Errorf("line %q: %w", line, err)
+		if bad == 0 {
+			first = err
 		}
-		fn(line[:sp], v)
+		bad++
+	}
+	switch {
+	case bad > 1:
+		return fmt.Errorf("%w (and %d more bad lines)", first, bad-1)
+	case bad == 1:
+		return first
+	case good == 0:
+		return fmt.Errorf("%w: no \"key value\" line", ErrMalformed)
 	}
 	return nil
+}
+
+// maxQuoted is the most bytes of a bad token an error quotes: a corrupted file can hold
+// kilobytes of binary on one line.
+const maxQuoted = 64
+
+// quoteToken quotes b for an error message, cut to maxQuoted bytes.
+func quoteToken(b []byte) string {
+	if len(b) <= maxQuoted {
+		return strconv.Quote(string(b))
+	}
+	return strconv.Quote(string(b[:maxQuoted])) + fmt.Sprintf("... (%d bytes)", len(b))
 }
 
 // parseUint parses a decimal unsigned integer, ignoring surrounding blanks and a trailing
@@ -47,11 +77,11 @@ func parseUint(b []byte) (uint64, error) {
 	var v uint64
 	for _, c := range b {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("%w: value %q is not an unsigned integer", ErrMalformed, b)
+			return 0, fmt.Errorf("%w: value %s is not an unsigned integer", ErrMalformed, quoteToken(b))
 		}
 		d := uint64(c - '0')
 		if v > (^uint64(0)-d)/10 {
-			return 0, fmt.Errorf("%w: value %q overflows: %w", ErrMalformed, b, strconv.ErrRange)
+			return 0, fmt.Errorf("%w: value %s overflows: %w", ErrMalformed, quoteToken(b), strconv.ErrRange)
 		}
 		v = v*10 + d
 	}

@@ -54,19 +54,21 @@ type Memory struct {
 }
 
 // WorkingSet is usage minus inactive file pages, floored at 0: what cAdvisor, kubelet and
-// containerd report, and what kubelet evicts on.
+// containerd report, and what kubelet evicts on. It is absent unless both are known: every
+// kernel prints inactive_file, so one missing is a memory.stat that failed, and usage alone
+// would overstate the working set by the whole inactive page cache.
 func (m Memory) WorkingSet() Value {
-	if !m.Usage.OK {
+	if !m.Usage.OK || !m.InactiveFile.OK {
 		return Value{}
 	}
-	if !m.InactiveFile.OK || m.InactiveFile.V > m.Usage.V {
-		if m.InactiveFile.OK {
-			return some(0)
-		}
-		return m.Usage
+	if m.InactiveFile.V > m.Usage.V {
+		return some(0)
 	}
 	return some(m.Usage.V - m.InactiveFile.V)
 }
+
+// Empty reports whether no reading at all is present: nothing to record.
+func (m Memory) Empty() bool { return m == Memory{} }
 
 // MemoryReader reads the memory files of cgroups in one hierarchy. It reuses one buffer and
 // is not safe for concurrent use.
@@ -144,7 +146,7 @@ type source struct {
 	// skip, when set, says that the file need not be read this time; it may fill m from what
 	// the handle kept.
 	skip func(r *MemoryReader, cg *Cgroup, m *Memory, opt Optional) bool
-	// fill parses the file's content into m; b is nil when the kernel lacks the file.
+	// fill parses the file's content into m; it is not called when the kernel lacks the file.
 	fill func(r *MemoryReader, cg *Cgroup, b []byte, m *Memory) error
 }
 
@@ -166,6 +168,8 @@ func (r *MemoryReader) readSources(cg *Cgroup, sources []source, m *Memory, opt 
 			return err
 		case err != nil:
 			c.add(s.file, err)
+			continue
+		case b == nil: // the kernel lacks the file: its readings are absent
 			continue
 		}
 		c.add(s.file, s.fill(r, cg, b, m))

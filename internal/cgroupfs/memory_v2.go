@@ -17,7 +17,8 @@ var v2Sources = []source{
 func fillV2Stat(_ *MemoryReader, _ *Cgroup, b []byte, m *Memory) error {
 	var parts kernelParts
 	err := parseKV(b, func(k []byte, v uint64) { m.setV2Stat(k, v, &parts) })
-	if !m.Kmem.OK && parts.slab.OK {
+	// The sum of the parts needs all of them: a bad line may have been one.
+	if !m.Kmem.OK && parts.slab.OK && err == nil {
 		m.Kmem = some(parts.sum())
 	}
 	return err

@@ -319,6 +319,8 @@ func (s *cgroupScraper) trackNodeOOMKills() {
 
 // readCgroup reads one cgroup, with the optional readings in opt. ok is false when there is
 // nothing to record: the cgroup vanished (quietly skipped) or none of its files could be read.
+// A file that could not be read or parsed costs only the readings it holds: the error names
+// it, and counts one failed metric per file.
 func (s *cgroupScraper) readCgroup(rel string, opt cgroupfs.Optional, errs *scrapererror.ScrapeErrors) (cgroupfs.Memory, bool) {
 	mem, err := s.memory.ReadOptional(s.catalog.Handle(rel), opt)
 	switch {
@@ -327,9 +329,17 @@ func (s *cgroupScraper) readCgroup(rel string, opt cgroupfs.Optional, errs *scra
 		s.catalog.Forget(rel)
 		return mem, false
 	case err != nil:
-		errs.AddPartial(1, err)
+		errs.AddPartial(failedFiles(err), err)
 	}
-	return mem, mem.Usage.OK
+	return mem, !mem.Empty()
+}
+
+// failedFiles is how many files a cgroup read's error reports: it joins one error per file.
+func failedFiles(err error) int {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return len(j.Unwrap())
+	}
+	return 1
 }
 
 // warnFileBudget says once that the node has more cgroup files than descriptors to keep open.
