@@ -61,7 +61,7 @@ func churnRun(t *testing.T, stable, churn, life int, d time.Duration) (pmetric.R
 // trend and ETA of a long-lived container come out the same as without the churn.
 func TestProcessorStateBoundedUnderChurn(t *testing.T) {
 	const stable, churn, life = 100, 50, 3
-	const d = 3 * time.Minute
+	const d = 100 * time.Second // past the 60 s a window takes to fill
 	quiet, quietMost := churnRun(t, stable, 0, life, d)
 	busy, busyMost := churnRun(t, stable, churn, life, d)
 	require.Equal(t, stable, quietMost)
