@@ -35,16 +35,8 @@ type Cgroup struct {
 	files   *Files
 	// tcp is what the v1 reader knows of this cgroup's tcp accounting (memory.kmem.tcp.*).
 	tcp tcpAccounting
-	// oom is the cgroup's OOM kill count as last read (MemoryReader.NodeOOMKills).
+	// oom is the cgroup's OOM kill count as last read (oomkills.go).
 	oom oomReading
-}
-
-// oomReading is a cgroup's oom_kill, read in the reader's epoch epoch; read is false until a
-// read without error.
-type oomReading struct {
-	kills Value
-	epoch uint64
-	read  bool
 }
 
 // tcpAccounting is whether a v1 cgroup's tcp counters run. They start only once someone

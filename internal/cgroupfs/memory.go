@@ -79,11 +79,7 @@ type MemoryReader struct {
 	// noSlabinfo is set once a memory.kmem.slabinfo reads empty: kernels since 5.9 print
 	// nothing there for every cgroup, so it is not read again.
 	noSlabinfo bool
-	// oomEpoch counts changes of the node's OOM kill count; oomTracked says that count is
-	// known, so that a cgroup's oom_kill read in the current epoch is still right.
-	oomEpoch   uint64
-	oomCount   uint64
-	oomTracked bool
+	oom        oomCache // which cgroups' OOM kill counts are still right (oomkills.go)
 }
 
 // NewMemoryReader returns a reader for cgroups of a hierarchy in the given mode.
@@ -231,37 +227,6 @@ func limitInto(field func(*Memory) *Value) func(*MemoryReader, *Cgroup, []byte, 
 		}
 		return err
 	}
-}
-
-// NodeOOMKills tells the reader the node's OOM kill count (oom_kill of /proc/vmstat) before
-// a scrape, known false when it could not be read. The kernel counts every OOM kill there and
-// in the victim's memory cgroup at once, so while the node's count stays the same no cgroup's
-// oom_kill has changed, and a cgroup whose count was read since is not read again: one file
-// less per container and scrape. A reader never told reads it every time.
-func (r *MemoryReader) NodeOOMKills(count uint64, known bool) {
-	if !known || !r.oomTracked || count != r.oomCount {
-		r.oomEpoch++
-	}
-	r.oomCount, r.oomTracked = count, known
-}
-
-// oomKillsKnown skips reading the OOM kill count alone (from v1 memory.oom_control, v2
-// memory.events) when the events' source read it already (OptEvents), or when the handle
-// read it in the current epoch: then it fills OOMKills from the handle.
-func oomKillsKnown(r *MemoryReader, cg *Cgroup, m *Memory, opt Optional) bool {
-	if opt&OptEvents != 0 {
-		return true
-	}
-	if !r.oomTracked || !cg.oom.read || cg.oom.epoch != r.oomEpoch {
-		return false
-	}
-	m.OOMKills = cg.oom.kills
-	return true
-}
-
-// keepOOMKills keeps a cgroup's OOM kill count, read without error in the current epoch.
-func (r *MemoryReader) keepOOMKills(cg *Cgroup, kills Value) {
-	cg.oom = oomReading{kills: kills, epoch: r.oomEpoch, read: true}
 }
 
 // collect gathers the errors of one cgroup's files, each naming its file.

@@ -17,7 +17,6 @@ import (
 
 	"github.com/cgroupmem/cgroupmem/internal/cgroupfs"
 	"github.com/cgroupmem/cgroupmem/internal/k8smeta"
-	"github.com/cgroupmem/cgroupmem/internal/nodemem"
 	"github.com/cgroupmem/cgroupmem/internal/sockets"
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
@@ -308,9 +307,8 @@ func (s *cgroupScraper) trackNodeOOMKills() {
 	if !s.cfg.Metrics.ContainerMemoryOomKills.Enabled {
 		return
 	}
-	kills, found, err := nodemem.ReadOOMKills(s.procRoot)
-	s.memory.NodeOOMKills(kills, err == nil && found)
-	if (err != nil || !found) && !s.nodeOOMKillsWarned {
+	known, err := s.memory.TrackNodeOOMKills(s.procRoot)
+	if !known && !s.nodeOOMKillsWarned {
 		s.nodeOOMKillsWarned = true
 		s.logger.Info("The node's OOM kill count (oom_kill of /proc/vmstat) is not available: every container's OOM kill count is read on every scrape",
 			zap.String("proc", s.procRoot), zap.Error(err))
