@@ -409,7 +409,8 @@ func (c *Collector) warnLimited(states []*groupState, groups map[string]Group) {
 
 // logWorst names, at debug level, the socket with the largest receive queue of a group:
 // the process, fd and local address to look at (what `ss -m` and a look at
-// /proc/<pid>/fd would find by hand).
+// /proc/<pid>/fd would find by hand), beside how many of the group's sockets have a queue and
+// how many it holds.
 func (c *Collector) logWorst(key string, u Usage) {
 	if u.NonEmpty == 0 || !c.logger.Core().Enabled(zap.DebugLevel) {
 		return
@@ -419,7 +420,7 @@ func (c *Collector) logWorst(key string, u Usage) {
 		zap.String("container", key), zap.String("proto", w.Proto), zap.Stringer("local", w.Local),
 		zap.Int("pid", w.PID), zap.Int("fd", w.FD), zap.Uint64("inode", w.Inode),
 		zap.Uint64("rcvq_bytes", w.RcvqBytes), zap.Uint64("payload_bytes", w.PayloadBytes),
-		zap.Int("non_empty_sockets", u.NonEmpty), zap.String("source", string(u.Source)))
+		zap.Int("non_empty_sockets", u.NonEmpty), zap.Int("sockets", u.Sockets), zap.String("source", string(u.Source)))
 }
 
 // Close releases the netlink sockets kept between scrapes; it is safe to call twice.

@@ -144,6 +144,11 @@ func TestCollectAttributesByInodeAndReadsNamespacesOnce(t *testing.T) {
 	if n := logs.FilterMessage("largest socket receive queue").Len(); n != 3 {
 		t.Errorf("%d debug lines naming the worst socket, want 3 (pause has none):\n%v", n, logs.All())
 	}
+	if app := logs.FilterMessage("largest socket receive queue").FilterField(zap.String("container", "app")).All(); len(app) != 1 {
+		t.Errorf("%d debug lines for app, want 1", len(app))
+	} else if got := app[0].ContextMap()["sockets"]; got != int64(2) {
+		t.Errorf("app's debug line says sockets=%v, want the 2 it holds", got)
+	}
 	tests := []struct {
 		group string
 		rcvq  uint64
