@@ -42,6 +42,7 @@ var benchRows = []benchRow{
 	{"BenchmarkBareFileReads/containers=%d/live-cgroups", "floor: open + read + close of the 4 files"},
 	{"BenchmarkBarePreads/containers=%d/live-cgroups", "floor: the 4 files kept open, pread at offset 0"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_fd_walk", "receiver scrape, default config but sockets attributed by walking /proc/<pid>/fd (sockets.attribution: fd_walk)"},
+	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_sockopt", "receiver scrape, default config but each socket read through its holder, no namespace read (sockets.attribution: sockopt)"},
 }
 
 const (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -24,6 +25,11 @@ type Collector struct {
 	hostNS      uint64 // the namespace of <procRoot>/1: host daemons' sockets are there
 	setnsDenied bool   // entering another namespace failed with a permission error
 
+	useSockopt    bool // read sockets through their holders (UseSockopt)
+	sockoptDenied bool // pidfd_getfd was refused: namespaces are read instead
+	sockoptActive bool // this Collect reads through the holders
+	sockopt       *sockoptReader
+
 	// Test seams, set by NewCollector to read procRoot.
 	walkFDs func(ctx context.Context, pid, budget int, visit fdVisitor) (int, bool, error)
 	// compareFDTables is kcmp KCMP_FILES: 0 when two pids share an fd table, else 1 or 2.
@@ -34,6 +40,9 @@ type Collector struct {
 	// dumpDiag reads the sockets keep wants with sock_diag in pid's namespace, which must be
 	// ns; nil means /proc/<pid>/net only.
 	dumpDiag func(ctx context.Context, pid int, ns uint64, own bool, keep func(inode, cgroupID uint64) bool) (map[uint64]sockQueue, error)
+
+	// readSockopt reads fd of pid, socket inode, through the holder (sockoptReader.read).
+	readSockopt func(pid, fd int, inode uint64) (sockQueue, bool, error)
 
 	stats   Stats
 	added   []sockKey       // scratch: sockets a pid's walk added to its group
@@ -48,6 +57,7 @@ type Stats struct {
 	ReusedPIDs     int // processes whose fds were dropped: the pid left the container's cgroup meanwhile
 	Namespaces     int // network namespaces read
 	ByCgroupID     int // groups attributed by the sockets' cgroup id, without a walk of their fds
+	SockoptReads   int // sockets read through their holders (UseSockopt)
 }
 
 // NewCollector returns a Collector that reads procRoot ("/proc", or "<root_path>/proc" for a
@@ -56,7 +66,8 @@ func NewCollector(procRoot string, limits Limits, logger *zap.Logger) *Collector
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	c := &Collector{logger: logger, diag: newDiagDumper(), rep: reporter{logger: logger}, limits: limits, limited: map[string]bool{}}
+	c := &Collector{logger: logger, diag: newDiagDumper(), rep: reporter{logger: logger}, limits: limits, limited: map[string]bool{}, sockopt: newSockoptReader()}
+	c.readSockopt = c.sockopt.read
 	if target, err := os.Readlink("/proc/self/ns/net"); err == nil {
 		c.selfNS, _ = parseNetNSLink(target)
 	}
@@ -76,6 +87,17 @@ func NewCollector(procRoot string, limits Limits, logger *zap.Logger) *Collector
 		return c.diag.dump(ctx, netNSPath(procRoot, pid), ns, own, keep)
 	}
 	return c
+}
+
+// UseSockopt makes Collect walk every container's fds, whatever its cgroup id, and read each
+// socket through the process holding it (pidfd_getfd, then getsockopt SO_MEMINFO and ioctl
+// SIOCINQ: SourceSockopt) instead of dumping every network namespace: its cost is per socket
+// held, not per namespace. Where pidfd_getfd is refused (it needs CAP_SYS_PTRACE), said once,
+// namespaces are read as without it.
+func (c *Collector) UseSockopt(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.useSockopt = on
 }
 
 // LastStats says what the last Collect examined.
@@ -137,6 +159,7 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 	defer c.mu.Unlock()
 	s := &scrape{problems: make(map[string]problem), fdBudget: c.limits.MaxFDsPerScrape, gone: make(map[int]bool)}
 	c.stats = Stats{}
+	c.sockoptActive = c.useSockopt && !c.sockoptDenied
 	states, idOwner := c.groupStates(groups)
 	nsOf := make(map[int]uint64)
 	nss := make(map[uint64]*nsState)
@@ -167,7 +190,14 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 			return nil, err
 		}
 	}
+	read := c.sockoptActive && c.readThroughHolders(ctx, states, nss, s)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("socket queues: %w", err)
+	}
 	for _, n := range c.fairOrder(states, nss) {
+		if read {
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("socket queues: %w", err)
 		}
@@ -199,7 +229,7 @@ func (c *Collector) groupStates(groups map[string]Group) ([]*groupState, map[uin
 	idOwner := make(map[uint64]*groupState)
 	for _, key := range slices.Sorted(maps.Keys(groups)) {
 		gs := &groupState{key: key, g: groups[key]}
-		if id := gs.g.CgroupID; id != 0 && idOwner[id] == nil {
+		if id := gs.g.CgroupID; id != 0 && idOwner[id] == nil && !c.sockoptActive {
 			idOwner[id] = gs
 			gs.byID = true
 		}
@@ -274,6 +304,50 @@ func (c *Collector) walk(ctx context.Context, gs *groupState, nsOf map[int]uint6
 		}
 	}
 	return nil
+}
+
+// readThroughHolders reads every walked socket through the process holding it, each once.
+// It reports false, having read nothing, when pidfd_getfd is refused: the namespaces are to be
+// read instead, and from then on.
+func (c *Collector) readThroughHolders(ctx context.Context, states []*groupState, nss map[uint64]*nsState, s *scrape) bool {
+	defer c.sockopt.end()
+	done := make(map[sockKey]bool)
+	for _, gs := range states {
+		for k, h := range gs.held {
+			if done[k] {
+				continue
+			}
+			done[k] = true
+			if len(done)%ctxCheckEvery == 0 && ctx.Err() != nil {
+				return false
+			}
+			q, ok, err := c.readSockopt(h.PID, h.FD, h.Inode)
+			c.stats.SockoptReads++
+			switch {
+			case errors.Is(err, fs.ErrPermission):
+				c.sockoptDenied, c.sockoptActive = true, false
+				s.note("sockopt_denied", fmt.Errorf("socket queues: pidfd_getfd of pid %d refused (needs CAP_SYS_PTRACE); reading network namespaces instead: %w", h.PID, err))
+				for _, n := range nss {
+					n.queues = nil
+				}
+				return false
+			case err != nil:
+				s.fail(gs, "sockopt", fmt.Errorf("socket queues: reading a socket of pid %d: %w", h.PID, err))
+				continue
+			case !ok:
+				continue
+			}
+			n := nss[k.ns]
+			if n.queues == nil {
+				n.queues = make(map[uint64]sockQueue)
+			}
+			n.queues[k.inode] = q
+		}
+	}
+	for _, n := range nss {
+		n.read, n.source = true, SourceSockopt
+	}
+	return true
 }
 
 // sharesFDTable reports whether pid's fd table is one of tables' (walked pids kept in the
@@ -447,6 +521,9 @@ func (c *Collector) groupSource(gs *groupState, nss map[uint64]*nsState) Source 
 
 // sourceFor is the source to try first for a namespace.
 func (c *Collector) sourceFor(ns uint64) Source {
+	if c.sockoptActive {
+		return SourceSockopt
+	}
 	if c.dumpDiag == nil || (ns != c.selfNS && c.setnsDenied) {
 		return SourceProcNet
 	}

@@ -95,10 +95,11 @@ func parseFDName(name []byte) (fd int, dot bool, err error) {
 	return v, false, nil
 }
 
-// inCgroup reports whether /proc/<pid>/cgroup names a cgroup whose path ends with cgroup
-// (the container's path relative to its hierarchy; the line's path may be longer where the
-// hierarchy is mounted below its root, as in tests, and shorter never is). A missing file
-// (the process exited) wraps errVanished.
+// inCgroup reports whether /proc/<pid>/cgroup names the cgroup at cgroup (the container's
+// path relative to its hierarchy) or one below it (the receiver lists a container's pids
+// with those of its child cgroups, where crun puts the workload). The line's path may be longer
+// in front where the hierarchy is mounted below its root, as in tests. A missing file (the
+// process exited) wraps errVanished.
 func inCgroup(procRoot string, pid int, cgroup string) (bool, error) {
 	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "cgroup"))
 	if err != nil {
@@ -108,7 +109,7 @@ func inCgroup(procRoot string, pid int, cgroup string) (bool, error) {
 }
 
 // cgroupFileHas reports whether a /proc/<pid>/cgroup text ("4:memory:/a/b", "0::/a/b") has
-// a line whose path ends with cgroup at a path boundary.
+// a line whose path holds cgroup as whole components, at its end or followed by more.
 func cgroupFileHas(b []byte, cgroup string) bool {
 	cgroup = strings.TrimSuffix(cgroup, "/")
 	if cgroup == "" {
@@ -126,8 +127,17 @@ func cgroupFileHas(b []byte, cgroup string) bool {
 		if j < 0 {
 			continue
 		}
-		if bytes.HasSuffix(line[i+1+j+1:], []byte(cgroup)) {
-			return true
+		path := line[i+1+j+1:]
+		for off := 0; ; {
+			k := bytes.Index(path[off:], []byte(cgroup))
+			if k < 0 {
+				break
+			}
+			end := off + k + len(cgroup)
+			if end == len(path) || path[end] == '/' {
+				return true
+			}
+			off += k + 1
 		}
 	}
 	return false

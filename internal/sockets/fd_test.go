@@ -125,7 +125,10 @@ func TestCgroupFileHas(t *testing.T) {
 		{v1, "/kubepods/burstable/podA/cid", true},
 		{v1, "kubepods/burstable/podA/cid/", true},
 		{v1, "/kubepods/burstable/podA/other", false},
-		{v1, "A/cid", false}, // not at a path boundary
+		{v1, "A/cid", false},                   // not at a path boundary
+		{v1, "/kubepods/burstable/podA", true}, // a process in a cgroup below the container's
+		{v1, "/kubepods/burstable/podA/ci", false},
+		{"0::/kubepods/burstable/podA/cid/container\n", "/kubepods/burstable/podA/cid", true},
 		{"0::/kubepods.slice/cri-containerd-x.scope\n", "/kubepods.slice/cri-containerd-x.scope", true},
 		{"0::/system.slice\n", "/kubepods.slice/x", false},
 		{"garbage", "/x", false},

@@ -148,6 +148,16 @@ func TestLiveCollect(t *testing.T) {
 			}
 		})
 	}
+	t.Run("sockopt", func(t *testing.T) {
+		c := NewCollector("/proc", DefaultLimits(), zaptest.NewLogger(t))
+		defer c.Close()
+		c.UseSockopt(true)
+		got, ss := collect(t, c)
+		check(t, SourceSockopt, got, ss)
+		if st := c.LastStats(); st.Namespaces != 0 || st.SockoptReads == 0 || len(c.diag.conns) != 0 {
+			t.Errorf("stats %+v, %d sock_diag connections: want sockets read through their holders, no namespace", st, len(c.diag.conns))
+		}
+	})
 	t.Run("proc_net", func(t *testing.T) {
 		c := NewCollector("/proc", DefaultLimits(), zaptest.NewLogger(t))
 		defer c.Close()

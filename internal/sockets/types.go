@@ -10,6 +10,9 @@ const (
 	SourceSockDiag Source = "sock_diag"
 	// SourceProcNet is /proc/<pid>/net/{tcp,tcp6,udp,udp6}: TCP truesize is unknown there.
 	SourceProcNet Source = "proc_net"
+	// SourceSockopt is getsockopt(SO_MEMINFO) on the socket, reached through its holder with
+	// pidfd_getfd: exact truesize, no namespace read.
+	SourceSockopt Source = "sockopt"
 )
 
 // Group is one container handed to Collect.

@@ -75,17 +75,20 @@ type benchTree struct {
 // own, a few sockets in each container, half of them with unread data, so that the default
 // config reads one namespace per pod. metrics=default attributes the sockets by their cgroup
 // id (testcgroup mirrors the tree into the unified hierarchy, as runc does on this hybrid
-// host); metrics=default_fd_walk is the same with sockets.attribution fd_walk.
+// host); metrics=default_fd_walk and metrics=default_sockopt are the same with
+// sockets.attribution fd_walk and sockopt.
 func BenchmarkScrape(b *testing.B) {
 	runOnTreesBuiltBy(b, socketBenchTree, func(b *testing.B, bt benchTree) {
 		b.Run("metrics=container+pod", func(b *testing.B) { benchScrape(b, bt, containerPodConfig(bt.root)) })
 		if bt.live {
 			b.Run("metrics=default", func(b *testing.B) { benchScrape(b, bt, defaultConfig(bt.root)) })
-			b.Run("metrics=default_fd_walk", func(b *testing.B) {
-				cfg := defaultConfig(bt.root)
-				cfg.Sockets.Attribution = socketAttributionFDWalk
-				benchScrape(b, bt, cfg)
-			})
+			for _, a := range []string{socketAttributionFDWalk, socketAttributionSockopt} {
+				b.Run("metrics=default_"+a, func(b *testing.B) {
+					cfg := defaultConfig(bt.root)
+					cfg.Sockets.Attribution = a
+					benchScrape(b, bt, cfg)
+				})
+			}
 		}
 	})
 }

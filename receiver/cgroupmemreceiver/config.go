@@ -53,7 +53,9 @@ type SocketsConfig struct {
 	// Attribution is "cgroup_id" (default): a socket belongs to the container whose cgroup2
 	// id the kernel gives for it (INET_DIAG_CGROUP_ID, Linux 5.7+; on v1 hosts where the
 	// runtime mirrors containers into the unified hierarchy), falling back to walking the
-	// container's fds where no id is known; or "fd_walk": always walk the fds.
+	// container's fds where no id is known; "fd_walk": always walk the fds; or "sockopt": walk
+	// the fds and read each socket through the process holding it (pidfd_getfd, getsockopt
+	// SO_MEMINFO; needs CAP_SYS_PTRACE), with no read of any network namespace.
 	Attribution string `mapstructure:"attribution"`
 	// MaxFDsPerContainer bounds the fds of one container examined per scrape.
 	MaxFDsPerContainer int `mapstructure:"max_fds_per_container"`
@@ -66,6 +68,7 @@ type SocketsConfig struct {
 const (
 	socketAttributionCgroupID = "cgroup_id"
 	socketAttributionFDWalk   = "fd_walk"
+	socketAttributionSockopt  = "sockopt"
 )
 
 // defaultSocketsConfig is the socket package's default limits, attributed by cgroup id.
@@ -86,8 +89,11 @@ func (c SocketsConfig) limits() sockets.Limits {
 
 func (c SocketsConfig) validate() []error {
 	var errs []error
-	if c.Attribution != socketAttributionCgroupID && c.Attribution != socketAttributionFDWalk {
-		errs = append(errs, fmt.Errorf("sockets.attribution must be %q or %q, got %q", socketAttributionCgroupID, socketAttributionFDWalk, c.Attribution))
+	switch c.Attribution {
+	case socketAttributionCgroupID, socketAttributionFDWalk, socketAttributionSockopt:
+	default:
+		errs = append(errs, fmt.Errorf("sockets.attribution must be %q, %q or %q, got %q",
+			socketAttributionCgroupID, socketAttributionFDWalk, socketAttributionSockopt, c.Attribution))
 	}
 	for _, k := range []struct {
 		key string

@@ -47,7 +47,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "bad_dentry_mode"), wantErr: `dentry_accounting.mode must be "off" or "ebpf", got "kprobe"`},
 		{id: component.NewIDWithName(metadata.Type, "ebpf"), want: ebpf},
 		{id: component.NewIDWithName(metadata.Type, "sockets"), want: socks},
-		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: `sockets.attribution must be "cgroup_id" or "fd_walk", got "ebpf"`},
+		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: `sockets.attribution must be "cgroup_id", "fd_walk" or "sockopt", got "ebpf"`},
 		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: "sockets.max_fds_per_container must be positive, got 0"},
 		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: "sockets.max_namespaces must be positive, got -1"},
 		{id: component.NewIDWithName(metadata.Type, "kmsg"), want: kmsg},

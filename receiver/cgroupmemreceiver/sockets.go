@@ -105,6 +105,7 @@ func (s *cgroupScraper) cgroup2ID(path string) uint64 {
 var socketSources = map[sockets.Source]metadata.AttributeSocketSource{
 	sockets.SourceSockDiag: metadata.AttributeSocketSourceSockDiag,
 	sockets.SourceProcNet:  metadata.AttributeSocketSourceProcNet,
+	sockets.SourceSockopt:  metadata.AttributeSocketSourceSockopt,
 }
 
 // recordSockets records a container's socket receive-queue metrics, if they were read in

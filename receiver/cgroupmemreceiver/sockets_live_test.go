@@ -21,7 +21,8 @@ import (
 // and an idle one, and checks the receiver's socket metrics against the kernel's own
 // /proc/<pid>/net/udp, whose rx_queue is the socket's receive memory (sk_rmem_alloc): with
 // the default attribution by the sockets' cgroup id (testcgroup mirrors the tree into the
-// unified hierarchy as runc does, so no fd is walked), and by walking the fds.
+// unified hierarchy as runc does, so no fd is walked), by walking the fds, and by walking the
+// fds and reading each socket through its holder (sockopt).
 func TestLiveSocketReceiveQueues(t *testing.T) {
 	tree := testcgroup.New(t)
 	uid := testcgroup.NewPodUID()
@@ -32,7 +33,7 @@ func TestLiveSocketReceiveQueues(t *testing.T) {
 	p := tree.Start(t, busy, testcgroup.Command(t, testcgroup.Workload{UnreadUDPDatagrams: datagrams}))
 	tree.Start(t, idle, testcgroup.Command(t, testcgroup.Workload{}))
 
-	for _, attribution := range []string{socketAttributionCgroupID, socketAttributionFDWalk} {
+	for _, attribution := range []string{socketAttributionCgroupID, socketAttributionFDWalk, socketAttributionSockopt} {
 		t.Run(attribution, func(t *testing.T) {
 			if attribution == socketAttributionCgroupID && tree.Unified(busy) == "" {
 				t.Skip("no unified hierarchy to mirror the containers into")
@@ -56,10 +57,16 @@ func TestLiveSocketReceiveQueues(t *testing.T) {
 				require.Zero(t, st.ByCgroupID)
 				require.Positive(t, st.FDs)
 			}
+			wantSource := "sock_diag" // root reads its own namespace with sock_diag
+			if attribution == socketAttributionSockopt {
+				wantSource = "sockopt"
+				require.Positive(t, st.SockoptReads, "sockets read through their holders")
+				require.Zero(t, st.Namespaces, "no namespace read")
+			}
 
 			got := socketPoints(md, busyID)
 			require.Equal(t, int64(want), got["container.memory.sock_rcvq"].value, "rmem_alloc of the unread queue")
-			require.Equal(t, "sock_diag", got["container.memory.sock_rcvq"].source, "root reads its own namespace with sock_diag")
+			require.Equal(t, wantSource, got["container.memory.sock_rcvq"].source)
 			require.Equal(t, int64(0), got["container.memory.sock_rcvq_payload"].value, "UDP payload is not exposed; no TCP socket")
 			require.Equal(t, int64(1), got["container.memory.sock_rcvq_sockets"].value, "one socket with a non-empty queue")
 

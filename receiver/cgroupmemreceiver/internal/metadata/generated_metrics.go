@@ -253,6 +253,7 @@ type AttributeSocketSource int
 const (
 	_ AttributeSocketSource = iota
 	AttributeSocketSourceSockDiag
+	AttributeSocketSourceSockopt
 	AttributeSocketSourceProcNet
 )
 
@@ -261,6 +262,8 @@ func (av AttributeSocketSource) String() string {
 	switch av {
 	case AttributeSocketSourceSockDiag:
 		return "sock_diag"
+	case AttributeSocketSourceSockopt:
+		return "sockopt"
 	case AttributeSocketSourceProcNet:
 		return "proc_net"
 	}
@@ -270,6 +273,7 @@ func (av AttributeSocketSource) String() string {
 // MapAttributeSocketSource is a helper map of string to AttributeSocketSource attribute value.
 var MapAttributeSocketSource = map[string]AttributeSocketSource{
 	"sock_diag": AttributeSocketSourceSockDiag,
+	"sockopt":   AttributeSocketSourceSockopt,
 	"proc_net":  AttributeSocketSourceProcNet,
 }
 

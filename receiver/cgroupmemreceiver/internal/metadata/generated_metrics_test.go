@@ -191,19 +191,19 @@ func TestMetricsBuilder(t *testing.T) {
 			allMetricsCount++
 			mb.RecordContainerMemorySockRcvqDataPoint(ts, 1, AttributeSocketSourceSockDiag)
 			if tt.name == "reaggregate_set" {
-				mb.RecordContainerMemorySockRcvqDataPoint(ts, 3, AttributeSocketSourceProcNet)
+				mb.RecordContainerMemorySockRcvqDataPoint(ts, 3, AttributeSocketSourceSockopt)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemorySockRcvqPayloadDataPoint(ts, 1, AttributeSocketSourceSockDiag)
 			if tt.name == "reaggregate_set" {
-				mb.RecordContainerMemorySockRcvqPayloadDataPoint(ts, 3, AttributeSocketSourceProcNet)
+				mb.RecordContainerMemorySockRcvqPayloadDataPoint(ts, 3, AttributeSocketSourceSockopt)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemorySockRcvqSocketsDataPoint(ts, 1, AttributeSocketSourceSockDiag)
 			if tt.name == "reaggregate_set" {
-				mb.RecordContainerMemorySockRcvqSocketsDataPoint(ts, 3, AttributeSocketSourceProcNet)
+				mb.RecordContainerMemorySockRcvqSocketsDataPoint(ts, 3, AttributeSocketSourceSockopt)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
