@@ -28,32 +28,42 @@ func parseProcs(b []byte, pids []int) ([]int, error) {
 // Procs returns the pids of the processes in the cgroup at dir and in every cgroup below it
 // (cgroup.procs lists only a cgroup's own processes; crun puts a container's workload in a
 // "container" child). A cgroup removed meanwhile is skipped; other errors name the file.
+// A cgroup's directory is listed only when it has child cgroups: its link count, 2 plus its
+// subdirectories on cgroupfs (kernfs) as on most filesystems, says so without a read of its
+// several dozen control files.
 func Procs(dir string) ([]int, error) {
 	var pids []int
 	var errs []error
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
-				errs = append(errs, err)
-			}
-			return nil
+	procsBelow(dir, &pids, &errs)
+	return pids, errors.Join(errs...)
+}
+
+func procsBelow(dir string, pids *[]int, errs *[]error) {
+	file := filepath.Join(dir, "cgroup.procs")
+	b, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return
+	case err != nil:
+		*errs = append(*errs, err)
+	default:
+		if *pids, err = parseProcs(b, *pids); err != nil {
+			*errs = append(*errs, fmt.Errorf("%s: %w", file, err))
 		}
-		if !d.IsDir() {
-			return nil
+	}
+	if dirLinks(dir) == 2 {
+		return // no child cgroup
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			*errs = append(*errs, err)
 		}
-		file := filepath.Join(p, "cgroup.procs")
-		b, err := os.ReadFile(file)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil
-		case err != nil:
-			errs = append(errs, err)
-			return nil
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			procsBelow(filepath.Join(dir, e.Name()), pids, errs)
 		}
-		if pids, err = parseProcs(b, pids); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", file, err))
-		}
-		return nil
-	})
-	return pids, errors.Join(append(errs, err)...)
+	}
 }
