@@ -157,12 +157,13 @@ func decodePodList(r io.Reader) ([]kubeletPod, error) {
 			return nil, decodeErr(err)
 		}
 		key, _ := tok.(string)
-		switch key {
-		case "items":
+		// Field names match as encoding/json matches them, ignoring case.
+		switch {
+		case strings.EqualFold(key, "items"):
 			if items, err = decodeItems(dec, within); err != nil {
 				return nil, decodeErr(err)
 			}
-		case "kind":
+		case strings.EqualFold(key, "kind"):
 			within(maxListFieldBytes, "kind")
 			var kind string
 			if err := dec.Decode(&kind); err != nil {
