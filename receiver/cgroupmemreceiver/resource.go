@@ -1,6 +1,8 @@
 package cgroupmemreceiver // import "github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver"
 
 import (
+	"path/filepath"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/cgroupmem/cgroupmem/internal/cgroupfs"
@@ -50,6 +52,42 @@ type resourceCache struct {
 	byPath map[string]*cachedResource
 	scrape uint64
 	used   int
+	// shims is what RuntimeFromShim said of the containers whose cgroup name does not tell
+	// their runtime, by cgroup path; dropped with the resource.
+	shims map[string]*shimLookup
+}
+
+// shimLookup is a container's runtime as its shim tells, asked at most shimTries times.
+type shimLookup struct {
+	runtime string
+	tries   uint8
+	done    bool
+}
+
+// shimTries bounds how many scrapes ask a container's shim when the answer is not final (no
+// process in the cgroup yet, /proc unreadable).
+const shimTries = 3
+
+// runtimeOf fills in the runtime of a kubelet pod's container whose cgroup is a bare id (the
+// cgroupfs driver: containerd or Docker) from its processes' shim, once per container.
+func (s *cgroupScraper) runtimeOf(c cgroupfs.Container) string {
+	if c.Runtime != "" || c.PodUID == "" {
+		return c.Runtime
+	}
+	rc := &s.resources
+	if rc.shims == nil {
+		rc.shims = make(map[string]*shimLookup)
+	}
+	l, ok := rc.shims[c.Path]
+	if !ok {
+		l = &shimLookup{}
+		rc.shims[c.Path] = l
+	}
+	if !l.done && l.tries < shimTries {
+		l.tries++
+		l.runtime, l.done = cgroupfs.RuntimeFromShim(filepath.Join(s.hier.Dir, c.Path), s.procRoot)
+	}
+	return l.runtime
 }
 
 // get returns the cached resource of path when it was built from key, or builds it.
@@ -81,12 +119,18 @@ func (rc *resourceCache) endScrape() {
 			}
 		}
 	}
+	for path := range rc.shims {
+		if e, ok := rc.byPath[path]; !ok || e.seen != rc.scrape {
+			delete(rc.shims, path)
+		}
+	}
 	rc.scrape++
 	rc.used = 0
 }
 
 // containerResource describes a container from its cgroup path and, when known, its names.
 func (s *cgroupScraper) containerResource(c cgroupfs.Container, n containerNames) pcommon.Resource {
+	c.Runtime = s.runtimeOf(c)
 	node := s.k8s.NodeName()
 	return s.resources.get(c.Path, resourceKey{c: c, n: n, node: node}, func() pcommon.Resource {
 		return s.buildContainerResource(c, n, node)

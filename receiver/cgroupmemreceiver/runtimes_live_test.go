@@ -159,10 +159,10 @@ func TestLiveRuntimeContainerd(t *testing.T) {
 	}, "containerd", "runc")
 
 	// The cgroupfs layout names the container by its bare id: the path does not tell
-	// containerd from Docker, so container.runtime.name is left to the kubelet's metadata.
+	// containerd from Docker, the shim its init runs under does.
 	checkRuntimeContainers(t, parent.Root(), []*runtimeContainer{{
 		name: "ctr run --cgroup " + podRel + "/<id>", id: id, dir: dir,
-		attrs:  podAttrs(id, uid, podRel+"/"+id, ""),
+		attrs:  podAttrs(id, uid, podRel+"/"+id, "containerd"),
 		remove: func() { ctrd.Remove(t, id) },
 	}})
 	require.NoDirExists(t, dir, "ctr removed the container's cgroup")
@@ -200,7 +200,7 @@ func TestLiveRuntimeDocker(t *testing.T) {
 	t.Run("--cgroup-parent kubelet-shaped", func(t *testing.T) {
 		checkRuntimeContainers(t, parent.Root(), []*runtimeContainer{{
 			name: "docker run --cgroup-parent " + podRel, id: inPod, dir: inPodDir,
-			attrs:  podAttrs(inPod, uid, podRel+"/"+inPod, ""),
+			attrs:  podAttrs(inPod, uid, podRel+"/"+inPod, "docker"),
 			remove: func() { docker.Docker(t, "rm", "--force", inPod) },
 		}})
 	})
