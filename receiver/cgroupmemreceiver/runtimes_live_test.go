@@ -209,7 +209,7 @@ func TestLiveRuntimeDocker(t *testing.T) {
 	t.Run("default /docker/<id>", func(t *testing.T) {
 		checkRuntimeContainers(t, "/", []*runtimeContainer{{
 			name: "docker run", id: plain, dir: plainDir,
-			attrs: map[string]any{"container.id": plain, "container.runtime.name": "docker", "cgroup.path": "/docker/" + plain},
+			attrs:  map[string]any{"container.id": plain, "container.runtime.name": "docker", "cgroup.path": "/docker/" + plain},
 			remove: func() { docker.Docker(t, "rm", "--force", plain) },
 		}})
 	})
@@ -302,7 +302,9 @@ func removeIfMade(t *testing.T, name string) {
 	})
 }
 
-func wantPod(uid, rel string) string { return fmt.Sprintf("want pod %s %s %s", uid, testcgroup.QoSBurstable, rel) }
+func wantPod(uid, rel string) string {
+	return fmt.Sprintf("want pod %s %s %s", uid, testcgroup.QoSBurstable, rel)
+}
 
 func wantContainer(id, runtime, podUID, rel string) string {
 	return fmt.Sprintf("want container %s %s %s %s", id, orDash(runtime), orDash(podUID), rel)
