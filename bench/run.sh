@@ -75,7 +75,12 @@ note "(cd bench/cadvisorpeer && $GO build -o ../../$BUILD_DIR/cadvisorpeer .)"
 note "$BUILD_DIR/collectorrss -collector $COLLECTOR -configmap deploy/configmap.yaml -cadvisor $BUILD_DIR/cadvisorpeer -containers 200,1000 -interval 10s -warmup 10 -scrapes 6 ${peer_profile[*]} -out $BUILD_DIR/bench-cadvisor.json"
 "$BUILD_DIR/collectorrss" -collector "$COLLECTOR" -configmap deploy/configmap.yaml -cadvisor "$BUILD_DIR/cadvisorpeer" \
 	-containers 200,1000 -interval 10s -warmup 10 -scrapes 6 "${peer_profile[@]}" -out "$BUILD_DIR/bench-cadvisor.json"
-collectors="$BUILD_DIR/bench-collector.json,$BUILD_DIR/bench-collector-without.json,$BUILD_DIR/bench-cadvisor.json"
+# The same at 1,000 containers with the deployed receiver config (socket and slab dentry
+# metrics off): what the DaemonSet runs without its all-features overlay.
+note "$BUILD_DIR/collectorrss -collector $COLLECTOR -configmap deploy/configmap.yaml -cadvisor $BUILD_DIR/cadvisorpeer -deployed-receiver -containers 1000 -interval 10s -warmup 10 -scrapes 6 ${peer_profile[*]} -out $BUILD_DIR/bench-cadvisor-deployed.json"
+"$BUILD_DIR/collectorrss" -collector "$COLLECTOR" -configmap deploy/configmap.yaml -cadvisor "$BUILD_DIR/cadvisorpeer" -deployed-receiver \
+	-containers 1000 -interval 10s -warmup 10 -scrapes 6 "${peer_profile[@]}" -out "$BUILD_DIR/bench-cadvisor-deployed.json"
+collectors="$BUILD_DIR/bench-collector.json,$BUILD_DIR/bench-collector-without.json,$BUILD_DIR/bench-cadvisor.json,$BUILD_DIR/bench-cadvisor-deployed.json"
 # Where the collector's time goes: the same run at 1,000 containers once more, with perf
 # sampling a build of the same collector that keeps its symbols (ocb strips them).
 if $have_perf; then

@@ -53,6 +53,9 @@ type setup struct {
 	// peerProfile, when set, is where perf record writes its samples of the cAdvisor peer
 	// over the window, at 199 Hz.
 	peerProfile string
+	// deployedReceiver keeps the deployed receiver config in a side-by-side run instead of
+	// the receiver's defaults.
+	deployedReceiver bool
 }
 
 // startCollector runs the collector with the deploy config made for root (see
