@@ -1,0 +1,5 @@
+//go:build !race
+
+package k8smeta
+
+const raceEnabled = false
