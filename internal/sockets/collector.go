@@ -160,6 +160,9 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 	s := &scrape{problems: make(map[string]problem), fdBudget: c.limits.MaxFDsPerScrape, gone: make(map[int]bool)}
 	c.stats = Stats{}
 	c.sockoptActive = c.useSockopt && !c.sockoptDenied
+	if c.useSockopt && c.sockoptDenied { // said once, while it lasts
+		s.note("sockopt_denied", errors.New("socket queues: pidfd_getfd was refused earlier; reading network namespaces"))
+	}
 	states, idOwner := c.groupStates(groups)
 	nsOf := make(map[int]uint64)
 	nss := make(map[uint64]*nsState)

@@ -555,3 +555,54 @@ func TestCollectByCgroupIDFallsBackToTheWalk(t *testing.T) {
 		t.Errorf("proc_net: app %+v sidecar %+v host %+v", got["app"], got["sidecar"], got["host"])
 	}
 }
+
+// TestCollectSockopt: with UseSockopt every group is walked and each socket read through its
+// holder, no namespace; a refusal of pidfd_getfd falls back to the namespaces, from then on,
+// said once.
+func TestCollectSockopt(t *testing.T) {
+	h, groups := idHost() // ids are ignored with UseSockopt
+	var reads []int
+	var refuse bool
+	core, logs := observer.New(zapcore.InfoLevel)
+	c := h.collector(1, zap.New(core))
+	c.UseSockopt(true)
+	c.readSockopt = func(pid, fd int, inode uint64) (sockQueue, bool, error) {
+		reads = append(reads, pid)
+		if refuse {
+			return sockQueue{}, false, fmt.Errorf("pidfd_getfd: %w", fs.ErrPermission)
+		}
+		q, ok := h.queues[sockKey{h.ns[pid], inode}]
+		q.inode, q.source, q.cgroupID = inode, SourceSockopt, 0
+		return q, ok, nil
+	}
+	got, err := c.Collect(context.Background(), groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.diagCalls)+len(h.procCalls) != 0 || len(reads) != 4 {
+		t.Errorf("sock_diag %v proc_net %v sockopt reads %v: want the 4 held sockets through their holders only", h.diagCalls, h.procCalls, reads)
+	}
+	want := map[string]uint64{"host": 100, "app": 832, "sidecar": 4096, "pause": 0}
+	for k, rcvq := range want {
+		if got[k].RcvqBytes != rcvq || got[k].Source != SourceSockopt || got[k].Incomplete {
+			t.Errorf("%s: %+v, want rcvq %d from sockopt", k, got[k], rcvq)
+		}
+	}
+	refuse = true
+	for scrape := range 2 {
+		reads = nil
+		got, err = c.Collect(context.Background(), groups)
+		if err != nil {
+			t.Fatalf("scrape %d: a fallback is not an error: %v", scrape, err)
+		}
+		if got["sidecar"].RcvqBytes != 4096 || got["sidecar"].Source != SourceSockDiag || got["host"].RcvqBytes != 100 {
+			t.Errorf("scrape %d: sidecar %+v host %+v: want sock_diag's numbers", scrape, got["sidecar"], got["host"])
+		}
+		if scrape == 1 && len(reads) != 0 {
+			t.Errorf("pidfd_getfd tried again after a refusal: %v", reads)
+		}
+	}
+	if n := logs.FilterField(zap.String("kind", "sockopt_denied")).Len(); n != 1 {
+		t.Errorf("fallback logged %d times, want once:\n%v", n, logs.All())
+	}
+}
