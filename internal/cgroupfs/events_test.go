@@ -118,7 +118,8 @@ func FuzzParseEvents(f *testing.F) {
 	f.Add([]byte("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"), uint64(1), uint64(2), uint64(3))
 	f.Add([]byte("max 1\nmax 2"), uint64(0), ^uint64(0), uint64(7))
 	f.Fuzz(func(t *testing.T, b []byte, high, max, oomKill uint64) {
-		if got, err := parseEvents(b); err == nil {
+		// A file of unknown keys alone is accepted and prints back empty, which is no file.
+		if got, err := parseEvents(b); err == nil && got != (Events{}) {
 			again, err := parseEvents(formatEvents(got))
 			require.NoError(t, err)
 			require.Equal(t, got, again)
