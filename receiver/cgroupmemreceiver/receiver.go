@@ -11,7 +11,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/collector/scraper/scrapererror"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+
+	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
 // metricsReceiver runs the scraper on the schedule of scraperhelper's controller
@@ -20,12 +25,17 @@ import (
 // batches of batchResources resources instead of whole: the pipeline then holds one batch of
 // pdata at a time, not the node's (the package doc says why, with the measurement). Each
 // batch is reported like any receiver's data (otelcol_receiver_accepted_metric_points and
-// refused_metric_points); a scrape's errors are logged as scraperhelper logs them.
+// refused_metric_points), and each scrape as scraperhelper's controller reports a scraper's:
+// otelcol_scraper_scraped_metric_points (the data points of all its batches) and
+// otelcol_scraper_errored_metric_points (the metrics its partial errors count), with the
+// receiver and scraper attributes; its errors are logged as scraperhelper logs them.
 type metricsReceiver struct {
 	cfg     *Config
 	scraper *cgroupScraper
 	next    consumer.Metrics
 	obs     *receiverhelper.ObsReport
+	tel     *metadata.TelemetryBuilder
+	telAttr metric.MeasurementOption // receiver and scraper, as scraperhelper sets them
 	logger  *zap.Logger
 
 	stop     chan struct{}
@@ -43,14 +53,23 @@ func newMetricsReceiver(cfg *Config, set receiver.Settings, next consumer.Metric
 	if err != nil {
 		return nil, err
 	}
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
 	return &metricsReceiver{
 		cfg:     cfg,
 		scraper: newCgroupScraper(cfg, set),
 		next:    next,
 		obs:     obs,
-		logger:  set.Logger,
-		stop:    make(chan struct{}),
-		batch:   batchResources,
+		tel:     tel,
+		telAttr: metric.WithAttributeSet(attribute.NewSet(
+			attribute.String("receiver", set.ID.String()),
+			attribute.String("scraper", metadata.Type.String()),
+		)),
+		logger: set.Logger,
+		stop:   make(chan struct{}),
+		batch:  batchResources,
 	}, nil
 }
 
@@ -88,8 +107,10 @@ func (r *metricsReceiver) scrapeOnce() {
 	ctx, cancel := r.scrapeContext()
 	defer cancel()
 	var consumeErrs []error
+	scraped := 0
 	err := r.scraper.scrapeInBatches(ctx, r.batch, func(md pmetric.Metrics) {
 		points := md.DataPointCount()
+		scraped += points
 		opCtx := r.obs.StartMetricsOp(ctx)
 		err := r.next.ConsumeMetrics(opCtx, md)
 		r.obs.EndMetricsOp(opCtx, "", points, err)
@@ -97,9 +118,15 @@ func (r *metricsReceiver) scrapeOnce() {
 			consumeErrs = append(consumeErrs, err)
 		}
 	})
+	errored := 0
 	if err != nil {
 		r.logger.Error("Error scraping metrics", zap.Error(err))
+		if pe := (scrapererror.PartialScrapeError{}); errors.As(err, &pe) {
+			errored = pe.Failed
+		}
 	}
+	r.tel.ScraperScrapedMetricPoints.Add(context.Background(), int64(scraped), r.telAttr)
+	r.tel.ScraperErroredMetricPoints.Add(context.Background(), int64(errored), r.telAttr)
 	if err := errors.Join(consumeErrs...); err != nil {
 		r.logger.Debug("The next consumer refused metrics", zap.Error(err))
 	}
@@ -118,5 +145,6 @@ func (r *metricsReceiver) scrapeContext() (context.Context, context.CancelFunc) 
 func (r *metricsReceiver) Shutdown(ctx context.Context) error {
 	r.stopOnce.Do(func() { close(r.stop) })
 	r.wg.Wait()
+	r.tel.Shutdown()
 	return r.scraper.shutdown(ctx)
 }

@@ -15,10 +15,14 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
+	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadatatest"
 )
 
 // TestScrapeInBatches checks that the batches of one scrape, put together, are the scrape
@@ -124,4 +128,44 @@ func resourceCount(mds []pmetric.Metrics) int {
 		n += md.ResourceMetrics().Len()
 	}
 	return n
+}
+
+// TestReceiverReportsScraperTelemetry reads the receiver's own counters from a test telemetry
+// provider: otelcol_scraper_scraped_metric_points holds the data points the next consumer was
+// given over two scrapes, and otelcol_scraper_errored_metric_points the one failed file of the
+// first (a corrupted memory.usage_in_bytes), with scraperhelper's receiver and scraper
+// attributes.
+func TestReceiverReportsScraperTelemetry(t *testing.T) {
+	root := copyTree(t, fixtureRoot("v1-hybrid-kernel-6.18"))
+	bad := filepath.Join(root, "sys/fs/cgroup/memory/kubepods/burstable/pod3f0a9d1e-7c55-4b8e-9a31-2d4be2f1c0aa",
+		"aaaaaaaa11111111111111111111111111111111111111111111111111111111", "memory.usage_in_bytes")
+	good, err := os.ReadFile(bad)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(bad, []byte("lots\n"), 0o644))
+	cfg := fixtureConfig(root)
+	cfg.CollectionInterval = time.Hour
+
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	sink := new(consumertest.MetricsSink)
+	r, err := newMetricsReceiver(cfg, metadatatest.NewSettings(tel), sink)
+	require.NoError(t, err)
+	r.batch = 2
+	require.NoError(t, r.scraper.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
+
+	r.scrapeOnce()
+	require.NoError(t, os.WriteFile(bad, good, 0o644))
+	r.scrapeOnce()
+	points := 0
+	for _, md := range sink.AllMetrics() {
+		points += md.DataPointCount()
+	}
+	require.Greater(t, points, 100)
+
+	attrs := attribute.NewSet(attribute.String("receiver", metadata.Type.String()), attribute.String("scraper", metadata.Type.String()))
+	metadatatest.AssertEqualScraperScrapedMetricPoints(t, tel,
+		[]metricdata.DataPoint[int64]{{Attributes: attrs, Value: int64(points)}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualScraperErroredMetricPoints(t, tel,
+		[]metricdata.DataPoint[int64]{{Attributes: attrs, Value: 1}}, metricdatatest.IgnoreTimestamp())
 }
