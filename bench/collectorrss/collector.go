@@ -26,6 +26,8 @@ type collector struct {
 	tail    *lineTail
 	done    chan struct{}
 	dir     string
+	// metricsPort serves the collector's self-telemetry (Prometheus) on 127.0.0.1.
+	metricsPort int
 }
 
 // export is one "Metrics" log line of the debug exporter.
@@ -87,7 +89,7 @@ func startCollector(su setup, root string, ch changes, exports chan export) (c *
 	if exports == nil {
 		exports = make(chan export, 1024)
 	}
-	c = &collector{exports: exports, tail: &lineTail{max: 40}, done: make(chan struct{}), dir: dir}
+	c = &collector{exports: exports, tail: &lineTail{max: 40}, done: make(chan struct{}), dir: dir, metricsPort: port}
 	c.cmd = exec.Command(su.bin, "--config="+cfg)
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.cmd.Stdout = io.Discard

@@ -56,6 +56,13 @@ func main() {
 	deployedReceiver := flag.Bool("deployed-receiver", false, "with -cadvisor, keep the deployed receiver's metrics section (socket receive-queue and slab dentry metrics off) instead of the receiver's defaults")
 	profileCAdvisor := flag.String("profile-cadvisor", "", "with -cadvisor, perf record the cAdvisor peer over each window into this file, and report how its CPU splits between housekeeping and discovery")
 	cadvisor := flag.String("cadvisor", "", "bench/cadvisorpeer's binary: measure cAdvisor beside the collector on the same tree, the collector with the receiver's default metrics and the deployed OTLP exporter (sent to the harness); fails when a working set differs")
+	churnRate := flag.Float64("churn-rate", 0, "churn mode: pods of one container created per second beside -containers stable ones (one count), each removed -churn-life later")
+	churnLife := flag.Duration("churn-life", 2*time.Second, "churn mode: how long each churned container lives")
+	churnFor := flag.Duration("churn-for", 10*time.Minute, "churn mode: how long the churn lasts")
+	steadyFor := flag.Duration("steady-for", 30*time.Second, "churn mode: how long the steady state is sampled first")
+	sampleEvery := flag.Duration("sample-every", 5*time.Second, "churn mode: how often the collector is sampled")
+	tolerance := flag.Float64("rss-tolerance", 0.2, "churn mode: the RSS growth over the steady state that fails the run")
+	sockets := flag.Bool("sockets", false, "churn mode: every metric the receiver enables by default (socket receive queues on), the stable pods with network namespaces and sockets")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("collectorrss: ")
@@ -74,6 +81,26 @@ func main() {
 		deployedReceiver: *deployedReceiver}
 	if *without != "" {
 		su.without = strings.Split(*without, ",")
+	}
+	if *churnRate > 0 {
+		if len(counts) != 1 {
+			log.Fatal("churn mode: -containers takes one count, the stable containers")
+		}
+		cs := churnSetup{rate: *churnRate, life: *churnLife, steady: *steadyFor, d: *churnFor, sample: *sampleEvery, tol: *tolerance, sockets: *sockets}
+		rep, err := runChurn(ctx, su, cs, counts[0])
+		if werr := write(*out, rep); werr != nil {
+			log.Print(werr)
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("steady RSS %.1f MiB; churn RSS %.1f MiB (%+.0f %%), max %.1f MiB; %d containers churned, %d collector problems",
+			mib(rep.SteadyRSS), mib(rep.ChurnRSS), 100*rep.RSSGrowth, mib(rep.MaxRSS), rep.ChurnedTotal, rep.ProblemCount)
+		if len(rep.Failures) > 0 {
+			log.Fatalf("FAIL:\n  %s", strings.Join(rep.Failures, "\n  "))
+		}
+		log.Print("PASS")
+		return
 	}
 	rep := collectorresult.Report{Collector: *bin}
 	for _, n := range counts {
@@ -227,7 +254,7 @@ func parseCounts(s string) ([]int, error) {
 	return counts, nil
 }
 
-func write(path string, rep collectorresult.Report) error {
+func write(path string, rep any) error {
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
