@@ -220,10 +220,6 @@ func judge(rep *ChurnReport, tol float64) {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("RSS %.1f MiB in the churn's last quarter, %.0f %% over the steady %.1f MiB (allowed %.0f %%)",
 			mib(rep.ChurnRSS), 100*rep.RSSGrowth, mib(rep.SteadyRSS), 100*tol))
 	}
-	// The churned containers alive at a sample hold files of their own (kept open between
-	// scrapes), so the fds move with them: a leak grows with the containers churned, which
-	// a run of minutes takes far beyond this slack.
-	alive := float64(median(last, func(s Sample) float64 { return float64(s.Alive) }))
 	for _, g := range []struct {
 		name  string
 		v     func(Sample) float64
@@ -232,7 +228,6 @@ func judge(rep *ChurnReport, tol float64) {
 		{"RSS (MiB)", func(s Sample) float64 { return mib(s.RSSBytes) }, 4},
 		{"heap (MiB)", func(s Sample) float64 { return mib(s.HeapBytes) }, 4},
 		{"threads", func(s Sample) float64 { return float64(s.Threads) }, 4},
-		{"fds", func(s Sample) float64 { return float64(s.FDs) }, 64 + 16*alive},
 		{"errors per scrape", func(s Sample) float64 { return float64(s.Errors) / float64(max(s.Scrapes, 1)) }, 1},
 	} {
 		a, b := median(second, g.v), median(last, g.v)
@@ -240,9 +235,62 @@ func judge(rep *ChurnReport, tol float64) {
 			rep.Failures = append(rep.Failures, fmt.Sprintf("%s still growing: median %.1f in the churn's second quarter, %.1f in its last", g.name, float64(a), float64(b)))
 		}
 	}
+	// The churned containers alive at a sample hold files of their own (kept open between
+	// scrapes), so the fds move with them: their trend is taken beside the live containers,
+	// fds = a + b·alive + c·t, and fails when c over the churn adds more than 64.
+	if c, ok := trendBeside(churn, func(s Sample) float64 { return float64(s.FDs) }); ok {
+		span := churn[len(churn)-1].At - churn[0].At
+		if c*span > 64 {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("fds still growing: %.2f a second beside the live churned containers, %.0f over the churn", c, c*span))
+		}
+	}
 	if rep.ChurnMissed > rep.ChurnedTotal/10 {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("the harness made %d containers and fell behind by %d: the rate was not reached", rep.ChurnedTotal, rep.ChurnMissed))
 	}
+}
+
+// trendBeside fits v = a + b·alive + c·t by least squares over the samples and returns c,
+// the growth per second that the live churned containers do not explain.
+func trendBeside(ss []Sample, v func(Sample) float64) (float64, bool) {
+	var m [3][4]float64 // normal equations, augmented
+	for _, s := range ss {
+		x := [3]float64{1, float64(s.Alive), s.At}
+		y := v(s)
+		for i := range 3 {
+			for j := range 3 {
+				m[i][j] += x[i] * x[j]
+			}
+			m[i][3] += x[i] * y
+		}
+	}
+	for col := range 3 { // Gauss-Jordan with partial pivoting
+		p := col
+		for r := col + 1; r < 3; r++ {
+			if abs(m[r][col]) > abs(m[p][col]) {
+				p = r
+			}
+		}
+		if abs(m[p][col]) < 1e-9 {
+			return 0, false
+		}
+		m[col], m[p] = m[p], m[col]
+		for r := range 3 {
+			if r != col {
+				f := m[r][col] / m[col][col]
+				for k := col; k < 4; k++ {
+					m[r][k] -= f * m[col][k]
+				}
+			}
+		}
+	}
+	return m[2][3] / m[2][2], true
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 type medianValue float64
