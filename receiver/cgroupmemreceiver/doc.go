@@ -11,6 +11,7 @@
 //   - scraper.go: cgroupScraper, start and shutdown, and scrapeInBatches, which walks the
 //     discovered pods and containers, reads each cgroup (internal/cgroupfs) and records it.
 //   - record.go, pressure.go, sockets.go, dentry.go, node.go: the metrics of one reading;
+//     oom.go: OOM kills that outlive a container's cgroup (the /dev/kmsg watcher, v1 pods);
 //     resource.go: the resource attributes.
 //
 // # Why the receiver runs its own loop
