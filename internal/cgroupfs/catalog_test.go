@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 )
 
 const podUID = "11111111-2222-3333-4444-555555555555"
@@ -25,7 +27,12 @@ func containerCount(t Tree) int {
 
 func catalogChanges(t *testing.T, dir string) {
 	t.Helper()
-	cat := NewCatalog(Hierarchy{Mode: ModeV1, Dir: dir}, NewFiles(64), time.Hour)
+	catalogChangesIn(t, dir, ModeV1)
+}
+
+func catalogChangesIn(t *testing.T, dir string, mode Mode) {
+	t.Helper()
+	cat := NewCatalog(Hierarchy{Mode: mode, Dir: dir}, NewFiles(64), time.Hour)
 	t.Cleanup(func() { require.NoError(t, cat.Close()) })
 	now := time.Now()
 	pod := filepath.Join(dir, "kubepods", "burstable", "pod"+podUID)
@@ -72,40 +79,18 @@ func TestCatalogWalksOnlyOnChange(t *testing.T) {
 	catalogChanges(t, t.TempDir())
 }
 
-// TestCatalogWalksOnlyOnChangeLiveCgroupfs checks that mkdir and rmdir on a real cgroup v1
-// memory hierarchy raise the inotify events the catalog relies on.
+// TestCatalogWalksOnlyOnChangeLiveCgroupfs checks that mkdir and rmdir on a real cgroup
+// hierarchy (v1 memory, or v2) raise the inotify events the catalog relies on. The test
+// makes its cgroups with mkdir itself, as the kernel sees a runtime do, in a testcgroup tree.
 func TestCatalogWalksOnlyOnChangeLiveCgroupfs(t *testing.T) {
-	const hier = "/sys/fs/cgroup/memory"
-	if os.Geteuid() != 0 {
-		t.Skip("creating cgroups needs root")
+	tree := testcgroup.New(t)
+	dir := tree.Dir()
+	t.Cleanup(func() { require.NoError(t, testcgroup.RemoveTree(filepath.Join(dir, "kubepods"))) })
+	mode := ModeV1
+	if tree.Mode() == testcgroup.V2 {
+		mode = ModeV2
 	}
-	if _, err := os.Stat(filepath.Join(hier, "memory.stat")); err != nil {
-		t.Skipf("no cgroup v1 memory hierarchy at %s: %v", hier, err)
-	}
-	dir, err := os.MkdirTemp(hier, "cgroupmem-catalog-")
-	if err != nil {
-		t.Skipf("cannot create a cgroup under %s: %v", hier, err)
-	}
-	t.Cleanup(func() { removeCgroupTree(t, dir) })
-	catalogChanges(t, dir)
-}
-
-// removeCgroupTree removes empty cgroup directories deepest first (cgroupfs refuses
-// os.RemoveAll: its control files cannot be unlinked).
-func removeCgroupTree(t *testing.T, dir string) {
-	t.Helper()
-	var dirs []string
-	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := os.Remove(dirs[i]); err != nil && !os.IsNotExist(err) {
-			t.Errorf("removing cgroup %s: %v", dirs[i], err)
-		}
-	}
+	catalogChangesIn(t, dir, mode)
 }
 
 func TestKeptOpenRereadsInPlace(t *testing.T) {

@@ -465,6 +465,28 @@ func (t *Tree) Close() error {
 	return errors.Join(errs...)
 }
 
+// RemoveTree removes a cgroup directory and every cgroup under it, children first, with
+// RemoveCgroup: for cgroups a test made without a Tree (a runtime's, or raw mkdirs a test
+// of the kernel's own behaviour needs). Use it only on a directory the caller made. A
+// directory already gone is no error.
+func RemoveTree(dir string) error {
+	var dirs []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	var errs []error
+	for i := len(dirs) - 1; i >= 0; i-- { // WalkDir lists a directory before its children
+		errs = append(errs, RemoveCgroup(dirs[i]))
+	}
+	return errors.Join(errs...)
+}
+
 // RemoveCgroup kills the processes left in a cgroup (never this one), moves them to the
 // parent and removes the directory, retrying for a while on EBUSY: a killed task leaves its
 // cgroup only once it has finished exiting. A cgroup already gone is no error. Its children

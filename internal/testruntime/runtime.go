@@ -3,7 +3,6 @@ package testruntime
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -460,24 +459,8 @@ func (p *Parent) remove(tb testing.TB) {
 }
 
 // RemoveTree removes a cgroup directory and the cgroups under it, children first, killing
-// the processes left in each. Use it only on a tree the test made.
-func RemoveTree(dir string) error {
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	var dirs []string
-	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, path)
-		}
-		return nil
-	})
-	var errs []error
-	for i := len(dirs) - 1; i >= 0; i-- {
-		errs = append(errs, testcgroup.RemoveCgroup(dirs[i]))
-	}
-	return errors.Join(errs...)
-}
+// the processes left in each (testcgroup.RemoveTree). Use it only on a tree the test made.
+func RemoveTree(dir string) error { return testcgroup.RemoveTree(dir) }
 
 // NewPodUID returns a random RFC 4122-shaped pod UID.
 func NewPodUID() string { return testcgroup.NewPodUID() }
