@@ -83,7 +83,7 @@ func TestCatalogWalksOnlyOnChange(t *testing.T) {
 // hierarchy (v1 memory, or v2) raise the inotify events the catalog relies on. The test
 // makes its cgroups with mkdir itself, as the kernel sees a runtime do, in a testcgroup tree.
 func TestCatalogWalksOnlyOnChangeLiveCgroupfs(t *testing.T) {
-	tree := testcgroup.New(t)
+	tree := testcgroup.NewAnyVersion(t)
 	dir := tree.Dir()
 	t.Cleanup(func() { require.NoError(t, testcgroup.RemoveTree(filepath.Join(dir, "kubepods"))) })
 	mode := ModeV1

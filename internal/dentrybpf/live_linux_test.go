@@ -100,7 +100,7 @@ type testRoot struct{ tree *testcgroup.Tree }
 // testCgroupRoot creates a unique parent cgroup for one test, or skips.
 func testCgroupRoot(t *testing.T) testRoot {
 	t.Helper()
-	return testRoot{testcgroup.New(t)}
+	return testRoot{testcgroup.NewAnyVersion(t)}
 }
 
 // Dir is the parent cgroup's directory.

@@ -8,7 +8,9 @@
 // kubelet's cgroupfs driver does (kubepods/[burstable|besteffort/]pod<uid>/<id>). Root
 // returns a host root for a receiver's root_path whose sys/fs/cgroup/memory (v1) or
 // sys/fs/cgroup (v2) is that directory, so discovery sees the tree's cgroups and nothing else.
-// New makes a tree for a test (skipped where the host has none, cleaned up by the test);
+// New makes a v1 tree for a test (skipped where the host has no v1 memory hierarchy, cleaned
+// up by the test), NewAnyVersion a v1 or v2 tree for a test whose checks hold on both (today
+// internal/dentrybpf's live tests and cgroupfs' live catalog test);
 // Make and Close are the same for a program without testing.TB, such as bench/collectorrss,
 // which fills it with StartSleeper.
 //
@@ -23,8 +25,8 @@
 // runs a Workload or execs the command it was given. Importing this package is all a test
 // binary needs for that.
 //
-// New skips the test when no hierarchy can be written: not root, or neither a cgroup v1
-// memory controller at /sys/fs/cgroup/memory nor cgroup2 at /sys/fs/cgroup with the memory
-// controller. The test's cleanup stops every process and removes every cgroup it made, and
+// NewAnyVersion skips the test when no hierarchy can be written: not root, or neither a
+// cgroup v1 memory controller at /sys/fs/cgroup/memory nor cgroup2 at /sys/fs/cgroup with the
+// memory controller; New also skips on a v2 host. The test's cleanup stops every process and removes every cgroup it made, and
 // nothing else.
 package testcgroup // import "github.com/cgroupmem/cgroupmem/internal/testcgroup"

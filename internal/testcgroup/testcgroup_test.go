@@ -55,7 +55,7 @@ func TestTreeLayoutAndCleanup(t *testing.T) {
 	uid := NewPodUID()
 	id := NewContainerID()
 	t.Run("build", func(t *testing.T) {
-		tree := New(t)
+		tree := NewAnyVersion(t)
 		dir, root, unified = tree.Dir(), tree.Root(), tree.Unified(tree.Dir())
 		burstable := tree.AddContainer(QoSBurstable, uid, id)
 		if unified != "" {

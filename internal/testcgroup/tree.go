@@ -69,9 +69,23 @@ type Tree struct {
 	sleep   []*exec.Cmd
 }
 
-// New creates an empty tree for a test and registers its removal with tb.Cleanup. It skips
-// the test when the host has no writable memory hierarchy (ErrUnavailable).
+// New creates an empty tree for a test in the cgroup v1 memory hierarchy and registers its
+// removal with tb.Cleanup. It skips the test when the host has no writable v1 memory
+// hierarchy: the test's checks hold v1's files. A test whose checks hold on both versions
+// uses NewAnyVersion, which builds a v2 tree on a v2 host.
 func New(tb testing.TB) *Tree {
+	tb.Helper()
+	t := NewAnyVersion(tb)
+	if t.Mode() != V1 {
+		tb.Skipf("testcgroup: this test reads cgroup v1 files, and this host has cgroup v2 (NewAnyVersion builds a v2 tree)")
+	}
+	return t
+}
+
+// NewAnyVersion creates an empty tree for a test in the host's memory hierarchy, cgroup v1
+// or v2, and registers its removal with tb.Cleanup. It skips the test when the host has no
+// writable memory hierarchy (ErrUnavailable).
+func NewAnyVersion(tb testing.TB) *Tree {
 	tb.Helper()
 	t, err := Make("cgroupmem-test-")
 	if errors.Is(err, ErrUnavailable) {
