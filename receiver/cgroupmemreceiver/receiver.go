@@ -43,6 +43,8 @@ type metricsReceiver struct {
 	wg       sync.WaitGroup
 	// batch is how many resources go down the pipeline at once; tests lower it.
 	batch int
+	// lastErr is the previous scrape's error message ("" for none): see logScrapeError.
+	lastErr string
 }
 
 func newMetricsReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics) (*metricsReceiver, error) {
@@ -120,16 +122,35 @@ func (r *metricsReceiver) scrapeOnce() {
 	})
 	errored := 0
 	if err != nil {
-		r.logger.Error("Error scraping metrics", zap.Error(err))
 		if pe := (scrapererror.PartialScrapeError{}); errors.As(err, &pe) {
 			errored = pe.Failed
 		}
 	}
+	r.logScrapeError(err)
 	r.tel.ScraperScrapedMetricPoints.Add(context.Background(), int64(scraped), r.telAttr)
 	r.tel.ScraperErroredMetricPoints.Add(context.Background(), int64(errored), r.telAttr)
 	if err := errors.Join(consumeErrs...); err != nil {
 		r.logger.Debug("The next consumer refused metrics", zap.Error(err))
 	}
+}
+
+// logScrapeError logs a scrape's error as scraperhelper does, but once while it lasts: a
+// scrape that fails exactly as the one before (a file root alone may read, a kernel file that
+// stays malformed) is logged at debug level, so that a persistent error is said once, not
+// every collection_interval; it is said again once it changes, or after a scrape without
+// error. otelcol_scraper_errored_metric_points counts it every scrape.
+func (r *metricsReceiver) logScrapeError(err error) {
+	if err == nil {
+		r.lastErr = ""
+		return
+	}
+	msg := err.Error()
+	if msg == r.lastErr {
+		r.logger.Debug("Error scraping metrics, as in the previous scrape", zap.Error(err))
+		return
+	}
+	r.lastErr = msg
+	r.logger.Error("Error scraping metrics", zap.Error(err))
 }
 
 // scrapeContext bounds one scrape by the configured timeout (see Config.scrapeTimeout).

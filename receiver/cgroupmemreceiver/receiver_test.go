@@ -169,3 +169,38 @@ func TestReceiverReportsScraperTelemetry(t *testing.T) {
 	metadatatest.AssertEqualScraperErroredMetricPoints(t, tel,
 		[]metricdata.DataPoint[int64]{{Attributes: attrs, Value: 1}}, metricdatatest.IgnoreTimestamp())
 }
+
+// TestReceiverLogsAPersistentErrorOnce: a scrape error that stays the same is logged once,
+// at error level, and again once it changes or after a scrape without error.
+func TestReceiverLogsAPersistentErrorOnce(t *testing.T) {
+	root := copyTree(t, fixtureRoot("v1-hybrid-kernel-6.18"))
+	dir := filepath.Join(root, "sys/fs/cgroup/memory/kubepods/burstable/pod3f0a9d1e-7c55-4b8e-9a31-2d4be2f1c0aa", fixtureWorkload)
+	usage := filepath.Join(dir, "memory.usage_in_bytes")
+	good, err := os.ReadFile(usage)
+	require.NoError(t, err)
+	cfg := fixtureConfig(root)
+	cfg.CollectionInterval = time.Hour
+	core, logs := observer.New(zap.InfoLevel)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	r, err := newMetricsReceiver(cfg, set, new(consumertest.MetricsSink))
+	require.NoError(t, err)
+	require.NoError(t, r.scraper.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
+	logged := func() int { return logs.FilterMessage("Error scraping metrics").Len() }
+
+	require.NoError(t, os.WriteFile(usage, []byte("lots\n"), 0o644))
+	for range 3 {
+		r.scrapeOnce()
+	}
+	require.Equal(t, 1, logged(), "the same error three times: said once")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "memory.kmem.usage_in_bytes"), []byte("-1\n"), 0o644))
+	r.scrapeOnce()
+	require.Equal(t, 2, logged(), "a changed error is said")
+	require.NoError(t, os.WriteFile(usage, good, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "memory.kmem.usage_in_bytes"), []byte("23040000\n"), 0o644))
+	r.scrapeOnce()
+	require.NoError(t, os.WriteFile(usage, []byte("lots\n"), 0o644))
+	r.scrapeOnce()
+	require.Equal(t, 3, logged(), "after a clean scrape the error is said again")
+}
