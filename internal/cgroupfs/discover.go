@@ -99,11 +99,17 @@ func (w *walker) trusted(e fs.DirEntry) bool {
 	return true
 }
 
+// watchDir adds dir to the walk's watch. A directory removed since its parent was listed is
+// no watch failure: its parent, watched before it was listed, has the removal's event, so the
+// next Refresh walks again. (Under churn, with pods created and removed at 50 a second, it
+// happened every few minutes and turned the watch off for that walk, with an error.)
 func (w *walker) watchDir(dir string) {
 	if w.watch == nil || w.watchErr != nil {
 		return
 	}
-	w.watchErr = w.watch.add(dir)
+	if err := w.watch.add(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		w.watchErr = err
+	}
 }
 
 func (w *walker) walk(dir, rel string, depth int) {
