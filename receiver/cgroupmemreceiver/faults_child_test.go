@@ -12,7 +12,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
 // faultChildEnv runs TestFaultChild as the child of a fault test: its value is the child's
@@ -26,12 +33,15 @@ type faultSpec struct {
 	// EMFILE: the child's open-file limit is lowered to the descriptors it has open before
 	// its scrapes and raised again before one more.
 	EMFILE bool `json:"emfile"`
+	// EBPF turns eBPF dentry accounting on.
+	EBPF bool `json:"ebpf"`
 }
 
 // faultResult is what the child saw in each scrape: the error, and each container's values.
 type faultResult struct {
 	Errors     []string                      `json:"errors"`
 	Containers []map[string]map[string]int64 `json:"containers"`
+	Warnings   []string                      `json:"warnings"` // the messages logged at warn level or above
 }
 
 // TestFaultChild is the child process of the fault tests; it is skipped otherwise.
@@ -42,7 +52,16 @@ func TestFaultChild(t *testing.T) {
 	}
 	var spec faultSpec
 	require.NoError(t, json.Unmarshal([]byte(raw), &spec))
-	s := startScraper(t, fixtureConfig(spec.Root))
+	cfg := fixtureConfig(spec.Root)
+	if spec.EBPF {
+		cfg.DentryAccounting.Mode = dentryAccountingEBPF
+	}
+	core, logs := observer.New(zapcore.WarnLevel)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	s := newCgroupScraper(cfg, set)
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 	var res faultResult
 	scrape := func() {
 		md, err := s.scrape(context.Background())
@@ -68,6 +87,9 @@ func TestFaultChild(t *testing.T) {
 	if spec.EMFILE {
 		require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim))
 		scrape()
+	}
+	for _, l := range logs.All() {
+		res.Warnings = append(res.Warnings, l.Message)
 	}
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
@@ -153,7 +175,8 @@ func worldCopy(t *testing.T, fixture string) string {
 
 // TestFaultNonRoot runs the scraper as nobody, without capabilities, on a host root where one
 // container's memory.stat and /proc/slabinfo are root's alone (0600, as /proc/slabinfo is on
-// a real host): each scrape names those two files with "permission denied", and every other
+// a real host), and eBPF dentry accounting asked for: loading it is refused, which is said
+// once at start; each scrape names the two files with "permission denied", and every other
 // metric is the same as root's scrape of the same root.
 func TestFaultNonRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -167,7 +190,9 @@ func TestFaultNonRoot(t *testing.T) {
 	}
 	asRoot := runFaultChild(t, faultSpec{Root: root, Scrapes: 1}, nil)
 	require.Equal(t, []string{""}, asRoot.Errors, "root reads everything")
-	nobody := runFaultChild(t, faultSpec{Root: root, Scrapes: 2}, &syscall.Credential{Uid: 65534, Gid: 65534})
+	nobody := runFaultChild(t, faultSpec{Root: root, Scrapes: 2, EBPF: true}, &syscall.Credential{Uid: 65534, Gid: 65534})
+	require.Equal(t, []string{"eBPF dentry accounting is not available: container.memory.slab.dentry from ebpf is not emitted"},
+		nobody.Warnings, "the refused accountant, once; nothing else warns")
 
 	for i, msg := range nobody.Errors {
 		require.Contains(t, msg, stat+": permission denied", "scrape %d", i)
