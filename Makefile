@@ -96,14 +96,17 @@ SOAK_STABLE ?= 100
 SOAK_RATE ?= 50
 SOAK_FOR ?= 10m
 SOAK_OUT ?= $(BUILD_DIR)/soak.json
+# The least share of SOAK_RATE the harness's own process starts must reach for a run to count.
+SOAK_MIN_RATE ?= 0.9
 soak: build
 	$(GO) build -o $(BUILD_DIR)/collectorrss ./bench/collectorrss
 	$(BUILD_DIR)/collectorrss -collector $(COLLECTOR) -containers $(SOAK_STABLE) -sockets \
-	  -churn-rate $(SOAK_RATE) -churn-for $(SOAK_FOR) -warmup 65 -steady-for 30s -sample-every 5s -out $(SOAK_OUT)
+	  -churn-rate $(SOAK_RATE) -churn-for $(SOAK_FOR) -min-rate $(SOAK_MIN_RATE) -warmup 65 -steady-for 30s -sample-every 5s -out $(SOAK_OUT)
 
-# 20 a second: the harness's own process starts keep up with that on a loaded CI machine.
+# 20 a second, and half of it is enough: on a loaded machine (this one at a load of 15 on 2
+# cores) the harness's own process starts reached 15 a second.
 soak-short:
-	$(MAKE) soak SOAK_FOR=60s SOAK_RATE=20 SOAK_OUT=$(BUILD_DIR)/soak-short.json
+	$(MAKE) soak SOAK_FOR=60s SOAK_RATE=20 SOAK_MIN_RATE=0.5 SOAK_OUT=$(BUILD_DIR)/soak-short.json
 
 soak-if-root:
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) soak-short; else echo "make soak-short skipped: it needs root to create cgroups"; fi

@@ -29,6 +29,8 @@ type churnSetup struct {
 	// sockets runs the receiver with its default metrics (socket receive queues on) and
 	// gives the stable pods network namespaces and sockets (newTree).
 	sockets bool
+	// minRate is the least share of the rate the harness must reach for the run to count.
+	minRate float64
 }
 
 // Sample is one look at the collector process.
@@ -189,7 +191,7 @@ func runChurn(ctx context.Context, su setup, cs churnSetup, stable int) (rep Chu
 	}
 	rep.ChurnedTotal, rep.ChurnMissed = ch.made, ch.missed
 	rep.HarnessErrors, rep.harnessErrorsN = ch.errs, len(ch.errs)
-	judge(&rep, cs.tol)
+	judge(&rep, cs.tol, cs.minRate)
 	return rep, nil
 }
 
@@ -197,7 +199,7 @@ func runChurn(ctx context.Context, su setup, cs churnSetup, stable int) (rep Chu
 // the steady state by more than tol, or any of RSS, heap, threads, fds and errors per scrape
 // still growing between the churn's second and last quarters (by more than 10 % and more
 // than a small absolute slack, so that noise does not fail a run).
-func judge(rep *ChurnReport, tol float64) {
+func judge(rep *ChurnReport, tol, minRate float64) {
 	var steady, churn []Sample
 	for _, s := range rep.Samples {
 		if s.Phase == "steady" {
@@ -240,12 +242,15 @@ func judge(rep *ChurnReport, tol float64) {
 	// fds = a + b·alive + c·t, and fails when c over the churn adds more than 64.
 	if c, ok := trendBeside(churn, func(s Sample) float64 { return float64(s.FDs) }); ok {
 		span := churn[len(churn)-1].At - churn[0].At
-		if c*span > 64 {
-			rep.Failures = append(rep.Failures, fmt.Sprintf("fds still growing: %.2f a second beside the live churned containers, %.0f over the churn", c, c*span))
+		// The live count is the harness's at the sample, the collector's fds follow its last
+		// scrape: the residuals are noisy, so the allowance grows with the churn. A leak of a
+		// tenth of a descriptor per churned container fails.
+		if allowed := 64 + 0.1*float64(rep.ChurnedTotal); c*span > allowed {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("fds still growing: %.2f a second beside the live churned containers, %.0f over the churn (allowed %.0f)", c, c*span, allowed))
 		}
 	}
-	if rep.ChurnMissed > rep.ChurnedTotal/10 {
-		rep.Failures = append(rep.Failures, fmt.Sprintf("the harness made %d containers and fell behind by %d: the rate was not reached", rep.ChurnedTotal, rep.ChurnMissed))
+	if made := float64(rep.ChurnedTotal); made < minRate*(made+float64(rep.ChurnMissed)) {
+		rep.Failures = append(rep.Failures, fmt.Sprintf("the harness made %d containers and fell behind by %d: less than %.0f %% of the rate", rep.ChurnedTotal, rep.ChurnMissed, 100*minRate))
 	}
 }
 

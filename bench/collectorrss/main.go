@@ -62,6 +62,7 @@ func main() {
 	steadyFor := flag.Duration("steady-for", 30*time.Second, "churn mode: how long the steady state is sampled first")
 	sampleEvery := flag.Duration("sample-every", 5*time.Second, "churn mode: how often the collector is sampled")
 	tolerance := flag.Float64("rss-tolerance", 0.2, "churn mode: the RSS growth over the steady state that fails the run")
+	minRate := flag.Float64("min-rate", 0.9, "churn mode: the least share of -churn-rate the harness must reach for the run to count")
 	sockets := flag.Bool("sockets", false, "churn mode: every metric the receiver enables by default (socket receive queues on), the stable pods with network namespaces and sockets")
 	flag.Parse()
 	log.SetFlags(0)
@@ -86,7 +87,7 @@ func main() {
 		if len(counts) != 1 {
 			log.Fatal("churn mode: -containers takes one count, the stable containers")
 		}
-		cs := churnSetup{rate: *churnRate, life: *churnLife, steady: *steadyFor, d: *churnFor, sample: *sampleEvery, tol: *tolerance, sockets: *sockets}
+		cs := churnSetup{rate: *churnRate, life: *churnLife, steady: *steadyFor, d: *churnFor, sample: *sampleEvery, tol: *tolerance, sockets: *sockets, minRate: *minRate}
 		rep, err := runChurn(ctx, su, cs, counts[0])
 		if werr := write(*out, rep); werr != nil {
 			log.Print(werr)
