@@ -13,6 +13,8 @@
 //   - record.go, pressure.go, sockets.go, dentry.go, node.go: the metrics of one reading;
 //     oom.go: OOM kills that outlive a container's cgroup (the /dev/kmsg watcher, v1 pods);
 //     resource.go: the resource attributes.
+//   - oom.go: OOM kills that outlive a container's cgroup (a v1 pod's count from its
+//     containers', and the opt-in /dev/kmsg watcher of internal/oomwatch).
 //
 // # Why the receiver runs its own loop
 //

@@ -975,7 +975,7 @@ type metricContainerMemoryOomKills struct {
 // init fills container.memory.oom_kills metric with initial data.
 func (m *metricContainerMemoryOomKills) init() {
 	m.data.SetName("container.memory.oom_kills")
-	m.data.SetDescription("Processes of the container killed by the OOM killer. v1 oom_kill in memory.oom_control; v2 oom_kill in memory.events.")
+	m.data.SetDescription("Processes of the container killed by the OOM killer. v1 oom_kill in memory.oom_control; v2 oom_kill in memory.events. With kmsg_oom_watcher on, a container whose cgroup was removed before a scrape could read its count gets one more data point, counting the kills the kernel reported in /dev/kmsg after the last read.")
 	m.data.SetUnit("{kill}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)

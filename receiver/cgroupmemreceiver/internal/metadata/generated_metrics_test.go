@@ -512,7 +512,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.oom_kills"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Processes of the container killed by the OOM killer. v1 oom_kill in memory.oom_control; v2 oom_kill in memory.events.", mi.Description())
+					assert.Equal(t, "Processes of the container killed by the OOM killer. v1 oom_kill in memory.oom_control; v2 oom_kill in memory.events. With kmsg_oom_watcher on, a container whose cgroup was removed before a scrape could read its count gets one more data point, counting the kills the kernel reported in /dev/kmsg after the last read.", mi.Description())
 					assert.Equal(t, "{kill}", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
