@@ -97,10 +97,11 @@ const (
 	OptSwap                            // Swap: v2 memory.swap.current (v1 reads it from memory.stat)
 	OptSlabDentry                      // SlabDentry: v1 memory.kmem.slabinfo
 	OptPressure                        // Pressure: memory.pressure (hybrid: unified mount)
-	OptEvents                          // Events, UnderOOM (and OOMKills): v2 memory.events; v1 memory.failcnt, memory.oom_control
+	OptEvents                          // Events (and v2 OOMKills): v2 memory.events; v1 memory.failcnt
+	OptUnderOOM                        // UnderOOM (and OOMKills): v1 memory.oom_control
 	OptPeak                            // Peak: v2 memory.peak, v1 memory.max_usage_in_bytes
 
-	AllOptional = OptSock | OptOOMKills | OptSwap | OptSlabDentry | OptPressure | OptEvents | OptPeak
+	AllOptional = OptSock | OptOOMKills | OptSwap | OptSlabDentry | OptPressure | OptEvents | OptUnderOOM | OptPeak
 )
 
 // Read reads the memory breakdown of a cgroup, every reading included. A cgroup removed while

@@ -2,14 +2,14 @@ package cgroupfs
 
 // v2Sources are the files of a cgroup v2 memory cgroup, in reading order.
 var v2Sources = []source{
-	{file: v2Stat, required: true, fill: fillV2Stat},                              // RSS, Cache, ActiveFile, InactiveFile, Kmem, Slab*, Sock, ...
-	{file: v2Current, required: true, fill: uintInto(usage)},                      // Usage (includes kernel and sock)
-	{file: v2Max, fill: limitInto(limit)},                                         // Limit ("max" = none)
-	{file: v2SwapCurrent, opt: OptSwap, fill: uintInto(swap)},                     // Swap
-	{file: v2Events, opt: OptEvents, fill: fillEventsV2},                          // Events, OOMKills
-	{file: v2Events, opt: OptOOMKills, skip: oomKillsKnown, fill: fillOOMKillsV2}, // OOMKills alone
-	{file: v2Peak, opt: OptPeak, fill: uintInto(peak)},                            // Peak (5.19+)
-	{file: v2Pressure, opt: OptPressure, fill: fillPressure},                      // Pressure
+	{file: v2Stat, required: true, fill: fillV2Stat},                                         // RSS, Cache, ActiveFile, InactiveFile, Kmem, Slab*, Sock, ...
+	{file: v2Current, required: true, fill: uintInto(usage)},                                 // Usage (includes kernel and sock)
+	{file: v2Max, fill: limitInto(limit)},                                                    // Limit ("max" = none)
+	{file: v2SwapCurrent, opt: OptSwap, fill: uintInto(swap)},                                // Swap
+	{file: v2Events, opt: OptEvents, fill: fillEventsV2},                                     // Events, OOMKills
+	{file: v2Events, opt: OptOOMKills, skip: oomKillsKnown(OptEvents), fill: fillOOMKillsV2}, // OOMKills alone
+	{file: v2Peak, opt: OptPeak, fill: uintInto(peak)},                                       // Peak (5.19+)
+	{file: v2Pressure, opt: OptPressure, fill: fillPressure},                                 // Pressure
 }
 
 // fillV2Stat reads memory.stat. Before 5.18 there is no "kernel" key; Kmem is then the sum

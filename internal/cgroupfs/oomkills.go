@@ -55,17 +55,20 @@ func (r *MemoryReader) NodeOOMKills(count uint64, known bool) {
 }
 
 // oomKillsKnown skips reading the OOM kill count alone (from v1 memory.oom_control, v2
-// memory.events) when the events' source read it already (OptEvents), or when the handle
-// read it in the current epoch: then it fills OOMKills from the handle.
-func oomKillsKnown(r *MemoryReader, cg *Cgroup, m *Memory, opt Optional) bool {
-	if opt&OptEvents != 0 {
+// memory.events) when another source read that file already (withFile: OptUnderOOM on v1,
+// OptEvents on v2), or when the handle read it in the current epoch: then it fills OOMKills
+// from the handle.
+func oomKillsKnown(withFile Optional) func(*MemoryReader, *Cgroup, *Memory, Optional) bool {
+	return func(r *MemoryReader, cg *Cgroup, m *Memory, opt Optional) bool {
+		if opt&withFile != 0 {
+			return true
+		}
+		if !r.oom.tracked || !cg.oom.read || cg.oom.epoch != r.oom.epoch {
+			return false
+		}
+		m.OOMKills = cg.oom.kills
 		return true
 	}
-	if !r.oom.tracked || !cg.oom.read || cg.oom.epoch != r.oom.epoch {
-		return false
-	}
-	m.OOMKills = cg.oom.kills
-	return true
 }
 
 // keepOOMKills keeps a cgroup's OOM kill count, read without error in the current epoch.

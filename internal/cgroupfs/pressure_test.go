@@ -31,7 +31,7 @@ func TestReadPressureSignals(t *testing.T) {
 		"memory.current": "100\n", "memory.max": "max\n", "memory.peak": "150\n",
 		"memory.events": "low 1\nhigh 2\nmax 12\noom 4\noom_kill 3\noom_group_kill 0\n", "memory.pressure": pressureText,
 	}
-	all := OptPressure | OptEvents | OptPeak
+	all := OptPressure | OptEvents | OptUnderOOM | OptPeak
 	tests := []struct {
 		name      string
 		mode      Mode

@@ -80,6 +80,9 @@ type benchTree struct {
 func BenchmarkScrape(b *testing.B) {
 	runOnTreesBuiltBy(b, socketBenchTree, func(b *testing.B, bt benchTree) {
 		b.Run("metrics=container+pod", func(b *testing.B) { benchScrape(b, bt, containerPodConfig(bt.root)) })
+		b.Run("metrics=container+pod_without_pressure", func(b *testing.B) {
+			benchScrape(b, bt, withoutPressure(containerPodConfig(bt.root)))
+		})
 		if bt.live {
 			b.Run("metrics=default", func(b *testing.B) { benchScrape(b, bt, defaultConfig(bt.root)) })
 			for _, a := range []string{socketAttributionFDWalk, socketAttributionSockopt} {
@@ -164,6 +167,29 @@ func containerPodConfig(root string) *Config {
 	m.ContainerMemorySockRcvq.Enabled = false
 	m.ContainerMemorySockRcvqPayload.Enabled = false
 	m.ContainerMemorySockRcvqSockets.Enabled = false
+	return cfg
+}
+
+// withoutPressure turns off the pressure signals (issue 14: PSI, memory events, under_oom,
+// refaults, peak, available, reclaim, the pod's OOM kills), so that the container and pod
+// scrape is benchmarked as it was before them, beside itself with them at their defaults.
+func withoutPressure(cfg *Config) *Config {
+	m := &cfg.Metrics
+	for _, e := range []*bool{
+		&m.ContainerMemoryPressureStallTime.Enabled, &m.ContainerMemoryPressureStallShare.Enabled,
+		&m.ContainerMemoryEvents.Enabled, &m.ContainerMemoryUnderOom.Enabled,
+		&m.ContainerMemoryRefaults.Enabled, &m.ContainerMemoryRefaultActivations.Enabled,
+		&m.ContainerMemoryReclaimScanned.Enabled, &m.ContainerMemoryReclaimReclaimed.Enabled,
+		&m.ContainerMemoryPeak.Enabled, &m.ContainerMemoryAvailable.Enabled,
+		&m.K8sPodMemoryPressureStallTime.Enabled, &m.K8sPodMemoryPressureStallShare.Enabled,
+		&m.K8sPodMemoryEvents.Enabled, &m.K8sPodMemoryUnderOom.Enabled,
+		&m.K8sPodMemoryRefaults.Enabled, &m.K8sPodMemoryRefaultActivations.Enabled,
+		&m.K8sPodMemoryReclaimScanned.Enabled, &m.K8sPodMemoryReclaimReclaimed.Enabled,
+		&m.K8sPodMemoryPeak.Enabled, &m.K8sPodMemoryAvailable.Enabled, &m.K8sPodMemoryOomKills.Enabled,
+		&m.SystemMemoryPressureStallTime.Enabled,
+	} {
+		*e = false
+	}
 	return cfg
 }
 

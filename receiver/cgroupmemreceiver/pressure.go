@@ -124,13 +124,16 @@ func recordPSI(now pcommon.Timestamp, p psi.Pressure, stallTime, stallShare func
 
 // pressureReadings are the optional cgroup readings the enabled pressure metrics of a kind
 // of resource need.
-func pressureReadings(psiOn, eventsOn, peakOn bool) cgroupfs.Optional {
+func pressureReadings(psiOn, eventsOn, underOOMOn, peakOn bool) cgroupfs.Optional {
 	var opt cgroupfs.Optional
 	if psiOn {
 		opt |= cgroupfs.OptPressure
 	}
 	if eventsOn {
 		opt |= cgroupfs.OptEvents
+	}
+	if underOOMOn {
+		opt |= cgroupfs.OptUnderOOM
 	}
 	if peakOn {
 		opt |= cgroupfs.OptPeak
@@ -141,7 +144,7 @@ func pressureReadings(psiOn, eventsOn, peakOn bool) cgroupfs.Optional {
 // podReadings are the optional readings whose pod metric is enabled.
 func podReadings(m metadata.MetricsConfig) cgroupfs.Optional {
 	opt := pressureReadings(m.K8sPodMemoryPressureStallTime.Enabled || m.K8sPodMemoryPressureStallShare.Enabled,
-		m.K8sPodMemoryEvents.Enabled || m.K8sPodMemoryUnderOom.Enabled,
+		m.K8sPodMemoryEvents.Enabled, m.K8sPodMemoryUnderOom.Enabled,
 		m.K8sPodMemoryPeak.Enabled)
 	if m.K8sPodMemoryOomKills.Enabled {
 		opt |= cgroupfs.OptOOMKills

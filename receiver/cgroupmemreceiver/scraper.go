@@ -100,7 +100,7 @@ func containerReadings(m metadata.MetricsConfig) cgroupfs.Optional {
 		}
 	}
 	return opt | pressureReadings(m.ContainerMemoryPressureStallTime.Enabled || m.ContainerMemoryPressureStallShare.Enabled,
-		m.ContainerMemoryEvents.Enabled || m.ContainerMemoryUnderOom.Enabled,
+		m.ContainerMemoryEvents.Enabled, m.ContainerMemoryUnderOom.Enabled,
 		m.ContainerMemoryPeak.Enabled)
 }
 

@@ -38,6 +38,10 @@ func fixtureConfig(root string) *Config {
 	m.ContainerMemoryShmem.Enabled = true
 	m.ContainerPagingFaults.Enabled = true
 	m.ContainerMemoryPressureStallShare.Enabled = true
+	m.ContainerMemoryUnderOom.Enabled = true
+	m.K8sPodMemoryUnderOom.Enabled = true
+	m.ContainerMemoryRefaultActivations.Enabled = true
+	m.K8sPodMemoryRefaultActivations.Enabled = true
 	m.ContainerMemoryPeak.Enabled = true
 	m.ContainerMemoryReclaimScanned.Enabled = true
 	m.ContainerMemoryReclaimReclaimed.Enabled = true

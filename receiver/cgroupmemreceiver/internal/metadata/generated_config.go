@@ -1668,7 +1668,7 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled: false,
 		},
 		ContainerMemoryRefaultActivations: ContainerMemoryRefaultActivationsMetricConfig{
-			Enabled:             true,
+			Enabled:             false,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []ContainerMemoryRefaultActivationsMetricAttributeKey{ContainerMemoryRefaultActivationsMetricAttributeKeyLruType},
 		},
@@ -1723,7 +1723,7 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled: true,
 		},
 		ContainerMemoryUnderOom: ContainerMemoryUnderOomMetricConfig{
-			Enabled: true,
+			Enabled: false,
 		},
 		ContainerMemoryUsage: ContainerMemoryUsageMetricConfig{
 			Enabled: true,
@@ -1776,7 +1776,7 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled: false,
 		},
 		K8sPodMemoryRefaultActivations: K8sPodMemoryRefaultActivationsMetricConfig{
-			Enabled:             true,
+			Enabled:             false,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []K8sPodMemoryRefaultActivationsMetricAttributeKey{K8sPodMemoryRefaultActivationsMetricAttributeKeyLruType},
 		},
@@ -1789,7 +1789,7 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled: true,
 		},
 		K8sPodMemoryUnderOom: K8sPodMemoryUnderOomMetricConfig{
-			Enabled: true,
+			Enabled: false,
 		},
 		K8sPodMemoryUsage: K8sPodMemoryUsageMetricConfig{
 			Enabled: true,

@@ -1364,7 +1364,7 @@ type metricContainerMemoryRefaultActivations struct {
 // init fills container.memory.refault_activations metric with initial data.
 func (m *metricContainerMemoryRefaultActivations) init() {
 	m.data.SetName("container.memory.refault_activations")
-	m.data.SetDescription("Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).")
+	m.data.SetDescription("Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.")
 	m.data.SetUnit("{page}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -2354,7 +2354,7 @@ type metricContainerMemoryUnderOom struct {
 // init fills container.memory.under_oom metric with initial data.
 func (m *metricContainerMemoryUnderOom) init() {
 	m.data.SetName("container.memory.under_oom")
-	m.data.SetDescription("1 while the container's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time).")
+	m.data.SetDescription("1 while the container's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time). Off by default: it is 1 only while tasks wait at the limit, which with the OOM killer on lasts until the kill, so a scrape rarely sees it, and reading it costs a file per cgroup and scrape.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 }
@@ -3287,7 +3287,7 @@ type metricK8sPodMemoryRefaultActivations struct {
 // init fills k8s.pod.memory.refault_activations metric with initial data.
 func (m *metricK8sPodMemoryRefaultActivations) init() {
 	m.data.SetName("k8s.pod.memory.refault_activations")
-	m.data.SetDescription("Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).")
+	m.data.SetDescription("Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.")
 	m.data.SetUnit("{page}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -3520,7 +3520,7 @@ type metricK8sPodMemoryUnderOom struct {
 // init fills k8s.pod.memory.under_oom metric with initial data.
 func (m *metricK8sPodMemoryUnderOom) init() {
 	m.data.SetName("k8s.pod.memory.under_oom")
-	m.data.SetDescription("1 while the pod's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time).")
+	m.data.SetDescription("1 while the pod's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time). Off by default: it is 1 only while tasks wait at the limit, which with the OOM killer on lasts until the kill, so a scrape rarely sees it, and reading it costs a file per cgroup and scrape.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 }

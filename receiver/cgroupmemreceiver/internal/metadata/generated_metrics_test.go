@@ -145,7 +145,7 @@ func TestMetricsBuilder(t *testing.T) {
 
 			allMetricsCount++
 			mb.RecordContainerMemoryReclaimScannedDataPoint(ts, 1)
-			defaultMetricsCount++
+
 			allMetricsCount++
 			mb.RecordContainerMemoryRefaultActivationsDataPoint(ts, 1, AttributeLruTypeFile)
 			if tt.name == "reaggregate_set" {
@@ -208,7 +208,7 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemorySwapDataPoint(ts, 1)
-			defaultMetricsCount++
+
 			allMetricsCount++
 			mb.RecordContainerMemoryUnderOomDataPoint(ts, 1)
 			defaultMetricsCount++
@@ -265,7 +265,7 @@ func TestMetricsBuilder(t *testing.T) {
 
 			allMetricsCount++
 			mb.RecordK8sPodMemoryReclaimScannedDataPoint(ts, 1)
-			defaultMetricsCount++
+
 			allMetricsCount++
 			mb.RecordK8sPodMemoryRefaultActivationsDataPoint(ts, 1, AttributeLruTypeFile)
 			if tt.name == "reaggregate_set" {
@@ -280,7 +280,7 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryRssDataPoint(ts, 1)
-			defaultMetricsCount++
+
 			allMetricsCount++
 			mb.RecordK8sPodMemoryUnderOomDataPoint(ts, 1)
 			defaultMetricsCount++
@@ -653,7 +653,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.refault_activations"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).", mi.Description())
+						assert.Equal(t, "Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -670,7 +670,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.refault_activations"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).", mi.Description())
+						assert.Equal(t, "Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1079,7 +1079,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.under_oom"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "1 while the container's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time).", mi.Description())
+					assert.Equal(t, "1 while the container's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time). Off by default: it is 1 only while tasks wait at the limit, which with the OOM killer on lasts until the kill, so a scrape rarely sees it, and reading it costs a file per cgroup and scrape.", mi.Description())
 					assert.Equal(t, "1", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
@@ -1404,7 +1404,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.refault_activations"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).", mi.Description())
+						assert.Equal(t, "Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1421,7 +1421,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.refault_activations"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not).", mi.Description())
+						assert.Equal(t, "Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1505,7 +1505,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.under_oom"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "1 while the pod's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time).", mi.Description())
+					assert.Equal(t, "1 while the pod's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time). Off by default: it is 1 only while tasks wait at the limit, which with the OOM killer on lasts until the kill, so a scrape rarely sees it, and reading it costs a file per cgroup and scrape.", mi.Description())
 					assert.Equal(t, "1", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
