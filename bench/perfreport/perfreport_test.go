@@ -269,3 +269,16 @@ func TestPerCycle(t *testing.T) {
 	require.Zero(t, perCycle(1, 0, 200))
 	require.Zero(t, perCycle(1, 60, 0))
 }
+
+func TestPressureVerdicts(t *testing.T) {
+	with := "BenchmarkScrape/containers=%d/live-cgroups/metrics=container+pod"
+	without := with + "_without_pressure"
+	sample := func(v float64) []map[string]float64 { return []map[string]float64{{"cpu-ns/container": v}} }
+	r := report{bench: benchFile{samples: map[string][]map[string]float64{
+		fmt.Sprintf(with, 100): sample(30000), fmt.Sprintf(without, 100): sample(20000),
+		fmt.Sprintf(with, 1000): sample(36000), fmt.Sprintf(without, 1000): sample(30000),
+	}}}
+	require.Equal(t, []string{"+50 % at 100 containers", "+20 % at 1,000 containers, **met**"}, r.pressureVerdicts([]int{100, 1000}))
+	r.bench.samples[fmt.Sprintf(with, 1000)] = sample(39000)
+	require.Equal(t, "+30 % at 1,000 containers, **missed**", r.pressureVerdicts([]int{1000})[0])
+}

@@ -43,6 +43,7 @@ var benchRows = []benchRow{
 	{"BenchmarkBarePreads/containers=%d/live-cgroups", "floor: the 4 files kept open, pread at offset 0"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_fd_walk", "receiver scrape, default config but sockets attributed by walking /proc/<pid>/fd (sockets.attribution: fd_walk)"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_sockopt", "receiver scrape, default config but each socket read through its holder, no namespace read (sockets.attribution: sockopt)"},
+	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=container+pod_without_pressure", "receiver scrape, container + pod metrics without the pressure signals (PSI, memory events, refaults, available, pod OOM kills off): the scrape before them"},
 }
 
 const (
@@ -52,7 +53,12 @@ const (
 	leastRow    = 4
 	keptOpenRow = 6
 	defaultRow  = 1
+	noPressRow  = 9
 )
+
+// targetPressureGrowth is issue 14's bound on what the pressure signals add to the container
+// and pod scrape, in CPU per container.
+const targetPressureGrowth = 0.25
 
 // targetSocketRatio is issue 18's bound on the default config (socket receive-queue metrics
 // on) against the container and pod scrape, in CPU per container.
@@ -113,6 +119,10 @@ func (r report) render() (string, error) {
 		p("Target: the default config (socket receive queues on, each pod in a network namespace of its own) within %.0f× of the container and pod scrape in CPU per container: %s.\n\n",
 			targetSocketRatio, strings.Join(v, ", "))
 	}
+	if v := r.pressureVerdicts(sizes); len(v) > 0 {
+		p("Target: the pressure signals at their defaults add at most %.0f %% CPU per container to the container and pod scrape: %s.\n\n",
+			targetPressureGrowth*100, strings.Join(v, ", "))
+	}
 	if parts := r.shares(sizes); len(parts) > 0 {
 		p("Where the scrape's time goes, in medians of the rows above. %s\n\n", strings.Join(parts, " "))
 	}
@@ -140,6 +150,26 @@ func (r report) socketVerdicts(sizes []int) []string {
 		}
 		x := def.median / plain.median
 		out = append(out, fmt.Sprintf("%.1f× at %s containers, **%s**", x, thousands(n), metOrMissed(x <= targetSocketRatio)))
+	}
+	return out
+}
+
+// pressureVerdicts compares the container and pod scrape with and without the pressure
+// signals; the bound is checked at 1,000 containers, the other sizes are shown.
+func (r report) pressureVerdicts(sizes []int) []string {
+	var out []string
+	for _, n := range sizes {
+		with, ok1 := r.bench.stat(fmt.Sprintf(benchRows[scrapeRow].name, n), "cpu-ns/container")
+		without, ok2 := r.bench.stat(fmt.Sprintf(benchRows[noPressRow].name, n), "cpu-ns/container")
+		if !ok1 || !ok2 || without.median <= 0 {
+			continue
+		}
+		g := with.median/without.median - 1
+		v := fmt.Sprintf("%+.0f %% at %s containers", g*100, thousands(n))
+		if n >= 1000 {
+			v += fmt.Sprintf(", **%s**", metOrMissed(g <= targetPressureGrowth))
+		}
+		out = append(out, v)
 	}
 	return out
 }

@@ -37,6 +37,8 @@ type Cgroup struct {
 	tcp tcpAccounting
 	// oom is the cgroup's OOM kill count as last read (oomkills.go).
 	oom oomReading
+	// failcnt is a v1 cgroup's memory.failcnt as last read (failcntUnchanged).
+	failcnt Value
 }
 
 // tcpAccounting is whether a v1 cgroup's tcp counters run. They start only once someone

@@ -13,7 +13,7 @@ var v1Sources = []source{
 	{file: v1Kmem, fill: uintInto(kmem)},                                                           // Kmem
 	{file: v1TCPMaxUsage, opt: OptSock, skip: tcpChecked, fill: fillTCPAccounting},                 // whether Sock counts (below)
 	{file: v1TCPUsage, opt: OptSock, skip: tcpNotActive, fill: uintInto(sock)},                     // Sock, once tcp accounting runs
-	{file: v1Failcnt, opt: OptEvents, fill: uintInto(eventsMax)},                                   // Events.Max
+	{file: v1Failcnt, opt: OptEvents, skip: failcntUnchanged, fill: fillFailcnt},                   // Events.Max (read once while unlimited)
 	{file: v1OOMControl, opt: OptUnderOOM, fill: fillOOMControl},                                   // UnderOOM, OOMKills (4.13+)
 	{file: v1OOMControl, opt: OptOOMKills, skip: oomKillsKnown(OptUnderOOM), fill: fillOOMKillsV1}, // OOMKills alone
 	{file: v1MaxUsage, opt: OptPeak, fill: uintInto(peak)},                                         // Peak
@@ -69,6 +69,25 @@ func (m *Memory) setV1Stat(key []byte, v uint64) {
 // tcpChecked: the high-water mark is read only while the handle does not know yet.
 func tcpChecked(_ *MemoryReader, cg *Cgroup, _ *Memory, _ Optional) bool {
 	return cg.tcp != tcpUnknown
+}
+
+// failcntUnchanged skips memory.failcnt of a cgroup without a limit once it was read: the
+// kernel counts a failed charge only on the page counter whose limit was hit
+// (page_counter_try_charge), so while a cgroup has no limit of its own its count cannot move,
+// whatever its ancestors' limits do. It is read again as soon as a limit is set: one file
+// less per scrape for every unlimited container and pod. The limit is read before it.
+func failcntUnchanged(_ *MemoryReader, cg *Cgroup, m *Memory, _ Optional) bool {
+	if m.Limit.OK || !cg.failcnt.OK {
+		return false
+	}
+	m.Events.Max = cg.failcnt
+	return true
+}
+
+func fillFailcnt(r *MemoryReader, cg *Cgroup, b []byte, m *Memory) error {
+	err := uintInto(eventsMax)(r, cg, b, m)
+	cg.failcnt = m.Events.Max
+	return err
 }
 
 // tcpNotActive: the usage is read only once the counter runs.

@@ -155,3 +155,29 @@ func without(m map[string]string, names ...string) map[string]string {
 	}
 	return out
 }
+
+// TestFailcntOfAnUnlimitedCgroupReadOnce: memory.failcnt of a v1 cgroup without a limit
+// cannot move (the kernel counts a failed charge on the counter whose limit was hit), so it is
+// read once; with a limit it is read on every read. Test fixtures can move it anyway, which
+// shows which reads happened.
+func TestFailcntOfAnUnlimitedCgroupReadOnce(t *testing.T) {
+	dir := cgroupDir(t, map[string]string{
+		"memory.stat": "total_rss 1\n", "memory.usage_in_bytes": "100\n",
+		"memory.limit_in_bytes": "9223372036854771712\n", "memory.failcnt": "3\n",
+	})
+	r := NewMemoryReader(ModeV1)
+	cg := NewFiles(64).Cgroup(dir)
+	read := func() Value {
+		t.Helper()
+		m, err := r.ReadOptional(cg, OptEvents)
+		require.NoError(t, err)
+		return m.Events.Max
+	}
+	require.Equal(t, some(3), read())
+	writeFile(t, filepath.Join(dir, "memory.failcnt"), "4\n")
+	require.Equal(t, some(3), read(), "unlimited: the count read first")
+	writeFile(t, filepath.Join(dir, "memory.limit_in_bytes"), "1048576\n")
+	require.Equal(t, some(4), read(), "limited: read again")
+	writeFile(t, filepath.Join(dir, "memory.failcnt"), "9\n")
+	require.Equal(t, some(9), read())
+}
