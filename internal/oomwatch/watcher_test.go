@@ -85,7 +85,7 @@ func TestWatcherLiveKmsg(t *testing.T) {
 	// record is read once the kernel finalized it, on its newline.
 	_, st := w.Drain(nil)
 	before := st.Records
-	_, err = kw.Write([]byte("<6>oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/forged,task_memcg=/forged,task=x,pid=1,uid=0\n"))
+	_, err = kw.Write([]byte("<6>oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/cgroupmem-oomwatch-test-forged,task_memcg=/cgroupmem-oomwatch-test-forged,task=cgroupmem-test,pid=1,uid=0\n"))
 	require.NoError(t, err)
 	var kills []Kill
 	require.Eventually(t, func() bool {
@@ -93,7 +93,7 @@ func TestWatcherLiveKmsg(t *testing.T) {
 		return st.Records > before
 	}, 5*time.Second, 5*time.Millisecond, "the watcher reads the record written after it opened")
 	for _, k := range kills {
-		require.NotEqual(t, "/forged", k.TaskMemcg, "a userspace record taken for the kernel's")
+		require.NotEqual(t, "/cgroupmem-oomwatch-test-forged", k.TaskMemcg, "a userspace record taken for the kernel's")
 	}
 	require.NoError(t, st.Err)
 }
