@@ -79,7 +79,7 @@ demo: build
 ## concurrent parts run (scrape loop and shutdown; lookups during a fetch, shutdown): their
 ## other tests are single-threaded or timed, and the detector's slowdown makes timed tests
 ## flaky on a loaded machine. The tests that bound allocations on 100 MB bodies are skipped.
-RACE_PKGS := ./processor/memdivergenceprocessor/ ./internal/sockets/ ./internal/cgroupfs/
+RACE_PKGS := ./processor/memdivergenceprocessor/ ./internal/sockets/ ./internal/cgroupfs/ ./internal/oomwatch/
 race-test:
 	CGO_ENABLED=1 $(GO) test -race -count=1 -skip 'BoundedMemory' $(RACE_PKGS)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -run 'Receiver|Shutdown|Batches' ./receiver/cgroupmemreceiver/

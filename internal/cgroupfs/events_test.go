@@ -112,7 +112,7 @@ func formatEvents(e Events) []byte {
 	return out
 }
 
-// FuzzParseEvents: what parseEvents accepts prints back to text that parses to the same
+// FuzzParseEvents: the counters of what parseEvents accepts print back to text that parses to the same
 // counters, and kernel-shaped text built from the fuzzer's numbers parses to those numbers.
 func FuzzParseEvents(f *testing.F) {
 	f.Add([]byte("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"), uint64(1), uint64(2), uint64(3))
