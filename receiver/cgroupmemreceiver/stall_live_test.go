@@ -47,7 +47,8 @@ type stallReading struct {
 // a 32 MiB memory limit: reclaim evicts the file's pages, reading them again refaults them,
 // and the process stalls on memory. The container's and the pod's refaults (v1
 // total_workingset_refault_file) and PSI (memory.pressure of the unified twin, the host being
-// hybrid) must rise from scrape to scrape and lie between the kernel's files read just
+// hybrid) must rise from scrape to scrape (the pod's refaults, which the kernel flushes up
+// the hierarchy lazily, at least never fall) and lie between the kernel's files read just
 // before and just after each scrape.
 func TestLiveStallRaisesRefaultsAndPSI(t *testing.T) {
 	tree := testcgroup.New(t)
@@ -117,10 +118,13 @@ func TestLiveStallRaisesRefaultsAndPSI(t *testing.T) {
 		t.Logf("scrape %d: container %+v, pod %+v (kernel before %+v, after %+v)", i, got[0], got[1], before[0], after[0])
 		between("container", got[0], before[0], after[0])
 		between("pod", got[1], before[1], after[1])
-		require.GreaterOrEqual(t, got[1].refaultFile, got[0].refaultFile, "the pod's count includes its container's")
 		if i > 0 {
+			// The pod's hierarchical total_* of memory.stat lags its container's until the
+			// kernel flushes its per-cpu counters (every 2 s, or after enough updates): it
+			// never falls, and the scrape must say what the pod's own file says.
+			require.Greater(t, got[0].refaultFile, last[0].refaultFile, "container refaults rise")
+			require.GreaterOrEqual(t, got[1].refaultFile, last[1].refaultFile, "pod refaults never fall")
 			for j, name := range []string{"container", "pod"} {
-				require.Greater(t, got[j].refaultFile, last[j].refaultFile, "%s refaults rise", name)
 				if hasPSI {
 					require.Greater(t, got[j].some, last[j].some, "%s PSI some rises", name)
 				}
