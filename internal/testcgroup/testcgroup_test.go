@@ -59,7 +59,7 @@ func TestTreeLayoutAndCleanup(t *testing.T) {
 		dir, root, unified = tree.Dir(), tree.Root(), tree.Unified(tree.Dir())
 		burstable := tree.AddContainer(QoSBurstable, uid, id)
 		if unified != "" {
-			_, err := os.Stat(filepath.Join(root, "sys", "fs", "cgroup", "unified", "kubepods", "burstable", "pod"+uid, id, "memory.pressure"))
+			_, err := os.Stat(filepath.Join(root, "sys", "fs", "cgroup", "unified", "kubepods", "burstable", "pod"+uid, id, "cgroup.procs"))
 			require.NoError(t, err, "the unified twin, seen through the root")
 		}
 		guaranteed := tree.AddContainer(QoSGuaranteed, uid, id)
