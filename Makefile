@@ -9,13 +9,14 @@ RUN_CONFIG ?= testdata/config/run.yaml
 # exceeded" when the deadline meets the minimisation of a new input.
 FUZZTIME ?= 100000x
 
-.PHONY: all run build test unit-test race-test soak soak-short soak-if-root fuzz generate bench tools e2e e2e-if-installed demo
+.PHONY: all run build test lint unit-test race-test soak soak-short soak-if-root fuzz generate bench tools e2e e2e-if-installed demo
 
 all: test
 
 tools:
 	$(TOOLS) mdatagen --version >/dev/null
 	$(TOOLS) builder version >/dev/null
+	$(TOOLS) staticcheck -version >/dev/null
 
 ## generate: regenerate mdatagen code and documentation (commit the result).
 generate:
@@ -36,7 +37,12 @@ run: build
 
 ## test: every test (unit, golden, live cgroup integration where permitted, brief fuzzing);
 ## builds the collector first so the deploy config can be validated with it.
-test: build unit-test race-test fuzz soak-if-root e2e-if-installed
+test: build lint unit-test race-test fuzz soak-if-root e2e-if-installed
+
+## lint: staticcheck (a tool of the tools module, pinned there) over every package, tests
+## included; any finding fails.
+lint:
+	$(TOOLS) staticcheck ./...
 
 unit-test:
 	$(GO) vet ./...

@@ -15,14 +15,13 @@ import (
 )
 
 // socketsEnv makes collectorrss a container process of a tree with sockets: already in its
-// cgroups and network namespace, it opens socketsPerContainer sockets and execs sleep, which
+// cgroups and network namespace, it opens five sockets and execs sleep, which
 // holds them. Its value is "up" (a new namespace: set loopback up first) or "in" (the
 // namespace of the pod's first container), and ",queued" to leave data unread in two of them.
 // It is what the receiver's socket benchmarks run in each container (bench_sockets_test.go).
 const socketsEnv = "CGROUPMEM_BENCH_SOCKETS"
 
-// socketsPerContainer: a TCP listener, a connection (both ends), a UDP receiver and sender.
-const socketsPerContainer = 5
+// The five sockets: a TCP listener, a connection (both ends), a UDP receiver and sender.
 
 // socketsChild runs the container process; it returns only on failure.
 func socketsChild(mode string) error {

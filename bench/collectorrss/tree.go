@@ -27,7 +27,7 @@ type tree struct {
 
 // newTree creates containers/2 burstable pods of two containers each (an odd count leaves the
 // last pod with one). With sockets, each pod has a network namespace of its own, as a pod
-// sandbox has, and each container socketsPerContainer sockets, half of the containers with
+// sandbox has, and each container five sockets, half of the containers with
 // unread data in two (see socketsChild). On error, what was made is removed.
 func newTree(containers int, unified, sockets bool) (_ *tree, err error) {
 	var opts []testcgroup.Option

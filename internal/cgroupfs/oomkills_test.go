@@ -61,7 +61,7 @@ func FuzzParseVMStatOOMKills(f *testing.F) {
 	f.Add([]byte("pgfault 1\noom_kill 3\n"), "pgmajfault 2\noom_kill_x 9", uint64(3))
 	f.Add([]byte("oom_kill \n"), "", uint64(0))
 	f.Fuzz(func(t *testing.T, b []byte, other string, n uint64) {
-		v, found, err := parseVMStatOOMKills(b)
+		_, found, err := parseVMStatOOMKills(b)
 		if err != nil {
 			require.ErrorIs(t, err, ErrMalformed)
 		}
@@ -75,7 +75,7 @@ func FuzzParseVMStatOOMKills(f *testing.F) {
 			}
 		}
 		text := strings.Join(lines, "\n") + "\noom_kill " + strconv.FormatUint(n, 10) + "\nnuma_hit 5\n"
-		v, found, err = parseVMStatOOMKills([]byte(text))
+		v, found, err := parseVMStatOOMKills([]byte(text))
 		require.NoError(t, err)
 		require.True(t, found)
 		require.Equal(t, n, v)

@@ -144,7 +144,7 @@ func TestLiveSharedFDTable(t *testing.T) {
 	}
 	dir := e.cgroup("kubepods/besteffort/pod77777777-2222-3333-4444-555555555555/shared")
 	const dups = 3000
-	h := e.startArgs(dir, "", []string{py, "-c", sharedFilesPy}, "DUPS=3000")
+	h := e.startArgs(dir, "", []string{py, "-c", sharedFilesPy}, "DUPS="+strconv.Itoa(dups))
 	if h.child <= 0 {
 		t.Fatalf("no child pid from the helper: %+v", h)
 	}

@@ -25,7 +25,7 @@ func NewFactory() processor.Factory {
 // kubeletstats receiver for working set, RSS and usage.
 func createDefaultConfig() component.Config {
 	return &Config{
-		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		Container: InputNames{
 			WorkingSet:   "container.memory.working_set",
 			RSS:          "container.memory.rss",

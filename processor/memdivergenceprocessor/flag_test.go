@@ -13,14 +13,6 @@ type verdict struct {
 	dominant metadata.AttributeDominantCause
 }
 
-// value is the flag as a 0/1 data point.
-func (v verdict) value() int64 {
-	if v.flagged {
-		return 1
-	}
-	return 0
-}
-
 // judge flags a divergence that reaches MinBytes and, among the relative gates that are on
 // and can be evaluated, passes at least one: RSSRatio × rss, or LimitShare × limit (only
 // when a limit is known). When no relative gate applies, MinBytes alone decides.

@@ -18,8 +18,6 @@ type counters struct {
 	has uint8
 }
 
-func (c *counters) present(k counter) bool { return c.has&(1<<k) != 0 }
-
 // readCounters takes the counters out of a sample; limit events are high + max, present
 // when either is.
 func readCounters(r *readings) counters {

@@ -36,9 +36,8 @@ func init() {
 	}
 }
 
-// benchSocketsPerContainer is how many sockets a container of the socket benchmark tree
-// holds: a TCP listener, a connection (both ends) and a UDP receiver and sender.
-const benchSocketsPerContainer = 5
+// A container of the socket benchmark tree holds five sockets: a TCP listener, a connection
+// (both ends) and a UDP receiver and sender.
 
 func benchSocketsChild(mode string) error {
 	if strings.HasPrefix(mode, "up") {
@@ -98,7 +97,7 @@ func benchSocketsChild(mode string) error {
 }
 
 // socketBenchTree is liveBenchTree with each pod in a network namespace of its own, as a pod
-// sandbox is, and benchSocketsPerContainer sockets in each container, half of the containers
+// sandbox is, and five sockets in each container, half of the containers
 // with unread data in two of them. Needs root, iproute2 and util-linux (unshare, nsenter).
 func socketBenchTree(b *testing.B, n int) benchTree {
 	for _, tool := range []string{"ip", "unshare", "nsenter", "sleep"} {

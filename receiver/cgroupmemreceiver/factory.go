@@ -37,7 +37,7 @@ func createDefaultConfig() component.Config {
 	cc.Timeout = defaultScrapeTimeout
 	return &Config{
 		ControllerConfig:     cc,
-		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		RootPath:             "/",
 		DiscoveryInterval:    defaultDiscoveryInterval,
 		K8sMetadata:          k8smeta.NewDefaultConfig(),
