@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -44,6 +45,10 @@ type Collector struct {
 	// readSockopt reads fd of pid, socket inode, through the holder (sockoptReader.read).
 	readSockopt func(pid, fd int, inode uint64) (sockQueue, bool, error)
 
+	refresh time.Duration        // SetRefreshInterval; 0: every namespace every Collect
+	nsCache map[uint64]*cachedNS // the last read of each namespace, with a refresh interval
+	now     func() time.Time     // test seam: the clock of the refresh schedule
+
 	stats   Stats
 	added   []sockKey       // scratch: sockets a pid's walk added to its group
 	limited map[string]bool // containers warned about a limit (pruned to the current ones)
@@ -56,6 +61,7 @@ type Stats struct {
 	SharedFDTables int // processes skipped: their fd table is one already walked (CLONE_FILES)
 	ReusedPIDs     int // processes whose fds were dropped: the pid left the container's cgroup meanwhile
 	Namespaces     int // network namespaces read
+	Cached         int // network namespaces whose last read was used instead (SetRefreshInterval)
 	ByCgroupID     int // groups attributed by the sockets' cgroup id, without a walk of their fds
 	SockoptReads   int // sockets read through their holders (UseSockopt)
 }
@@ -68,6 +74,7 @@ func NewCollector(procRoot string, limits Limits, logger *zap.Logger) *Collector
 	}
 	c := &Collector{logger: logger, diag: newDiagDumper(), rep: reporter{logger: logger}, limits: limits, limited: map[string]bool{}, sockopt: newSockoptReader()}
 	c.readSockopt = c.sockopt.read
+	c.now = time.Now
 	if target, err := os.Readlink("/proc/self/ns/net"); err == nil {
 		c.selfNS, _ = parseNetNSLink(target)
 	}
@@ -163,6 +170,7 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 	if c.useSockopt && c.sockoptDenied { // said once, while it lasts
 		s.note("sockopt_denied", errors.New("socket queues: pidfd_getfd was refused earlier; reading network namespaces"))
 	}
+	now := c.now()
 	states, idOwner := c.groupStates(groups)
 	nsOf := make(map[int]uint64)
 	nss := make(map[uint64]*nsState)
@@ -180,6 +188,9 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 			n := nss[ns]
 			if n == nil {
 				n = &nsState{id: ns, want: make(inodeSet)}
+				if !c.sockoptActive {
+					n.cached = c.current(ns, now)
+				}
 				nss[ns] = n
 			}
 			n.addPID(pid, gs)
@@ -219,7 +230,8 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 			}
 		}
 	}
-	out := c.summarize(states, nss, idOwner)
+	out, contrib := c.summarize(states, nss, idOwner)
+	c.remember(now, nss, contrib, groups)
 	c.warnLimited(states, groups)
 	c.diag.endScrape()
 	return out, s.finish(&c.rep, states)
@@ -379,7 +391,8 @@ func (c *Collector) sharesFDTable(pid int, tables *[]int) bool {
 // fairOrder lists the namespaces to read, at most MaxNamespaces: every group's first
 // namespace, then every group's second, and so on, so that a group spreading its processes
 // over many namespaces only loses its own past the limit. A group with a namespace left out is
-// incomplete.
+// incomplete. A namespace whose last read is of the present refresh period and gave the group
+// its numbers is not read for that group (nsState.fresh).
 func (c *Collector) fairOrder(states []*groupState, nss map[uint64]*nsState) []*nsState {
 	var out []*nsState
 	taken := make(map[uint64]bool)
@@ -397,6 +410,7 @@ func (c *Collector) fairOrder(states []*groupState, nss map[uint64]*nsState) []*
 			id := needs[i][round]
 			switch {
 			case taken[id]:
+			case nss[id].fresh(gs.key):
 			case len(out) < c.limits.MaxNamespaces:
 				taken[id] = true
 				out = append(out, nss[id])
@@ -430,26 +444,68 @@ func (gs *groupState) needed() []uint64 {
 }
 
 // summarize adds each group's sockets up: a socket whose cgroup id is a group's counts in
-// that group (its creator's), any other in every walked group holding it, once per group.
-func (c *Collector) summarize(states []*groupState, nss map[uint64]*nsState, idOwner map[uint64]*groupState) map[string]Usage {
+// that group (its creator's), any other in every walked group holding it, once per group. A
+// namespace not read this Collect gives each group what its last read gave it. It also
+// returns what each namespace read gave each group, to be remembered.
+func (c *Collector) summarize(states []*groupState, nss map[uint64]*nsState, idOwner map[uint64]*groupState) (map[string]Usage, map[*nsState]map[*groupState]*Usage) {
+	contrib := make(map[*nsState]map[*groupState]*Usage)
+	part := func(n *nsState, gs *groupState) *Usage {
+		m := contrib[n]
+		if m == nil {
+			m = make(map[*groupState]*Usage)
+			contrib[n] = m
+		}
+		u := m[gs]
+		if u == nil {
+			u = &Usage{}
+			m[gs] = u
+		}
+		return u
+	}
 	for _, n := range nss {
 		for _, q := range n.queues {
 			if owner := idOwner[q.cgroupID]; q.cgroupID != 0 && owner != nil {
-				owner.usage.add(q, 0, 0)
+				part(n, owner).add(q, 0, 0)
 			}
 		}
 	}
 	out := make(map[string]Usage, len(states))
 	for _, gs := range states {
 		for k, h := range gs.held {
-			q, ok := nss[k.ns].queues[k.inode]
+			n := nss[k.ns]
+			q, ok := n.queues[k.inode]
 			if !ok || (q.cgroupID != 0 && idOwner[q.cgroupID] != nil) {
 				continue
 			}
-			gs.usage.add(q, h.PID, h.FD)
+			part(n, gs).add(q, h.PID, h.FD)
 		}
+	}
+	byKey := make(map[string]*groupState, len(states))
+	for _, gs := range states {
+		byKey[gs.key] = gs
+	}
+	for _, n := range nss {
+		switch {
+		case n.read:
+			for gs, u := range contrib[n] {
+				gs.usage.merge(*u)
+			}
+		case n.cached != nil:
+			c.stats.Cached++
+			for key, u := range n.cached.contrib {
+				if gs := byKey[key]; gs != nil {
+					gs.usage.merge(u)
+				}
+			}
+		}
+	}
+	for _, gs := range states {
 		for _, id := range gs.needed() {
-			if n := nss[id]; !n.read || n.failed {
+			n := nss[id]
+			if n.cached != nil && !n.read && n.fresh(gs.key) {
+				continue
+			}
+			if !n.read || n.failed {
 				gs.incomplete = true
 				gs.failed = gs.failed || n.failed
 			}
@@ -459,7 +515,7 @@ func (c *Collector) summarize(states []*groupState, nss map[uint64]*nsState, idO
 		out[gs.key] = gs.usage
 		c.logWorst(gs.key, gs.usage)
 	}
-	return out
+	return out, contrib
 }
 
 // warnLimited warns once per container whose sockets a limit left partly unread, and forgets
@@ -512,7 +568,11 @@ func (c *Collector) Close() error {
 func (c *Collector) groupSource(gs *groupState, nss map[uint64]*nsState) Source {
 	for _, id := range gs.nss {
 		src := nss[id].source
-		if !nss[id].read {
+		switch {
+		case nss[id].read:
+		case nss[id].fresh(gs.key):
+			src = nss[id].cached.source
+		default:
 			src = c.sourceFor(id)
 		}
 		if src == SourceProcNet {

@@ -73,7 +73,7 @@ func (c *Collector) readNamespace(ctx context.Context, n *nsState, idOwner map[u
 
 // keep stores what a read of the namespace gave, and whether some of it no group created.
 func (n *nsState) keep(q map[uint64]sockQueue, src Source, idOwner map[uint64]*groupState) {
-	n.queues, n.source = q, src
+	n.queues, n.source, n.got = q, src, true
 	for ino, sq := range q {
 		if _, held := n.want[ino]; held {
 			continue

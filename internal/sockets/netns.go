@@ -51,6 +51,8 @@ type nsState struct {
 	source   Source               // the source that read it
 	queues   map[uint64]sockQueue // the sockets kept, by inode
 	unmapped bool                 // sockets were kept that no group created: walk its groups
+	got      bool                 // a read of it succeeded (keep)
+	cached   *cachedNS            // its last read, when of the present refresh period
 }
 
 // addPID records that pid of group gs is in the namespace.

@@ -1,0 +1,309 @@
+package sockets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// podsHost is n pods, each one container (pid 100+i, cgroup id 5000+i) alone in network
+// namespace 1000+i with one TCP socket (inode 10+i) holding i+1 bytes of queue; the
+// collector's own namespace is 1.
+func podsHost(n int) (*fakeHost, map[string]Group) {
+	h := &fakeHost{fds: map[int][]heldFD{}, ns: map[int]uint64{}, queues: map[sockKey]sockQueue{}}
+	groups := make(map[string]Group, n)
+	for i := range n {
+		addPod(h, groups, i)
+	}
+	return h, groups
+}
+
+func addPod(h *fakeHost, groups map[string]Group, i int) {
+	pid, ns, id, ino := 100+i, uint64(1000+i), uint64(5000+i), uint64(10+i)
+	h.ns[pid] = ns
+	h.fds[pid] = []heldFD{{pid, 3, ino}}
+	h.queues[sockKey{ns, ino}] = sockQueue{proto: "tcp", rcvq: uint64(i + 1), payload: 1, cgroupID: id}
+	groups[podKey(i)] = Group{PIDs: []int{pid}, Cgroup: "/" + podKey(i), CgroupID: id}
+}
+
+func podKey(i int) string { return fmt.Sprintf("pod%04d", i) }
+
+// refreshing is a collector over h with a refresh interval and a clock the test moves.
+func refreshing(h *fakeHost, interval time.Duration, limits Limits) (*Collector, *time.Time) {
+	c := h.collectorWith(1, limits, nil)
+	c.SetRefreshInterval(interval)
+	clock := time.Unix(1_700_000_000, 0)
+	c.now = func() time.Time { return clock }
+	return c, &clock
+}
+
+// dumpedPIDs runs one Collect and returns the pids sock_diag was asked through and the usage.
+func dumpedPIDs(t *testing.T, c *Collector, h *fakeHost, groups map[string]Group) (map[int]bool, map[string]Usage) {
+	t.Helper()
+	h.diagCalls = nil
+	got, err := c.Collect(context.Background(), groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[int]bool)
+	for _, pid := range h.diagCalls {
+		if out[pid] {
+			t.Fatalf("pid %d's namespace dumped twice in one scrape", pid)
+		}
+		out[pid] = true
+	}
+	if st := c.LastStats(); st.Namespaces != len(out) || st.Namespaces+st.Cached != countNS(h, groups) {
+		t.Fatalf("stats %+v: %d dumps, %d namespaces", st, len(out), countNS(h, groups))
+	}
+	return out, got
+}
+
+func countNS(h *fakeHost, groups map[string]Group) int {
+	seen := map[uint64]bool{}
+	for _, g := range groups {
+		for _, pid := range g.PIDs {
+			seen[h.ns[pid]] = true
+		}
+	}
+	return len(seen)
+}
+
+// TestRefreshSpreadsNamespacesOverTheInterval: 600 namespaces, refresh interval 6 scrapes:
+// the first scrape reads all of them, then each scrape reads about a sixth, each namespace
+// exactly once per interval, and every container is reported every scrape with its last
+// reading.
+func TestRefreshSpreadsNamespacesOverTheInterval(t *testing.T) {
+	const n, k, step = 600, 6, 10 * time.Second
+	h, groups := podsHost(n)
+	c, clock := refreshing(h, k*step, testLimits)
+	c.limits.MaxNamespaces = 1000
+	first, _ := dumpedPIDs(t, c, h, groups)
+	if len(first) != n {
+		t.Fatalf("first scrape dumped %d namespaces, want all %d (seen for the first time)", len(first), n)
+	}
+	for round := range 3 {
+		times := map[int]int{}
+		for s := range k {
+			*clock = clock.Add(step)
+			dumped, got := dumpedPIDs(t, c, h, groups)
+			if len(dumped) < n/k*7/10 || len(dumped) > n/k*13/10 {
+				t.Errorf("round %d scrape %d dumped %d namespaces, want about %d", round, s, len(dumped), n/k)
+			}
+			for pid := range dumped {
+				times[pid]++
+			}
+			for i := range n {
+				u := got[podKey(i)]
+				if u.Incomplete || u.RcvqBytes != uint64(i+1) || u.Sockets != 1 || u.Source != SourceSockDiag {
+					t.Fatalf("round %d scrape %d: %s = %+v, want its last reading", round, s, podKey(i), u)
+				}
+			}
+		}
+		if len(times) != n {
+			t.Errorf("round %d: %d namespaces dumped in an interval, want every one of %d", round, len(times), n)
+		}
+		for pid, x := range times {
+			if x != 1 {
+				t.Errorf("round %d: pid %d's namespace dumped %d times in one interval", round, pid, x)
+			}
+		}
+	}
+}
+
+// TestRefreshReportsAChangeWithinTheInterval: a queue that fills is reported at the read of
+// its namespace, the first scrape of the namespace's next period, never later than the
+// interval plus one scrape; until then the last reading is reported.
+func TestRefreshReportsAChangeWithinTheInterval(t *testing.T) {
+	const n, k, step = 20, 4, 15 * time.Second
+	h, groups := podsHost(n)
+	c, clock := refreshing(h, k*step, testLimits)
+	dumpedPIDs(t, c, h, groups)
+	for i := range n {
+		ns, ino := uint64(1000+i), uint64(10+i)
+		q := h.queues[sockKey{ns, ino}]
+		q.rcvq += 1 << 20
+		h.queues[sockKey{ns, ino}] = q
+		for s := 1; ; s++ {
+			*clock = clock.Add(step)
+			dumped, got := dumpedPIDs(t, c, h, groups)
+			u := got[podKey(i)]
+			if dumped[100+i] {
+				if u.RcvqBytes != q.rcvq {
+					t.Fatalf("%s read at scrape %d: %d, want %d", podKey(i), s, u.RcvqBytes, q.rcvq)
+				}
+				break
+			}
+			if u.RcvqBytes != q.rcvq-1<<20 {
+				t.Fatalf("%s not read at scrape %d: %d, want the last reading %d", podKey(i), s, u.RcvqBytes, q.rcvq-1<<20)
+			}
+			if s >= k {
+				t.Fatalf("%s: not read for %d scrapes (%v), interval %v", podKey(i), s, time.Duration(s)*step, k*step)
+			}
+		}
+	}
+}
+
+// TestRefreshReadsNewNamespacesAndContainersAtOnce: a pod that appears, and a container that
+// joins an existing pod's namespace, get values on their first scrape.
+func TestRefreshReadsNewNamespacesAndContainersAtOnce(t *testing.T) {
+	h, groups := podsHost(10)
+	c, clock := refreshing(h, time.Hour, testLimits)
+	dumpedPIDs(t, c, h, groups)
+	*clock = clock.Add(time.Second)
+	if dumped, _ := dumpedPIDs(t, c, h, groups); len(dumped) != 0 {
+		t.Fatalf("dumped %v one second after reading everything, interval 1h", dumped)
+	}
+
+	addPod(h, groups, 10)
+	*clock = clock.Add(time.Second)
+	dumped, got := dumpedPIDs(t, c, h, groups)
+	if len(dumped) != 1 || !dumped[110] {
+		t.Fatalf("dumped %v, want only the new pod's namespace (pid 110)", dumped)
+	}
+	if u := got[podKey(10)]; u.Incomplete || u.RcvqBytes != 11 {
+		t.Fatalf("new pod: %+v", u)
+	}
+
+	// A second container in pod 3's namespace, created now with its own socket.
+	h.ns[200] = 1003
+	h.queues[sockKey{1003, 900}] = sockQueue{proto: "udp", rcvq: 768, cgroupID: 7000}
+	groups["pod0003-second"] = Group{PIDs: []int{200}, Cgroup: "/pod0003-second", CgroupID: 7000}
+	*clock = clock.Add(time.Second)
+	dumped, got = dumpedPIDs(t, c, h, groups)
+	if len(dumped) != 1 || !(dumped[103] || dumped[200]) {
+		t.Fatalf("dumped %v, want only pod 3's namespace", dumped)
+	}
+	if u := got["pod0003-second"]; u.Incomplete || u.RcvqBytes != 768 {
+		t.Fatalf("new container in an old namespace: %+v", u)
+	}
+	if u := got[podKey(3)]; u.Incomplete || u.RcvqBytes != 4 {
+		t.Fatalf("pod 3, read again: %+v", u)
+	}
+}
+
+// TestRefreshPrunesTheCache: namespaces no pid is in any more and containers that are gone
+// are forgotten in the next scrape; the cache never holds more than MaxNamespaces namespaces.
+func TestRefreshPrunesTheCache(t *testing.T) {
+	h, groups := podsHost(30)
+	limits := testLimits
+	limits.MaxNamespaces = 25
+	c, clock := refreshing(h, time.Hour, limits)
+	got, err := c.Collect(context.Background(), groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := 0
+	for _, u := range got {
+		if u.Incomplete {
+			limited++
+		}
+	}
+	if st := c.LastStats(); st.Namespaces != 25 || limited != 5 {
+		t.Fatalf("stats %+v, %d containers incomplete: want 25 namespaces read, 5 left out", st, limited)
+	}
+	if len(c.nsCache) != 25 {
+		t.Fatalf("cache holds %d namespaces, want MaxNamespaces = 25", len(c.nsCache))
+	}
+	for i := range 20 {
+		delete(groups, podKey(i))
+	}
+	*clock = clock.Add(time.Second)
+	_, got = dumpedPIDs(t, c, h, groups)
+	if len(c.nsCache) != 10 {
+		t.Fatalf("cache holds %d namespaces after 20 of 30 pods went, want 10", len(c.nsCache))
+	}
+	for id, e := range c.nsCache {
+		if id < 1020 || id >= 1030 {
+			t.Errorf("namespace %d of a gone pod still cached", id)
+		}
+		for key := range e.contrib {
+			if _, live := groups[key]; !live {
+				t.Errorf("namespace %d keeps gone container %s", id, key)
+			}
+		}
+	}
+	for i := 20; i < 30; i++ {
+		if u := got[podKey(i)]; u.Incomplete || u.RcvqBytes != uint64(i+1) {
+			t.Errorf("%s = %+v", podKey(i), u)
+		}
+	}
+	// A container leaving a namespace another container stays in: its entry goes.
+	groups["pod0025-b"] = Group{PIDs: []int{300}, Cgroup: "/pod0025-b", CgroupID: 7025}
+	h.ns[300] = 1025
+	*clock = clock.Add(time.Second)
+	dumpedPIDs(t, c, h, groups)
+	if _, ok := c.nsCache[1025].contrib["pod0025-b"]; !ok {
+		t.Fatal("pod0025-b not cached after its namespace was read")
+	}
+	delete(groups, "pod0025-b")
+	*clock = clock.Add(time.Second)
+	dumpedPIDs(t, c, h, groups)
+	if _, ok := c.nsCache[1025].contrib["pod0025-b"]; ok {
+		t.Fatal("gone container pod0025-b still cached")
+	}
+}
+
+// TestRefreshZeroReadsEveryScrape: interval 0 dumps every namespace every scrape and keeps
+// nothing.
+func TestRefreshZeroReadsEveryScrape(t *testing.T) {
+	h, groups := podsHost(12)
+	c, clock := refreshing(h, time.Minute, testLimits)
+	dumpedPIDs(t, c, h, groups)
+	c.SetRefreshInterval(0)
+	for range 3 {
+		*clock = clock.Add(time.Second)
+		if dumped, _ := dumpedPIDs(t, c, h, groups); len(dumped) != 12 {
+			t.Fatalf("dumped %d namespaces with interval 0, want 12", len(dumped))
+		}
+		if c.nsCache != nil {
+			t.Fatal("cache kept with interval 0")
+		}
+	}
+}
+
+// TestRefreshDoesNotKeepFailures: a namespace whose read failed is not remembered: it is read
+// again the next scrape, and its container is incomplete until then, not given a stale number.
+func TestRefreshDoesNotKeepFailures(t *testing.T) {
+	h, groups := podsHost(5)
+	c, clock := refreshing(h, time.Hour, testLimits)
+	h.diagErr = map[int]error{102: errors.New("boom")}
+	h.procErr = map[int]error{102: errors.New("boom too")}
+	_, err := c.Collect(context.Background(), groups)
+	if err == nil {
+		t.Fatal("no error for the failed namespace")
+	}
+	if _, ok := c.nsCache[1002]; ok {
+		t.Fatal("failed namespace cached")
+	}
+	h.diagErr, h.procErr = nil, nil
+	*clock = clock.Add(time.Second)
+	dumped, got := dumpedPIDs(t, c, h, groups)
+	if len(dumped) != 1 || !dumped[102] {
+		t.Fatalf("dumped %v, want only the namespace that failed", dumped)
+	}
+	if u := got[podKey(2)]; u.Incomplete || u.RcvqBytes != 3 {
+		t.Fatalf("pod 2 after its failed read: %+v", u)
+	}
+}
+
+// TestPhaseSpread: the phases of sequential namespace inodes fall evenly into the scrapes
+// of an interval.
+func TestPhaseSpread(t *testing.T) {
+	const n, bins = 6000, 6
+	interval := time.Minute
+	count := make([]int, bins)
+	for i := range n {
+		p := phase(uint64(4026531840+i), interval)
+		if p < 0 || p >= int64(interval) {
+			t.Fatalf("phase %d outside [0, %v)", p, interval)
+		}
+		count[p*bins/int64(interval)]++
+	}
+	for b, x := range count {
+		if x < n/bins*9/10 || x > n/bins*11/10 {
+			t.Errorf("bin %d holds %d of %d phases, want about %d", b, x, n, n/bins)
+		}
+	}
+}
