@@ -40,6 +40,8 @@ func TestMain(m *testing.M) {
 		os.Exit(collectHelper())
 	case "acceptlater":
 		os.Exit(acceptLaterHelper())
+	case "fill":
+		os.Exit(fillHelper())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper", os.Getenv(helperEnv))
 		os.Exit(2)

@@ -128,3 +128,11 @@ func (u *Usage) merge(part Usage) {
 		u.Worst = w
 	}
 }
+
+// SetClock replaces the clock of the refresh schedule (time.Now by default): a benchmark runs
+// its scrapes a collection interval apart in the schedule's time without waiting for it.
+func (c *Collector) SetClock(now func() time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = now
+}

@@ -76,7 +76,8 @@ type benchTree struct {
 // config reads one namespace per pod. metrics=default attributes the sockets by their cgroup
 // id (testcgroup mirrors the tree into the unified hierarchy, as runc does on this hybrid
 // host); metrics=default_fd_walk and metrics=default_sockopt are the same with
-// sockets.attribution fd_walk and sockopt.
+// sockets.attribution fd_walk and sockopt; metrics=default_refresh_every_scrape is the
+// default with sockets.refresh_interval 0 (every namespace dumped every scrape).
 func BenchmarkScrape(b *testing.B) {
 	runOnTreesBuiltBy(b, socketBenchTree, func(b *testing.B, bt benchTree) {
 		b.Run("metrics=container+pod", func(b *testing.B) { benchScrape(b, bt, containerPodConfig(bt.root)) })
@@ -85,6 +86,11 @@ func BenchmarkScrape(b *testing.B) {
 		})
 		if bt.live {
 			b.Run("metrics=default", func(b *testing.B) { benchScrape(b, bt, defaultConfig(bt.root)) })
+			b.Run("metrics=default_refresh_every_scrape", func(b *testing.B) {
+				cfg := defaultConfig(bt.root)
+				cfg.Sockets.RefreshInterval = 0
+				benchScrape(b, bt, cfg)
+			})
 			for _, a := range []string{socketAttributionFDWalk, socketAttributionSockopt} {
 				b.Run("metrics=default_"+a, func(b *testing.B) {
 					cfg := defaultConfig(bt.root)
@@ -196,6 +202,17 @@ func withoutPressure(cfg *Config) *Config {
 func benchScrape(b *testing.B, bt benchTree, cfg *Config) {
 	s := startScraper(b, cfg)
 	ctx := context.Background()
+	if s.sockets != nil {
+		// Each scrape is one collection_interval after the last in the socket refresh
+		// schedule's time, as in the deployed receiver: with the default refresh_interval
+		// (1m) and collection_interval (10s), each timed scrape reads about a sixth of the
+		// namespaces (the untimed first scrape reads them all, seen for the first time).
+		clock := time.Unix(1_700_000_000, 0)
+		s.sockets.SetClock(func() time.Time {
+			clock = clock.Add(cfg.CollectionInterval)
+			return clock
+		})
+	}
 	md, err := s.scrape(ctx)
 	require.NoError(b, err)
 	require.GreaterOrEqual(b, md.ResourceMetrics().Len(), len(bt.cgroups), "one resource per pod and container")

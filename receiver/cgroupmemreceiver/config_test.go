@@ -28,7 +28,9 @@ func TestLoadConfig(t *testing.T) {
 	ebpf.DentryAccounting = DentryAccountingConfig{Mode: dentryAccountingEBPF, MaxTrackedObjects: 262144}
 
 	socks := createDefaultConfig().(*Config)
-	socks.Sockets = SocketsConfig{Attribution: "fd_walk", MaxFDsPerContainer: 4096, MaxFDsPerScrape: 65536, MaxNamespaces: 256}
+	socks.Sockets = SocketsConfig{Attribution: "fd_walk", MaxFDsPerContainer: 4096, MaxFDsPerScrape: 65536, MaxNamespaces: 256, RefreshInterval: 30 * time.Second}
+	everyScrape := createDefaultConfig().(*Config)
+	everyScrape.Sockets.RefreshInterval = 0
 	kmsg := createDefaultConfig().(*Config)
 	kmsg.KmsgOOMWatcher = KmsgOOMWatcherConfig{Enabled: true, Path: "/dev/kmsg"}
 
@@ -50,6 +52,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: `sockets.attribution must be "cgroup_id", "fd_walk" or "sockopt", got "ebpf"`},
 		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: "sockets.max_fds_per_container must be positive, got 0"},
 		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: "sockets.max_namespaces must be positive, got -1"},
+		{id: component.NewIDWithName(metadata.Type, "bad_sockets"), wantErr: "sockets.refresh_interval must be 0 (every scrape) or positive, got -1s"},
+		{id: component.NewIDWithName(metadata.Type, "sockets_every_scrape"), want: everyScrape},
 		{id: component.NewIDWithName(metadata.Type, "kmsg"), want: kmsg},
 		{id: component.NewIDWithName(metadata.Type, "kmsg_relative"), wantErr: `kmsg_oom_watcher.path must be an absolute path, got "dev/kmsg"`},
 	}
@@ -85,7 +89,7 @@ func TestDefaultConfig(t *testing.T) {
 	require.Equal(t, "/", cfg.RootPath)
 	require.Equal(t, 10*time.Second, cfg.CollectionInterval)
 	require.Equal(t, 5*time.Second, cfg.Timeout, "a scrape is bounded by default")
-	require.Equal(t, SocketsConfig{Attribution: "cgroup_id", MaxFDsPerContainer: 16384, MaxFDsPerScrape: 262144, MaxNamespaces: 1024}, cfg.Sockets)
+	require.Equal(t, SocketsConfig{Attribution: "cgroup_id", MaxFDsPerContainer: 16384, MaxFDsPerScrape: 262144, MaxNamespaces: 1024, RefreshInterval: time.Minute}, cfg.Sockets)
 	require.NoError(t, confmap.Validate(cfg))
 }
 

@@ -124,6 +124,7 @@ func (s *cgroupScraper) start(ctx context.Context, _ component.Host) error {
 	if s.socketsEnabled() {
 		s.sockets = sockets.NewCollector(s.procRoot, s.cfg.Sockets.limits(), s.logger)
 		s.sockets.UseSockopt(s.cfg.Sockets.Attribution == socketAttributionSockopt)
+		s.sockets.SetRefreshInterval(s.cfg.Sockets.RefreshInterval)
 	}
 	s.startDentryAccounting()
 	if s.k8s, err = k8smeta.NewProvider(s.cfg.K8sMetadata, s.logger); err != nil {
