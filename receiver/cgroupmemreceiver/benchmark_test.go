@@ -535,7 +535,6 @@ func (m measure) report(b *testing.B, containers int) {
 	b.ReportMetric(float64(ms.TotalAlloc-m.bytes)/per, "B/container")
 }
 
-
 // fixtureBenchTree copies the v1 capture's burstable pod, with its two containers, n/2 times
 // under a temporary host root.
 func fixtureBenchTree(b testing.TB, n int) benchTree {
