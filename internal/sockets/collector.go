@@ -233,7 +233,7 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 	out, contrib := c.summarize(states, nss, idOwner)
 	c.remember(now, nss, contrib, groups)
 	c.warnLimited(states, groups)
-	c.diag.endScrape()
+	c.diag.endScrape(func(ns uint64) bool { _, ok := c.nsCache[ns]; return ok })
 	return out, s.finish(&c.rep, states)
 }
 

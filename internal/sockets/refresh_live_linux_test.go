@@ -66,7 +66,7 @@ func fillHelper() int {
 // each namespace is dumped exactly once, about 12/4 per scrape. Queues filled after the first
 // scrape are reported, equal to `ss -m`, at the scrape that dumps their namespace (within the
 // interval), and until then each container keeps its last reading, also equal to what ss
-// said then.
+// said then. The netlink connection of a namespace not read is kept for its next read.
 func TestLiveRefreshInterval(t *testing.T) {
 	const pods, k, step = 12, 4, 10 * time.Second
 	e := requireLive(t)
@@ -135,6 +135,9 @@ func TestLiveRefreshInterval(t *testing.T) {
 			t.Errorf("scrape %d dumped every namespace: the refresh interval is not used", s)
 		}
 		dumps += st.Namespaces
+		if len(c.diag.conns) != pods {
+			t.Errorf("scrape %d: %d sock_diag connections kept, want one per namespace (kept until its next read)", s, len(c.diag.conns))
+		}
 		changed := 0
 		for _, lc := range cs {
 			u := got[lc.key]

@@ -57,10 +57,11 @@ func (d *diagDumper) dump(ctx context.Context, nsPath string, ns uint64, own boo
 	return out, nil
 }
 
-// endScrape closes the connections to namespaces the scrape did not read.
-func (d *diagDumper) endScrape() {
+// endScrape closes the connections to namespaces the scrape did not read, except those kept
+// (namespaces still in use whose last reading is kept until their next refresh).
+func (d *diagDumper) endScrape(kept func(ns uint64) bool) {
 	for ns, kc := range d.conns {
-		if !kc.used {
+		if !kc.used && !kept(ns) {
 			_ = kc.c.Close()
 			delete(d.conns, ns)
 		}

@@ -15,4 +15,4 @@ func (d *diagDumper) dump(context.Context, string, uint64, bool, func(inode, cgr
 
 func (d *diagDumper) close() error { return nil }
 
-func (d *diagDumper) endScrape() {}
+func (d *diagDumper) endScrape(func(uint64) bool) {}
