@@ -44,6 +44,7 @@ var benchRows = []benchRow{
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_fd_walk", "receiver scrape, default config but sockets attributed by walking /proc/<pid>/fd (sockets.attribution: fd_walk)"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_sockopt", "receiver scrape, default config but each socket read through its holder, no namespace read (sockets.attribution: sockopt)"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=container+pod_without_pressure", "receiver scrape, container + pod metrics without the pressure signals (PSI, memory events, refaults, available, pod OOM kills off): the scrape before them"},
+	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_refresh_every_scrape", "receiver scrape, default config but every network namespace dumped every scrape (sockets.refresh_interval: 0s; the default reads each once a minute)"},
 }
 
 const (

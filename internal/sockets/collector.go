@@ -208,7 +208,8 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("socket queues: %w", err)
 	}
-	for _, n := range c.fairOrder(states, nss) {
+	order := c.fairOrder(states, nss)
+	for _, n := range order {
 		if read {
 			break
 		}
@@ -231,7 +232,7 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 		}
 	}
 	out, contrib := c.summarize(states, nss, idOwner)
-	c.remember(now, nss, contrib, groups)
+	c.remember(now, nss, order, contrib, states, groups)
 	c.warnLimited(states, groups)
 	c.diag.endScrape(func(ns uint64) bool { _, ok := c.nsCache[ns]; return ok })
 	return out, s.finish(&c.rep, states)

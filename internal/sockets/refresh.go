@@ -75,12 +75,22 @@ func (n *nsState) fresh(key string) bool {
 
 // remember keeps, after a Collect, what each namespace read in full gave the groups that
 // were complete, and forgets namespaces no pid is in any more and groups that are gone. At
-// most MaxNamespaces namespaces are kept.
-func (c *Collector) remember(now time.Time, nss map[uint64]*nsState, contrib map[*nsState]map[*groupState]*Usage, groups map[string]Group) {
+// most MaxNamespaces namespaces are kept; when the cache is full, a namespace that is some
+// group's first (the one its first pid is in) takes the place of one that is no group's
+// first, so that a group spreading its processes over many namespaces cannot crowd other
+// containers' namespaces out of the cache (and make them be read every scrape).
+func (c *Collector) remember(now time.Time, nss map[uint64]*nsState, order []*nsState, contrib map[*nsState]map[*groupState]*Usage, states []*groupState, groups map[string]Group) {
 	if c.refresh <= 0 || c.sockoptActive {
 		c.nsCache = nil
 		return
 	}
+	first := make(map[uint64]bool, len(states))
+	for _, gs := range states {
+		if len(gs.nss) > 0 {
+			first[gs.nss[0]] = true
+		}
+	}
+	var evictable []uint64 // cached namespaces that are no group's first
 	for id, e := range c.nsCache {
 		if _, seen := nss[id]; !seen {
 			delete(c.nsCache, id)
@@ -91,16 +101,24 @@ func (c *Collector) remember(now time.Time, nss map[uint64]*nsState, contrib map
 				delete(e.contrib, key)
 			}
 		}
+		if !first[id] {
+			evictable = append(evictable, id)
+		}
 	}
 	if c.nsCache == nil {
 		c.nsCache = make(map[uint64]*cachedNS)
 	}
-	for id, n := range nss {
+	for _, n := range order {
+		id := n.id
 		if !n.read || !n.got || n.failed {
 			continue
 		}
 		if _, kept := c.nsCache[id]; !kept && len(c.nsCache) >= c.limits.MaxNamespaces {
-			continue
+			if !first[id] || len(evictable) == 0 {
+				continue
+			}
+			delete(c.nsCache, evictable[len(evictable)-1])
+			evictable = evictable[:len(evictable)-1]
 		}
 		e := &cachedNS{epoch: epoch(id, now, c.refresh), source: n.source, contrib: make(map[string]Usage)}
 		for _, gs := range n.groups {

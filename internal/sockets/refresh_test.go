@@ -307,3 +307,51 @@ func TestPhaseSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshCacheIsFair: a container with processes in 40 namespaces cannot crowd pods'
+// namespaces out of a cache of MaxNamespaces = 20, even pods that come after it has filled
+// the cache: the pods' are kept (not dumped again within the interval), the spreading
+// container is incomplete and only its own namespaces are read again.
+func TestRefreshCacheIsFair(t *testing.T) {
+	h, groups := podsHost(2)
+	var pids []int
+	for i := range 40 {
+		pid := 500 + i
+		h.ns[pid] = uint64(9000 + i)
+		pids = append(pids, pid)
+	}
+	groups["spreader"] = Group{PIDs: pids, Cgroup: "/spreader", CgroupID: 8000}
+	limits := testLimits
+	limits.MaxNamespaces = 20
+	c, clock := refreshing(h, time.Hour, limits)
+	pods, seen := 2, map[int]bool{}
+	for scrape := range 12 {
+		if scrape >= 4 && pods < 10 { // new pods once the spreader has filled the cache
+			addPod(h, groups, pods)
+			pods++
+		}
+		h.diagCalls = nil
+		got, err := c.Collect(context.Background(), groups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got["spreader"].Incomplete {
+			t.Errorf("scrape %d: the container over max_namespaces is complete", scrape)
+		}
+		for i := range pods {
+			if u := got[podKey(i)]; u.Incomplete || u.RcvqBytes != uint64(i+1) {
+				t.Errorf("scrape %d: %s = %+v", scrape, podKey(i), u)
+			}
+		}
+		for _, pid := range h.diagCalls {
+			if pid < 500 && seen[pid] {
+				t.Errorf("scrape %d: pod pid %d's namespace dumped again within the interval", scrape, pid)
+			}
+			seen[pid] = true
+		}
+		if len(c.nsCache) > 20 {
+			t.Fatalf("cache holds %d namespaces, max_namespaces 20", len(c.nsCache))
+		}
+		*clock = clock.Add(time.Second)
+	}
+}
