@@ -170,6 +170,7 @@ func containerPodConfig(root string) *Config {
 	m := &cfg.Metrics
 	m.SystemLinuxDentryCount.Enabled = false
 	m.SystemMemoryLinuxSlabDentry.Enabled = false
+	m.SystemMemoryPressureStallTime.Enabled = false
 	m.ContainerMemorySockRcvq.Enabled = false
 	m.ContainerMemorySockRcvqPayload.Enabled = false
 	m.ContainerMemorySockRcvqSockets.Enabled = false
