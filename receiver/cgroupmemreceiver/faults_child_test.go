@@ -3,6 +3,7 @@ package cgroupmemreceiver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -35,6 +36,10 @@ type faultSpec struct {
 	EMFILE bool `json:"emfile"`
 	// EBPF turns eBPF dentry accounting on.
 	EBPF bool `json:"ebpf"`
+	// NoSysAdmin runs the child as root without CAP_SYS_ADMIN (setpriv): setns is refused.
+	NoSysAdmin bool `json:"no_sys_admin"`
+	// Sockets turns the socket receive-queue metrics on (fixtureConfig has them off).
+	Sockets bool `json:"sockets"`
 }
 
 // faultResult is what the child saw in each scrape: the error, and each container's values.
@@ -42,6 +47,10 @@ type faultResult struct {
 	Errors     []string                      `json:"errors"`
 	Containers []map[string]map[string]int64 `json:"containers"`
 	Warnings   []string                      `json:"warnings"` // the messages logged at warn level or above
+	// Infos are the info-level messages, with their "kind" field where they have one.
+	Infos []string `json:"infos"`
+	// Sources are, per scrape, each container's container.memory.socket.source.
+	Sources []map[string]string `json:"sources"`
 }
 
 // TestFaultChild is the child process of the fault tests; it is skipped otherwise.
@@ -56,7 +65,12 @@ func TestFaultChild(t *testing.T) {
 	if spec.EBPF {
 		cfg.DentryAccounting.Mode = dentryAccountingEBPF
 	}
-	core, logs := observer.New(zapcore.WarnLevel)
+	if spec.Sockets {
+		cfg.Metrics.ContainerMemorySockRcvq.Enabled = true
+		cfg.Metrics.ContainerMemorySockRcvqPayload.Enabled = true
+		cfg.Metrics.ContainerMemorySockRcvqSockets.Enabled = true
+	}
+	core, logs := observer.New(zapcore.InfoLevel)
 	set := receivertest.NewNopSettings(metadata.Type)
 	set.Logger = zap.New(core)
 	s := newCgroupScraper(cfg, set)
@@ -71,6 +85,13 @@ func TestFaultChild(t *testing.T) {
 		}
 		res.Errors = append(res.Errors, msg)
 		res.Containers = append(res.Containers, allContainerValues(md))
+		sources := map[string]string{}
+		for id := range res.Containers[len(res.Containers)-1] {
+			if p, ok := socketPoints(md, id)["container.memory.sock_rcvq"]; ok {
+				sources[id] = p.source
+			}
+		}
+		res.Sources = append(res.Sources, sources)
 	}
 	var lim syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
@@ -89,7 +110,15 @@ func TestFaultChild(t *testing.T) {
 		scrape()
 	}
 	for _, l := range logs.All() {
-		res.Warnings = append(res.Warnings, l.Message)
+		if l.Level >= zapcore.WarnLevel {
+			res.Warnings = append(res.Warnings, l.Message)
+			continue
+		}
+		msg := l.Message
+		if kind, ok := l.ContextMap()["kind"]; ok {
+			msg += " " + fmt.Sprint(kind)
+		}
+		res.Infos = append(res.Infos, msg)
 	}
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
@@ -131,6 +160,14 @@ func runFaultChild(t *testing.T, spec faultSpec, cred *syscall.Credential) fault
 	b, err := json.Marshal(spec)
 	require.NoError(t, err)
 	cmd := exec.Command(bin, "-test.run=^TestFaultChild$", "-test.count=1")
+	if spec.NoSysAdmin {
+		setpriv, err := exec.LookPath("setpriv")
+		if err != nil {
+			t.Skip("no setpriv to drop CAP_SYS_ADMIN")
+		}
+		cmd = exec.Command(setpriv, "--inh-caps=-sys_admin", "--bounding-set=-sys_admin", "--",
+			bin, "-test.run=^TestFaultChild$", "-test.count=1")
+	}
 	cmd.Dir = "/"
 	cmd.Env = append(os.Environ(), faultChildEnv+"="+string(b), faultChildEnv+"_OUT="+out, "GOCOVERDIR=")
 	if cred != nil {

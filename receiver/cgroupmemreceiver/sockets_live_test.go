@@ -134,9 +134,19 @@ func socketPoints(md pmetric.Metrics, containerID string) map[string]socketPoint
 // that the pid holds, read with code independent of the receiver's.
 func kernelUDPReceiveMemory(t *testing.T, pid int) uint64 {
 	t.Helper()
+	sum, err := kernelUDPReceiveMemoryErr(pid)
+	require.NoError(t, err)
+	return sum
+}
+
+// kernelUDPReceiveMemoryErr is kernelUDPReceiveMemory returning its error (for Eventually
+// conditions, which must not fail the test off its goroutine).
+func kernelUDPReceiveMemoryErr(pid int) (uint64, error) {
 	held := map[string]bool{}
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	require.NoError(t, err)
+	if err != nil {
+		return 0, err
+	}
 	for _, fd := range fds {
 		target, err := os.Readlink(filepath.Join(fmt.Sprintf("/proc/%d/fd", pid), fd.Name()))
 		if err == nil && strings.HasPrefix(target, "socket:[") {
@@ -144,7 +154,9 @@ func kernelUDPReceiveMemory(t *testing.T, pid int) uint64 {
 		}
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/udp", pid))
-	require.NoError(t, err)
+	if err != nil {
+		return 0, err
+	}
 	var sum uint64
 	for _, line := range strings.Split(string(b), "\n")[1:] {
 		f := strings.Fields(line)
@@ -152,10 +164,14 @@ func kernelUDPReceiveMemory(t *testing.T, pid int) uint64 {
 			continue
 		}
 		_, rx, ok := strings.Cut(f[4], ":")
-		require.True(t, ok, line)
+		if !ok {
+			return 0, fmt.Errorf("no tx:rx in %q", line)
+		}
 		v, err := strconv.ParseUint(rx, 16, 64)
-		require.NoError(t, err, line)
+		if err != nil {
+			return 0, fmt.Errorf("%q: %w", line, err)
+		}
 		sum += v
 	}
-	return sum
+	return sum, nil
 }
