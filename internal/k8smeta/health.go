@@ -18,12 +18,20 @@ const (
 	stateFailing
 )
 
-// health logs the pod-list fetches once per change of state: the first success, every new
-// reason of failure, and the recovery. Only the loop goroutine uses it.
+// maxWarnedReasons bounds the distinct reasons of failure warned about in one failing spell;
+// past it, a new reason is logged at debug level only.
+const maxWarnedReasons = 4
+
+// health logs the pod-list fetches once per change of state: the first success, each reason
+// of failure the first time it appears in a failing spell (a fetch alternating between two
+// persistent failures, e.g. a slow huge body now timing out, now past the size bound, warns
+// once for each, not at every switch; at most maxWarnedReasons of them), and the recovery.
+// Only the loop goroutine uses it.
 type health struct {
 	logger *zap.Logger
 	state  state
 	reason string
+	warned map[string]bool // the reasons warned about since the last success
 }
 
 func (h *health) report(err error, pods int) {
@@ -34,13 +42,24 @@ func (h *health) report(err error, pods int) {
 		case stateUnknown:
 			h.logger.Info("Kubelet pod metadata available", zap.Int("pods", pods))
 		}
-		h.state, h.reason = stateOK, ""
+		h.state, h.reason, h.warned = stateOK, "", nil
 		return
 	}
 	reason := failureReason(err)
-	if h.state != stateFailing || reason != h.reason {
+	if h.warned == nil {
+		h.warned = make(map[string]bool)
+	}
+	switch {
+	case h.warned[reason]:
+		if reason != h.reason {
+			h.logger.Debug("Kubelet pod metadata still unavailable", zap.String("reason", reason), zap.Error(err))
+		}
+	case len(h.warned) < maxWarnedReasons:
+		h.warned[reason] = true
 		h.logger.Warn("Kubelet pod metadata unavailable; metrics keep the attributes from cgroup paths, retrying with backoff",
 			zap.String("reason", reason), zap.Error(err))
+	default:
+		h.logger.Debug("Kubelet pod metadata still unavailable", zap.String("reason", reason), zap.Error(err))
 	}
 	h.state, h.reason = stateFailing, reason
 }
@@ -54,6 +73,7 @@ func failureReason(err error) string {
 	var hostnameErr x509.HostnameError
 	var netErr net.Error
 	var opErr *net.OpError
+	var bodyErr *bodyReadError
 	switch {
 	case errors.As(err, &statusErr):
 		return fmt.Sprintf("HTTP %d", statusErr.code)
@@ -67,6 +87,8 @@ func failureReason(err error) string {
 		return "kubelet certificate not trusted"
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return "timeout"
+	case errors.As(err, &bodyErr):
+		return "pod list cut short"
 	case errors.As(err, &opErr) && opErr.Op == "remote error":
 		return "TLS handshake refused"
 	case errors.As(err, &opErr):

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -31,6 +32,7 @@ func TestFailureReason(t *testing.T) {
 		{name: "unknown authority", err: fmt.Errorf("Get: %w", x509.UnknownAuthorityError{}), want: "kubelet certificate not trusted"},
 		{name: "connection refused", err: fmt.Errorf("Get: %w", refused), want: "unreachable"},
 		{name: "timeout", err: fmt.Errorf("Get: %w", context.DeadlineExceeded), want: "timeout"},
+		{name: "body cut short", err: fmt.Errorf("reading after 10 bytes: %w", &bodyReadError{err: io.ErrUnexpectedEOF}), want: "pod list cut short"},
 		{name: "other", err: errors.New("boom"), want: "boom"},
 	}
 	for _, tt := range tests {
@@ -43,6 +45,8 @@ func TestFailureReason(t *testing.T) {
 func TestHealthLogsOncePerChange(t *testing.T) {
 	unauthorized := &statusError{code: 401}
 	forbidden := &statusError{code: 403}
+	timeout := fmt.Errorf("Get: %w", context.DeadlineExceeded)
+	tooLarge := fmt.Errorf("%w: pod 0 of the list is longer than 4194304 bytes", ErrPodListTooLarge)
 	type line struct {
 		level  zapcore.Level
 		msg    string
@@ -60,6 +64,11 @@ func TestHealthLogsOncePerChange(t *testing.T) {
 			want: []line{unavailable("HTTP 401")}},
 		{name: "new reason", fetches: []error{unauthorized, forbidden, forbidden},
 			want: []line{unavailable("HTTP 401"), unavailable("HTTP 403")}},
+		{name: "alternating between persistent failures", fetches: []error{timeout, tooLarge, timeout, tooLarge, timeout, tooLarge},
+			want: []line{unavailable("timeout"), unavailable("pod list too large")}},
+		{name: "at most maxWarnedReasons per failing spell", fetches: []error{
+			errors.New("a"), errors.New("b"), errors.New("c"), errors.New("d"), errors.New("e"), errors.New("f")},
+			want: []line{unavailable("a"), unavailable("b"), unavailable("c"), unavailable("d")}},
 		{name: "fail, recover, fail", fetches: []error{nil, unauthorized, unauthorized, nil, nil, unauthorized},
 			want: []line{{zapcore.InfoLevel, msgAvailable, ""}, unavailable("HTTP 401"),
 				{zapcore.InfoLevel, msgRecovered, ""}, unavailable("HTTP 401")}},

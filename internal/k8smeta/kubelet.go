@@ -131,8 +131,11 @@ type containerStatus struct {
 // one fetch allocates about 4 × maxPodBytes at most besides the pods' names
 // (TestHostilePodListBoundedMemory: 16 MiB for a list of one 100 MB pod, 5 MiB for 100 pods
 // of 1 MB).
+//
+// A failure to read the body (the client's timeout hitting mid-body, the connection reset) is
+// a fetch error, not ErrDecode: the bytes read so far may be a fine start of a pod list.
 func decodePodList(r io.Reader) ([]kubeletPod, error) {
-	w := &windowReader{r: r, limit: maxListFieldBytes}
+	w := &windowReader{r: &bodyReader{r: r}, limit: maxListFieldBytes}
 	dec := json.NewDecoder(w)
 	// within lets the decoder read at most n bytes past what it has consumed: the next value
 	// must fit, whatever it buffered ahead of it.
@@ -143,6 +146,9 @@ func decodePodList(r io.Reader) ([]kubeletPod, error) {
 	decodeErr := func(err error) error {
 		if errors.Is(err, ErrPodListTooLarge) {
 			return err
+		}
+		if be := (*bodyReadError)(nil); errors.As(err, &be) {
+			return fmt.Errorf("k8smeta: reading the kubelet's pod list after %d bytes: %w", dec.InputOffset(), be.err)
 		}
 		return fmt.Errorf("%w: %w", ErrDecode, err)
 	}
@@ -258,3 +264,21 @@ func (w *windowReader) Read(p []byte) (int, error) {
 	w.read += int64(n)
 	return n, err
 }
+
+// bodyReader marks the errors of reading the response body (other than its end), so that
+// decodePodList tells them from a body that is not a pod list.
+type bodyReader struct{ r io.Reader }
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &bodyReadError{err: err}
+	}
+	return n, err
+}
+
+// bodyReadError is a failure to read the response body.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
