@@ -231,6 +231,13 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 			}
 		}
 	}
+	// A namespace given its last reading instead of a read is still read from
+	// /proc/<pid>/net at its next refresh: the fallback is in use, nothing has cleared.
+	for _, n := range nss {
+		if !n.read && n.cached != nil && n.cached.source == SourceProcNet && c.dumpDiag != nil && c.setnsDenied {
+			s.note("sock_diag_denied", errors.New("socket queues: entering network namespaces was not permitted earlier; reading /proc/<pid>/net"))
+		}
+	}
 	out, contrib := c.summarize(states, nss, idOwner)
 	c.remember(now, nss, order, contrib, states, groups)
 	c.warnLimited(states, groups)
