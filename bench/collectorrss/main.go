@@ -36,11 +36,12 @@ import (
 	"time"
 
 	"github.com/cgroupmem/cgroupmem/bench/internal/collectorresult"
+	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 )
 
 func main() {
-	if mode, ok := os.LookupEnv(socketsEnv); ok {
-		fmt.Fprintln(os.Stderr, "collectorrss: container process:", socketsChild(mode)) // only on failure
+	if mode, ok := os.LookupEnv(testcgroup.SocketsEnv); ok {
+		fmt.Fprintln(os.Stderr, "collectorrss: container process:", testcgroup.HoldSockets(mode, nil)) // only on failure
 		os.Exit(2)
 	}
 	bin := flag.String("collector", "_build/otelcol-cgroupmem", "the collector binary")

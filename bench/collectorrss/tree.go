@@ -28,7 +28,7 @@ type tree struct {
 // newTree creates containers/2 burstable pods of two containers each (an odd count leaves the
 // last pod with one). With sockets, each pod has a network namespace of its own, as a pod
 // sandbox has, and each container five sockets, half of the containers with
-// unread data in two (see socketsChild). On error, what was made is removed.
+// unread data in two (see testcgroup.HoldSockets). On error, what was made is removed.
 func newTree(containers int, unified, sockets bool) (_ *tree, err error) {
 	var opts []testcgroup.Option
 	if !unified {
@@ -71,7 +71,7 @@ func newTree(containers int, unified, sockets bool) (_ *tree, err error) {
 		if i%2 == 0 { // half of the containers
 			mode += ",queued"
 		}
-		argv := append([]string{"env", socketsEnv + "=" + mode}, append(ns, self)...)
+		argv := append([]string{"env", testcgroup.SocketsEnv + "=" + mode}, append(ns, self)...)
 		cmd, err := tc.StartIn(dir, argv...)
 		if err != nil {
 			return nil, err

@@ -2,98 +2,27 @@ package cgroupmemreceiver
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"golang.org/x/sys/unix"
 
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
 )
 
-// benchSocketsEnv makes the test binary a container process of the socket benchmark tree
-// (socketBenchTree): in its cgroup and network namespace, it opens a few sockets, says
-// "ready" on stdout and execs sleep, which holds them. Its value is "up" (a new namespace:
-// set loopback up first) or "in" (a namespace another container set up), and ",queued" to
-// leave data unread in two of them.
-const benchSocketsEnv = "CGROUPMEM_BENCH_SOCKETS"
-
 func init() {
-	if mode, ok := os.LookupEnv(benchSocketsEnv); ok {
-		fmt.Println("error", benchSocketsChild(mode)) // it only returns on failure
+	// A container process of the socket benchmark tree (socketBenchTree): it says "ready" on
+	// stdout and holds its sockets.
+	if mode, ok := os.LookupEnv(testcgroup.SocketsEnv); ok {
+		fmt.Println("error", testcgroup.HoldSockets(mode, os.Stdout)) // it only returns on failure
 		os.Exit(2)
 	}
-}
-
-// A container of the socket benchmark tree holds five sockets: a TCP listener, a connection
-// (both ends) and a UDP receiver and sender.
-
-func benchSocketsChild(mode string) error {
-	if strings.HasPrefix(mode, "up") {
-		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-			return fmt.Errorf("ip link set lo up: %v: %s", err, out)
-		}
-	}
-	queued := strings.HasSuffix(mode, ",queued")
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	cli, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		return err
-	}
-	acc, err := ln.Accept()
-	if err != nil {
-		return err
-	}
-	rx, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	tx, err := net.Dial("udp4", rx.LocalAddr().String())
-	if err != nil {
-		return err
-	}
-	if queued { // 100 unread bytes on the accepted end, 4 unread datagrams on the receiver
-		if _, err := cli.Write(make([]byte, 100)); err != nil {
-			return err
-		}
-		for range 4 {
-			if _, err := tx.Write([]byte("0123456789")); err != nil {
-				return err
-			}
-		}
-	}
-	// The sockets outlive the exec in fds without close-on-exec (dup clears it).
-	for _, c := range []syscall.Conn{ln.(*net.TCPListener), cli.(*net.TCPConn), acc.(*net.TCPConn), rx.(*net.UDPConn), tx.(*net.UDPConn)} {
-		rc, err := c.SyscallConn()
-		if err != nil {
-			return err
-		}
-		var dupErr error
-		if err := rc.Control(func(fd uintptr) { _, dupErr = unix.Dup(int(fd)) }); err != nil || dupErr != nil {
-			return errors.Join(err, dupErr)
-		}
-	}
-	time.Sleep(10 * time.Millisecond) // loopback delivery is synchronous; leave it a moment anyway
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		return err
-	}
-	fmt.Println("ready")
-	return syscall.Exec(sleep, []string{"sleep", "infinity"}, os.Environ())
 }
 
 // socketBenchTree is liveBenchTree with each pod in a network namespace of its own, as a pod
@@ -124,7 +53,7 @@ func socketBenchTree(b *testing.B, n int) benchTree {
 			if (2*p+i)%2 == 0 {
 				mode += ",queued"
 			}
-			cmd.Env = append(os.Environ(), benchSocketsEnv+"="+mode)
+			cmd.Env = append(os.Environ(), testcgroup.SocketsEnv+"="+mode)
 			r, w, err := os.Pipe()
 			require.NoError(b, err)
 			cmd.Stdout = w
