@@ -38,15 +38,17 @@ const mib = 1 << 20
 // page cache), then /dev/shm grown
 // 1 MiB every half second up to 48 MiB under a 128 MiB limit (a working set growing toward
 // its limit, and above its RSS). The OOM container retries, every 3 s after a 6 s pause, a
-// subshell that buffers 64 MiB under a 24 MiB limit: the kernel kills the subshell, the
-// container lives on.
+// subshell that buffers 64 MiB under a 24 MiB limit: the subshell makes itself (and so its
+// head and tr) the OOM killer's first choice, so the kernel kills it and the container's
+// shell lives on to retry. Were the shell killed, the kills could all fall before the
+// collector's first scrape, which the processor takes as its baseline.
 var (
 	growing = []string{"sh", "-c", "mkdir /tmp/d; for i in $(seq 1 2000); do touch /tmp/d/f$i; done; " +
 		"head -c 8388608 /dev/urandom > /tmp/file; cat /tmp/file > /dev/null; cat /tmp/file > /dev/null; " +
 		"anon=$(head -c 8388608 /dev/zero | tr '\\0' a); " +
 		"for i in $(seq 1 96); do dd if=/dev/zero of=/dev/shm/s$i bs=524288 count=1 2>/dev/null; sleep 0.5; done; " +
 		"while true; do sleep 3600; done"}
-	oom = []string{"sh", "-c", "sleep 6; while true; do (x=$(head -c 67108864 /dev/zero | tr '\\0' a)); sleep 3; done"}
+	oom = []string{"sh", "-c", "sleep 6; while true; do (echo 1000 > /proc/self/oom_score_adj; x=$(head -c 67108864 /dev/zero | tr '\\0' a)); sleep 3; done"}
 )
 
 func TestE2E(t *testing.T) {
