@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -43,7 +45,13 @@ func (c *Catalog) Refresh(now time.Time) (Tree, error) {
 		w.watchErr = err
 	}
 	w.walk(c.hier.Dir, "/", 0)
-	c.tree, c.lastWalk, c.dirty = w.tree, now, false
+	if len(w.unlisted) > 0 {
+		// A directory that could not be listed (out of descriptors, a permission) says
+		// nothing of what is under it: what the last walk found there is kept, and the next
+		// Refresh walks again rather than trusting the watch to report a change.
+		w.tree = keepUnlisted(w.tree, c.tree, w.unlisted)
+	}
+	c.tree, c.lastWalk, c.dirty = w.tree, now, len(w.unlisted) > 0
 	c.walks++
 	c.syncHandles()
 	_ = c.watch.close()
@@ -57,6 +65,43 @@ func (c *Catalog) Refresh(now time.Time) (Tree, error) {
 	}
 	c.watchErr = w.watchErr
 	return c.tree, errors.Join(append(w.errs, errs...)...)
+}
+
+// keepUnlisted adds to tree what old had under the directories in unlisted: pods and
+// standalone containers under them, and the containers of a pod whose own directory could not
+// be listed.
+func keepUnlisted(tree, old Tree, unlisted []string) Tree {
+	within := func(p string) bool {
+		for _, dir := range unlisted {
+			if dir == "/" || p == dir || strings.HasPrefix(p, dir+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	pods := make(map[string]int, len(tree.Pods))
+	for i, p := range tree.Pods {
+		pods[p.Path] = i
+	}
+	for _, p := range old.Pods {
+		i, found := pods[p.Path]
+		switch {
+		case !found && within(p.Path):
+			tree.Pods = append(tree.Pods, p)
+		case found && len(tree.Pods[i].Containers) == 0 && slices.Contains(unlisted, p.Path):
+			tree.Pods[i].Containers = p.Containers
+		}
+	}
+	standalone := make(map[string]struct{}, len(tree.Standalone))
+	for _, ct := range tree.Standalone {
+		standalone[ct.Path] = struct{}{}
+	}
+	for _, ct := range old.Standalone {
+		if _, found := standalone[ct.Path]; !found && within(ct.Path) {
+			tree.Standalone = append(tree.Standalone, ct)
+		}
+	}
+	return tree
 }
 
 func (c *Catalog) needWalk(now time.Time) bool {

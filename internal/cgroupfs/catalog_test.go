@@ -169,3 +169,39 @@ func TestKeptOpenTransientFilesAreKeptOnceTheBudgetFrees(t *testing.T) {
 	require.Equal(t, 2, files.Open(), "b's files take the descriptors a released")
 	require.False(t, files.Exhausted())
 }
+
+// TestKeepUnlistedKeepsWhatAFailedListingHides: a walk that could not list a directory keeps
+// what the last walk found under it, and only that: what is under directories it listed is
+// what it found, gone included.
+func TestKeepUnlistedKeepsWhatAFailedListingHides(t *testing.T) {
+	ct := func(path string) Container { return Container{ID: path, Path: path} }
+	old := Tree{
+		Pods: []Pod{
+			{Path: "/kubepods/burstable/podA", Containers: []Container{ct("/kubepods/burstable/podA/a1")}},
+			{Path: "/kubepods/burstable/podB", Containers: []Container{ct("/kubepods/burstable/podB/b1")}},
+			{Path: "/kubepods/besteffort/podC", Containers: []Container{ct("/kubepods/besteffort/podC/c1")}},
+			{Path: "/kubepods/besteffort/podD", Containers: []Container{ct("/kubepods/besteffort/podD/d1")}},
+		},
+		Standalone: []Container{ct("/docker/x"), ct("/system.slice/docker-y.scope")},
+	}
+	walked := Tree{
+		// podA's directory could not be listed; besteffort could not be listed; podB is gone.
+		Pods:       []Pod{{Path: "/kubepods/burstable/podA"}},
+		Standalone: []Container{ct("/docker/x")},
+	}
+	got := keepUnlisted(walked, old, []string{"/kubepods/burstable/podA", "/kubepods/besteffort", "/system.slice"})
+	require.Equal(t, Tree{
+		Pods: []Pod{
+			{Path: "/kubepods/burstable/podA", Containers: []Container{ct("/kubepods/burstable/podA/a1")}},
+			{Path: "/kubepods/besteffort/podC", Containers: []Container{ct("/kubepods/besteffort/podC/c1")}},
+			{Path: "/kubepods/besteffort/podD", Containers: []Container{ct("/kubepods/besteffort/podD/d1")}},
+		},
+		Standalone: []Container{ct("/docker/x"), ct("/system.slice/docker-y.scope")},
+	}, got)
+	// "/kubepods/best" is not a parent of "/kubepods/besteffort/podC".
+	got = keepUnlisted(Tree{}, old, []string{"/kubepods/best"})
+	require.Empty(t, got.Pods)
+	// The root unlisted: everything is kept.
+	got = keepUnlisted(Tree{}, old, []string{"/"})
+	require.Equal(t, old, got)
+}

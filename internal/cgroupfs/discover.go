@@ -59,8 +59,11 @@ func Discover(h Hierarchy) (Tree, error) {
 // (all but container cgroups, whose children discovery ignores) before listing it, so an
 // entry created during the walk is either listed or raises an event.
 type walker struct {
-	tree     Tree
-	errs     []error
+	tree Tree
+	errs []error
+	// unlisted are the directories (relative to the hierarchy) that could not be listed,
+	// though they exist: what was under them is unknown, not gone.
+	unlisted []string
 	watch    *dirWatch
 	watchErr error
 	// owner is the uid that owns the hierarchy's root; directories of other owners are
@@ -121,6 +124,7 @@ func (w *walker) walk(dir, rel string, depth int) {
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			w.errs = append(w.errs, fmt.Errorf("listing cgroup %q: %w", dir, err))
+			w.unlisted = append(w.unlisted, rel)
 		}
 		return
 	}
@@ -163,6 +167,7 @@ func (w *walker) readPodDir(dir, rel, uid, qos string) Pod {
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			w.errs = append(w.errs, fmt.Errorf("listing pod cgroup %q: %w", dir, err))
+			w.unlisted = append(w.unlisted, rel)
 		}
 		return pod
 	}

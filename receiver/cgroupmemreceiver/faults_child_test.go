@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,8 +33,9 @@ type faultSpec struct {
 	Root    string `json:"root"`
 	Scrapes int    `json:"scrapes"`
 	// EMFILE: the child's open-file limit is lowered to the descriptors it has open before
-	// its scrapes and raised again before one more.
-	EMFILE bool `json:"emfile"`
+	// its scrapes, plus FreeFDs, and raised again before one more.
+	EMFILE  bool `json:"emfile"`
+	FreeFDs int  `json:"free_fds"`
 	// EBPF turns eBPF dentry accounting on.
 	EBPF bool `json:"ebpf"`
 	// NoSysAdmin runs the child as root without CAP_SYS_ADMIN (setpriv): setns is refused.
@@ -96,10 +98,8 @@ func TestFaultChild(t *testing.T) {
 	var lim syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
 	if spec.EMFILE {
-		fds, err := os.ReadDir("/proc/self/fd")
-		require.NoError(t, err)
 		low := lim
-		low.Cur = uint64(len(fds) - 1) // the directory's own descriptor is closed again
+		low.Cur = uint64(fdLimitLeaving(t, spec.FreeFDs))
 		require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low))
 	}
 	for range spec.Scrapes {
@@ -123,6 +123,35 @@ func TestFaultChild(t *testing.T) {
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(os.Getenv(faultChildEnv+"_OUT"), b, 0o644))
+}
+
+// fdLimitLeaving is the open-file limit under which exactly free more descriptors can be
+// opened. The limit caps descriptor numbers, not their count: the descriptors a process
+// inherits need not be contiguous (a test run from a shell that keeps 10 and 255 open leaves
+// holes below them), so the limit is the number below which exactly free numbers are unused.
+func fdLimitLeaving(t *testing.T, free int) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/fd")
+	require.NoError(t, err)
+	names, err := f.Readdirnames(-1)
+	own := int(f.Fd())
+	require.NoError(t, f.Close())
+	require.NoError(t, err)
+	used := map[int]bool{}
+	for _, n := range names {
+		fd, err := strconv.Atoi(n)
+		require.NoError(t, err)
+		used[fd] = fd != own // the directory's own descriptor is closed again
+	}
+	limit := 0
+	for unused := 0; ; limit++ {
+		if !used[limit] {
+			if unused == free {
+				return limit
+			}
+			unused++
+		}
+	}
 }
 
 // allContainerValues is containerValues of every container of a scrape, by ID.
@@ -252,18 +281,24 @@ func TestFaultNonRoot(t *testing.T) {
 }
 
 // TestFaultFileDescriptorsExhausted runs the scraper with its open-file limit at the
-// descriptors already open (EMFILE on every open): the scrapes fail file by file with "too
-// many open files", without a panic and without taking a cgroup for vanished; once the
-// limit is back, the next scrape is complete again.
+// descriptors already open (EMFILE on every open), and at a few more than that (the first
+// opens of a scrape succeed, the later ones fail: a discovery walk that gets its inotify
+// descriptor but cannot list the tree): the scrapes fail file by file with "too many open
+// files", without a panic and without taking a cgroup for vanished; once the limit is back,
+// the next scrape is complete again.
 func TestFaultFileDescriptorsExhausted(t *testing.T) {
 	root := worldCopy(t, "v2-kernel-6.18")
 	clean := runFaultChild(t, faultSpec{Root: root, Scrapes: 1}, nil)
 	require.Equal(t, []string{""}, clean.Errors)
-	res := runFaultChild(t, faultSpec{Root: root, Scrapes: 2, EMFILE: true}, nil)
-	require.Len(t, res.Errors, 3)
-	for i := range 2 {
-		require.Contains(t, res.Errors[i], "too many open files", "scrape %d", i)
+	for free := range 3 {
+		t.Run(fmt.Sprintf("free=%d", free), func(t *testing.T) {
+			res := runFaultChild(t, faultSpec{Root: root, Scrapes: 2, EMFILE: true, FreeFDs: free}, nil)
+			require.Len(t, res.Errors, 3)
+			for i := range 2 {
+				require.Contains(t, res.Errors[i], "too many open files", "scrape %d", i)
+			}
+			require.Empty(t, res.Errors[2], "the limit is back")
+			require.Equal(t, clean.Containers[0], res.Containers[2], "every container again, none forgotten as vanished")
+		})
 	}
-	require.Empty(t, res.Errors[2], "the limit is back")
-	require.Equal(t, clean.Containers[0], res.Containers[2], "every container again, none forgotten as vanished")
 }
