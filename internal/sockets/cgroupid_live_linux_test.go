@@ -165,3 +165,58 @@ func TestLiveCgroupIDCreatorAndHolder(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveLookupsEqualSS: with a refresh interval, a namespace read once has its sockets
+// looked up again one by one (exact sock_diag requests) at the next scrapes: TCP and UDP of
+// both families, listeners, connections and receivers, in the host's namespace, a pod's
+// shared one and a pod's own. What the lookups give equals `ss -m` then, with no namespace
+// dumped.
+func TestLiveLookupsEqualSS(t *testing.T) {
+	e, cs, nss := startPods(t)
+	if e.unified == "" {
+		t.Skip("no cgroup2 hierarchy at " + cgroupUnified + " to mirror containers into")
+	}
+	byID, _ := byIDAndWalked(t, e, cs)
+	c := NewCollector("/proc", DefaultLimits(), zaptest.NewLogger(t))
+	defer c.Close()
+	c.SetRefreshInterval(time.Hour)
+	clock := time.Unix(1_700_000_000, 0)
+	c.SetClock(func() time.Time { return clock })
+	if _, err := c.Collect(context.Background(), byID); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.LastStats(); st.Namespaces != 3 || st.Lookups != 0 {
+		t.Fatalf("first scrape: %+v, want the 3 namespaces dumped", st)
+	}
+	sockets := 0
+	for _, lc := range cs {
+		sockets += len(lc.h.inodes)
+	}
+	for attempt := 0; ; attempt++ {
+		clock = clock.Add(10 * time.Second)
+		before := e.ssSnapshot(nss...)
+		got, err := c.Collect(context.Background(), byID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := e.ssSnapshot(nss...)
+		if !sameSockets(before, after, cs) {
+			if attempt < 3 {
+				continue
+			}
+			t.Fatal("queues kept changing between ss runs")
+		}
+		st := c.LastStats()
+		if st.Namespaces != 0 || st.Cached != 3 || st.Lookups < sockets {
+			t.Errorf("stats %+v: want no dump, 3 namespaces from lookups of at least the %d sockets of the containers", st, sockets)
+		}
+		t.Logf("stats %+v", st)
+		for _, lc := range cs {
+			want := ssUsage(after, lc.h.inodes, SourceSockDiag)
+			if !sameAsSS(got[lc.key], want) || got[lc.key].Incomplete {
+				t.Errorf("%s looked up:\n got %+v\nwant %+v (ss)", lc.key, got[lc.key], want)
+			}
+		}
+		return
+	}
+}

@@ -42,11 +42,15 @@ type Collector struct {
 	// ns; nil means /proc/<pid>/net only.
 	dumpDiag func(ctx context.Context, pid int, ns uint64, own bool, keep func(inode, cgroupID uint64) bool) (map[uint64]sockQueue, error)
 
+	// lookupDiag looks sockets of namespace ns up again by their identity (diagDumper.lookup).
+	lookupDiag func(ctx context.Context, ns uint64, ids []diagSockID, inodes []uint64) ([]sockQueue, []lookupResult, error)
+
 	// readSockopt reads fd of pid, socket inode, through the holder (sockoptReader.read).
 	readSockopt func(pid, fd int, inode uint64) (sockQueue, bool, error)
 
 	refresh time.Duration        // SetRefreshInterval; 0: every namespace every Collect
 	nsCache map[uint64]*cachedNS // the last read of each namespace, with a refresh interval
+	groupNS map[string][]uint64  // with a refresh interval, each complete group's namespaces at the last Collect
 	now     func() time.Time     // test seam: the clock of the refresh schedule
 
 	stats   Stats
@@ -63,7 +67,9 @@ type Stats struct {
 	Namespaces     int // network namespaces read
 	Cached         int // network namespaces whose last read was used instead (SetRefreshInterval)
 	ByCgroupID     int // groups attributed by the sockets' cgroup id, without a walk of their fds
+	ListedGroups   int // groups whose processes were listed (Group.LoadPIDs called)
 	SockoptReads   int // sockets read through their holders (UseSockopt)
+	Lookups        int // sockets looked up again by their identity in namespaces not read (SetRefreshInterval)
 }
 
 // NewCollector returns a Collector that reads procRoot ("/proc", or "<root_path>/proc" for a
@@ -93,6 +99,7 @@ func NewCollector(procRoot string, limits Limits, logger *zap.Logger) *Collector
 	c.dumpDiag = func(ctx context.Context, pid int, ns uint64, own bool, keep func(inode, cgroupID uint64) bool) (map[uint64]sockQueue, error) {
 		return c.diag.dump(ctx, netNSPath(procRoot, pid), ns, own, keep)
 	}
+	c.lookupDiag = c.diag.lookup
 	return c
 }
 
@@ -124,6 +131,7 @@ type groupState struct {
 	nsSet      map[uint64]bool    // nss as a set, once it has more than one
 	held       map[sockKey]heldFD // sockets its fds point at (first holder), when walked
 	fdsUsed    int
+	deferred   bool   // given its namespaces' readings of this period, its processes not listed
 	incomplete bool   // a read failed or a limit was reached
 	failed     bool   // a read failed with an error worth reporting
 	limitedBy  string // the limit that left some of its sockets unread
@@ -174,10 +182,27 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 	states, idOwner := c.groupStates(groups)
 	nsOf := make(map[int]uint64)
 	nss := make(map[uint64]*nsState)
-	for _, gs := range states {
+	nsFor := func(ns uint64) *nsState {
+		n := nss[ns]
+		if n == nil {
+			n = &nsState{id: ns, want: make(inodeSet)}
+			if !c.sockoptActive {
+				n.cached = c.current(ns, now)
+			}
+			nss[ns] = n
+		}
+		return n
+	}
+	// load lists a group's processes (when not given) and records the namespace of each.
+	load := func(gs *groupState) error {
+		gs.deferred = false
+		if gs.g.PIDs == nil && gs.g.LoadPIDs != nil {
+			gs.g.PIDs = gs.g.LoadPIDs()
+			c.stats.ListedGroups++
+		}
 		for _, pid := range gs.g.PIDs {
 			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("socket queues: %w", err)
+				return fmt.Errorf("socket queues: %w", err)
 			}
 			ns, err := c.readNetNS(pid)
 			if err != nil {
@@ -185,16 +210,26 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 				continue
 			}
 			nsOf[pid] = ns
-			n := nss[ns]
-			if n == nil {
-				n = &nsState{id: ns, want: make(inodeSet)}
-				if !c.sockoptActive {
-					n.cached = c.current(ns, now)
-				}
-				nss[ns] = n
-			}
-			n.addPID(pid, gs)
+			nsFor(ns).addPID(pid, gs)
 			gs.addNS(ns)
+		}
+		return nil
+	}
+	for _, gs := range states {
+		if known, ok := c.freshGroup(gs, now); ok {
+			// Every namespace of the group has a reading of this period: it gets those, and
+			// its processes are listed only if one of them must be walked (below).
+			gs.deferred = true
+			for _, ns := range known {
+				n := nsFor(ns)
+				n.groups = append(n.groups, gs)
+				gs.addNS(ns)
+			}
+			c.stats.ByCgroupID++
+			continue
+		}
+		if err := load(gs); err != nil {
+			return nil, err
 		}
 		if gs.byID {
 			c.stats.ByCgroupID++
@@ -225,6 +260,11 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 		// groups attributed by id so far.
 		for _, gs := range n.groups {
 			if gs.byID && !gs.walked {
+				if gs.deferred {
+					if err := load(gs); err != nil {
+						return nil, err
+					}
+				}
 				if err := c.walk(ctx, gs, nsOf, nss, s); err != nil {
 					return nil, err
 				}
@@ -238,8 +278,11 @@ func (c *Collector) Collect(ctx context.Context, groups map[string]Group) (map[s
 			s.note("sock_diag_denied", errors.New("socket queues: entering network namespaces was not permitted earlier; reading /proc/<pid>/net"))
 		}
 	}
+	if err := c.lookUpKnown(ctx, nss); err != nil {
+		return nil, err
+	}
 	out, contrib := c.summarize(states, nss, idOwner)
-	c.remember(now, nss, order, contrib, states, groups)
+	c.remember(now, nss, order, contrib, states, groups, idOwner)
 	c.warnLimited(states, groups)
 	c.diag.endScrape(func(ns uint64) bool { _, ok := c.nsCache[ns]; return ok })
 	return out, s.finish(&c.rep, states)

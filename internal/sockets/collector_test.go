@@ -3,6 +3,7 @@ package sockets
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,6 +29,16 @@ type fakeHost struct {
 	diagCalls []int                 // pids sock_diag was asked through
 	procCalls []int
 	walked    []int // pids whose fds were walked
+	lookups   []uint64         // namespaces whose sockets were looked up again
+	lookupErr map[uint64]error // by namespace
+	stale     map[sockKey]bool // sockets whose lookup is not conclusive
+}
+
+// fakeDiagID is the sock_diag identity the fake host gives a socket.
+func fakeDiagID(inode uint64) diagSockID {
+	id := diagSockID{family: afInet, protocol: ipprotoTCP}
+	binary.NativeEndian.PutUint64(id.id[40:48], inode) // the cookie
+	return id
 }
 
 func (h *fakeHost) pick(ns uint64, keep func(inode, cgroupID uint64) bool, src Source) map[uint64]sockQueue {
@@ -41,6 +52,9 @@ func (h *fakeHost) pick(ns uint64, keep func(inode, cgroupID uint64) bool, src S
 		}
 		if keep(k.inode, q.cgroupID) {
 			q.source, q.inode = src, k.inode
+			if src == SourceSockDiag {
+				q.diag = fakeDiagID(k.inode)
+			}
 			out[k.inode] = q
 		}
 	}
@@ -93,6 +107,27 @@ func (h *fakeHost) collectorWith(selfNS uint64, limits Limits, logger *zap.Logge
 			return nil, err
 		}
 		return h.pick(ns, keep, SourceSockDiag), nil
+	}
+	c.lookupDiag = func(_ context.Context, ns uint64, ids []diagSockID, inodes []uint64) ([]sockQueue, []lookupResult, error) {
+		h.lookups = append(h.lookups, ns)
+		if err := h.lookupErr[ns]; err != nil {
+			return nil, nil, err
+		}
+		qs := make([]sockQueue, len(ids))
+		res := make([]lookupResult, len(ids))
+		for i, id := range ids {
+			q, ok := h.queues[sockKey{ns, inodes[i]}]
+			switch {
+			case h.stale[sockKey{ns, inodes[i]}]:
+				res[i] = lookupUnknown
+			case !ok || id != fakeDiagID(inodes[i]):
+				res[i] = lookupGone
+			default:
+				q.source, q.inode, q.diag = SourceSockDiag, inodes[i], id
+				qs[i], res[i] = q, lookupFound
+			}
+		}
+		return qs, res, nil
 	}
 	c.readProcNet = func(pid int, keep func(inode uint64) bool) (map[uint64]sockQueue, error) {
 		h.procCalls = append(h.procCalls, pid)

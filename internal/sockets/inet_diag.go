@@ -224,3 +224,45 @@ func protoName(protocol, family uint8) string {
 	}
 	return name
 }
+
+// diagSockID is what an exact sock_diag request needs to find one socket again: its family,
+// protocol and struct inet_diag_sockid (ports, addresses, interface, cookie) as a dump
+// reported it. The zero value is no socket.
+type diagSockID struct {
+	family   uint8
+	protocol uint8
+	id       [48]byte // struct inet_diag_sockid, in the reply's orientation (src is local)
+}
+
+// inetDiagMsgSockID is the identity of a dump reply to a query for protocol.
+func inetDiagMsgSockID(b []byte, protocol uint8) (diagSockID, bool) {
+	if len(b) < inetDiagMsgLen || (b[0] != afInet && b[0] != afInet6) {
+		return diagSockID{}, false
+	}
+	return diagSockID{family: b[0], protocol: protocol, id: [48]byte(b[4:52])}, true
+}
+
+// exactRequest encodes the SOCK_DIAG_BY_FAMILY request (struct inet_diag_req_v2, no dump
+// flag) that asks the kernel for this one socket with its INET_DIAG_SKMEMINFO: a lookup in
+// the socket hash tables (inet_diag_find_one_icsk for TCP, udp_dump_one for UDP), then the
+// cookie check, instead of a walk of the tables. udp_dump_one passes the request's src as the
+// packet's source, that is the socket's remote end ("src and dst are swapped for historical
+// reasons", net/ipv4/udp_diag.c), so for UDP the two ends are swapped here; TCP takes them
+// as a dump reports them.
+func (s diagSockID) exactRequest() []byte {
+	b := make([]byte, inetDiagReqV2Len)
+	b[0] = s.family
+	b[1] = s.protocol
+	b[2] = skMemInfoExt
+	binary.NativeEndian.PutUint32(b[4:8], allStatesButNoInode)
+	id := b[8:56]
+	copy(id, s.id[:])
+	if s.protocol == ipprotoUDP {
+		// sport <-> dport, src[16] <-> dst[16]; the interface and cookie stay.
+		copy(id[0:2], s.id[2:4])
+		copy(id[2:4], s.id[0:2])
+		copy(id[4:20], s.id[20:36])
+		copy(id[20:36], s.id[4:20])
+	}
+	return b
+}

@@ -1,17 +1,122 @@
 package sockets
 
-import "time"
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+)
 
 // Reading a network namespace costs the kernel a walk of its socket hash tables (about
 // 1.7 ms of CPU for a pod's namespace whose TCP table is the host's), whatever it holds. With
 // a refresh interval, each namespace is read once per interval, at a phase of its own, and in
 // between its groups are given what its last read gave them.
 
+// lookupResult is what an exact request found of one socket.
+type lookupResult uint8
+
+const (
+	lookupUnknown lookupResult = iota // not conclusive (e.g. ESTALE: another socket of a reuseport group answered): a dump must tell
+	lookupFound                       // the socket, with its queue now
+	lookupGone                        // no such socket any more (ENOENT, or another inode, or TIME_WAIT now)
+)
+
 // cachedNS is what the last read of a namespace gave each group, kept between scrapes.
 type cachedNS struct {
 	epoch   int64            // refresh epoch of the read (see epoch)
 	source  Source           // the source that read it
 	contrib map[string]Usage // by group key: the group's sockets found in it (zero included)
+	// tracked are the sockets of contrib, when sock_diag read them and each is a group's
+	// by cgroup id: between reads they are looked up again one by one (lookUpKnown), and
+	// contrib is what those lookups found. nil: contrib stays as read.
+	tracked []trackedSock
+}
+
+// trackedSock is a socket of a cached namespace that is looked up again at every scrape.
+type trackedSock struct {
+	key   string // the group whose socket it is (by cgroup id)
+	inode uint64
+	id    diagSockID
+}
+
+// lookUpKnown refreshes the cached readings of the namespaces not read this Collect from
+// exact sock_diag lookups of their tracked sockets: a hash lookup per socket on the
+// connection kept to the namespace, instead of a walk of its tables. A socket gone is
+// dropped; a socket created since the namespace's last read is not known until its next
+// one. When a lookup is not conclusive or fails, the namespace keeps its last reading for
+// this Collect and is read in full at the next. Only a done context is an error.
+func (c *Collector) lookUpKnown(ctx context.Context, nss map[uint64]*nsState) error {
+	if c.sockoptActive || c.lookupDiag == nil {
+		return nil
+	}
+	for _, n := range nss {
+		e := n.cached
+		if n.read || e == nil || len(e.tracked) == 0 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("socket queues: %w", err)
+		}
+		ids := make([]diagSockID, len(e.tracked))
+		inodes := make([]uint64, len(e.tracked))
+		for i, t := range e.tracked {
+			ids[i], inodes[i] = t.id, t.inode
+		}
+		qs, res, err := c.lookupDiag(ctx, n.id, ids, inodes)
+		c.stats.Lookups += len(ids)
+		if err == nil && slices.Contains(res, lookupUnknown) {
+			err = errors.New("a lookup was not conclusive")
+		}
+		if err != nil {
+			if !errors.Is(err, errNoConn) {
+				c.logger.Debug("socket queues: looking sockets up again failed; the namespace's last reading is used and it is read in full at the next scrape",
+					zap.Uint64("netns", n.id), zap.Error(err))
+			}
+			e.epoch = math.MinInt64 // not current any more: read at the next Collect
+			continue
+		}
+		contrib := make(map[string]Usage, len(e.contrib))
+		for key := range e.contrib {
+			contrib[key] = Usage{}
+		}
+		kept := e.tracked[:0]
+		for i, t := range e.tracked {
+			if res[i] != lookupFound {
+				continue
+			}
+			u := contrib[t.key]
+			u.add(qs[i], 0, 0)
+			contrib[t.key] = u
+			kept = append(kept, t)
+		}
+		clear(e.tracked[len(kept):])
+		e.contrib, e.tracked = contrib, kept
+	}
+	return nil
+}
+
+// trackable lists the sockets a namespace read gave, to be looked up again between its
+// reads: nil unless sock_diag read it, no socket of it is only held (found by a walk), and
+// each is a complete group's by cgroup id with its identity known.
+func trackable(n *nsState, idOwner map[uint64]*groupState) []trackedSock {
+	if n.source != SourceSockDiag || n.unmapped {
+		return nil
+	}
+	out := make([]trackedSock, 0, len(n.queues))
+	for ino, q := range n.queues {
+		owner := idOwner[q.cgroupID]
+		if q.cgroupID == 0 || owner == nil || owner.incomplete || q.diag.family == 0 {
+			return nil
+		}
+		out = append(out, trackedSock{key: owner.key, inode: ino, id: q.diag})
+	}
+	slices.SortFunc(out, func(a, b trackedSock) int { return cmp.Compare(a.inode, b.inode) })
+	return out
 }
 
 // SetRefreshInterval makes Collect read each network namespace at most once per d (0, the
@@ -26,7 +131,7 @@ func (c *Collector) SetRefreshInterval(d time.Duration) {
 	defer c.mu.Unlock()
 	c.refresh = max(d, 0)
 	if c.refresh == 0 {
-		c.nsCache = nil
+		c.nsCache, c.groupNS = nil, nil
 	}
 }
 
@@ -73,16 +178,56 @@ func (n *nsState) fresh(key string) bool {
 	return ok
 }
 
+// freshGroup reports whether a group can be given its namespaces' readings of the present
+// refresh period without its processes being listed, and which namespaces those are: a group
+// that lists its processes lazily (Group.LoadPIDs), attributed by cgroup id, whose namespaces
+// at the last Collect (where it was complete) all have a reading of this period with numbers
+// for it.
+func (c *Collector) freshGroup(gs *groupState, now time.Time) ([]uint64, bool) {
+	if c.refresh <= 0 || c.sockoptActive || !gs.byID || gs.g.PIDs != nil || gs.g.LoadPIDs == nil {
+		return nil, false
+	}
+	known := c.groupNS[gs.key]
+	if len(known) == 0 {
+		return nil, false
+	}
+	for _, ns := range known {
+		e := c.current(ns, now)
+		if e == nil {
+			return nil, false
+		}
+		if _, ok := e.contrib[gs.key]; !ok {
+			return nil, false
+		}
+	}
+	return known, true
+}
+
 // remember keeps, after a Collect, what each namespace read in full gave the groups that
 // were complete, and forgets namespaces no pid is in any more and groups that are gone. At
 // most MaxNamespaces namespaces are kept; when the cache is full, a namespace that is some
 // group's first (the one its first pid is in) takes the place of one that is no group's
 // first, so that a group spreading its processes over many namespaces cannot crowd other
 // containers' namespaces out of the cache (and make them be read every scrape).
-func (c *Collector) remember(now time.Time, nss map[uint64]*nsState, order []*nsState, contrib map[*nsState]map[*groupState]*Usage, states []*groupState, groups map[string]Group) {
+func (c *Collector) remember(now time.Time, nss map[uint64]*nsState, order []*nsState, contrib map[*nsState]map[*groupState]*Usage, states []*groupState, groups map[string]Group, idOwner map[uint64]*groupState) {
 	if c.refresh <= 0 || c.sockoptActive {
-		c.nsCache = nil
+		c.nsCache, c.groupNS = nil, nil
 		return
+	}
+	if c.groupNS == nil {
+		c.groupNS = make(map[string][]uint64)
+	}
+	for key := range c.groupNS {
+		if _, live := groups[key]; !live {
+			delete(c.groupNS, key)
+		}
+	}
+	for _, gs := range states {
+		if gs.byID && !gs.incomplete && len(gs.nss) > 0 {
+			c.groupNS[gs.key] = append(c.groupNS[gs.key][:0], gs.nss...)
+		} else {
+			delete(c.groupNS, gs.key)
+		}
 	}
 	first := make(map[uint64]bool, len(states))
 	for _, gs := range states {
@@ -101,6 +246,7 @@ func (c *Collector) remember(now time.Time, nss map[uint64]*nsState, order []*ns
 				delete(e.contrib, key)
 			}
 		}
+		e.tracked = slices.DeleteFunc(e.tracked, func(t trackedSock) bool { _, live := groups[t.key]; return !live })
 		if !first[id] {
 			evictable = append(evictable, id)
 		}
@@ -120,7 +266,7 @@ func (c *Collector) remember(now time.Time, nss map[uint64]*nsState, order []*ns
 			delete(c.nsCache, evictable[len(evictable)-1])
 			evictable = evictable[:len(evictable)-1]
 		}
-		e := &cachedNS{epoch: epoch(id, now, c.refresh), source: n.source, contrib: make(map[string]Usage)}
+		e := &cachedNS{epoch: epoch(id, now, c.refresh), source: n.source, contrib: make(map[string]Usage), tracked: trackable(n, idOwner)}
 		for _, gs := range n.groups {
 			if !gs.incomplete {
 				e.contrib[gs.key] = Usage{}

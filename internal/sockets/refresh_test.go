@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -112,9 +113,12 @@ func TestRefreshSpreadsNamespacesOverTheInterval(t *testing.T) {
 	}
 }
 
-// TestRefreshReportsAChangeWithinTheInterval: a queue that fills is reported at the read of
-// its namespace, the first scrape of the namespace's next period, never later than the
-// interval plus one scrape; until then the last reading is reported.
+// TestRefreshReportsAChangeWithinTheInterval: a queue that fills on a socket already known
+// is reported at the next scrape, whether its namespace is read then or its sockets looked up
+// again; a socket created since its namespace's last read is reported at the read of the
+// namespace, the first scrape of its next period, never later than the interval plus one
+// scrape, and until then the container has what the lookups of its known sockets give. A
+// socket gone is dropped at the next scrape.
 func TestRefreshReportsAChangeWithinTheInterval(t *testing.T) {
 	const n, k, step = 20, 4, 15 * time.Second
 	h, groups := podsHost(n)
@@ -125,23 +129,63 @@ func TestRefreshReportsAChangeWithinTheInterval(t *testing.T) {
 		q := h.queues[sockKey{ns, ino}]
 		q.rcvq += 1 << 20
 		h.queues[sockKey{ns, ino}] = q
+		// A new socket of the same container, with a queue of its own.
+		h.queues[sockKey{ns, 5000 + ino}] = sockQueue{proto: "udp", rcvq: 4096, cgroupID: q.cgroupID}
 		for s := 1; ; s++ {
 			*clock = clock.Add(step)
 			dumped, got := dumpedPIDs(t, c, h, groups)
 			u := got[podKey(i)]
 			if dumped[100+i] {
-				if u.RcvqBytes != q.rcvq {
-					t.Fatalf("%s read at scrape %d: %d, want %d", podKey(i), s, u.RcvqBytes, q.rcvq)
+				if u.RcvqBytes != q.rcvq+4096 || u.Sockets != 2 {
+					t.Fatalf("%s read at scrape %d: %+v, want %d in 2 sockets", podKey(i), s, u, q.rcvq+4096)
 				}
 				break
 			}
-			if u.RcvqBytes != q.rcvq-1<<20 {
-				t.Fatalf("%s not read at scrape %d: %d, want the last reading %d", podKey(i), s, u.RcvqBytes, q.rcvq-1<<20)
+			if u.RcvqBytes != q.rcvq || u.Sockets != 1 {
+				t.Fatalf("%s not read at scrape %d: %+v, want its known socket's queue now, %d", podKey(i), s, u, q.rcvq)
 			}
 			if s >= k {
 				t.Fatalf("%s: not read for %d scrapes (%v), interval %v", podKey(i), s, time.Duration(s)*step, k*step)
 			}
 		}
+	}
+	// Every socket of pod 3 closes: its container has none from the next scrape on.
+	delete(h.queues, sockKey{1003, 13})
+	delete(h.queues, sockKey{1003, 5013})
+	*clock = clock.Add(step)
+	dumped, got := dumpedPIDs(t, c, h, groups)
+	if u := got[podKey(3)]; u.Incomplete || u.Sockets != 0 || u.RcvqBytes != 0 {
+		t.Fatalf("pod 3 after its sockets closed (namespace dumped: %v): %+v", dumped[103], u)
+	}
+}
+
+// TestRefreshLookupsThatFailAreReadNext: when the lookups of a namespace fail, or one is not
+// conclusive (another socket of a reuseport group answered), the namespace keeps its last
+// reading for that scrape and is read in full at the next.
+func TestRefreshLookupsThatFailAreReadNext(t *testing.T) {
+	h, groups := podsHost(4)
+	c, clock := refreshing(h, time.Hour, testLimits)
+	dumpedPIDs(t, c, h, groups)
+	h.lookupErr = map[uint64]error{1001: errors.New("sock_diag: receive: timeout")}
+	h.stale = map[sockKey]bool{{1002, 12}: true}
+	for _, i := range []int{1, 2} {
+		q := h.queues[sockKey{uint64(1000 + i), uint64(10 + i)}]
+		q.rcvq = 777
+		h.queues[sockKey{uint64(1000 + i), uint64(10 + i)}] = q
+	}
+	*clock = clock.Add(time.Second)
+	dumped, got := dumpedPIDs(t, c, h, groups)
+	if len(dumped) != 0 || got[podKey(1)].RcvqBytes != 2 || got[podKey(2)].RcvqBytes != 3 {
+		t.Fatalf("dumped %v, pods 1 and 2: %+v %+v, want their last readings (2, 3) and no dump", dumped, got[podKey(1)], got[podKey(2)])
+	}
+	h.lookupErr, h.stale = nil, nil
+	*clock = clock.Add(time.Second)
+	dumped, got = dumpedPIDs(t, c, h, groups)
+	if len(dumped) != 2 || !dumped[101] || !dumped[102] || got[podKey(1)].RcvqBytes != 777 || got[podKey(2)].RcvqBytes != 777 {
+		t.Fatalf("dumped %v, pods 1 and 2: %+v %+v, want both read in full (777)", dumped, got[podKey(1)], got[podKey(2)])
+	}
+	if st := c.LastStats(); st.Lookups != 2 {
+		t.Fatalf("stats %+v: want pods 0 and 3 looked up, one socket each", st)
 	}
 }
 
@@ -353,5 +397,122 @@ func TestRefreshCacheIsFair(t *testing.T) {
 			t.Fatalf("cache holds %d namespaces, max_namespaces 20", len(c.nsCache))
 		}
 		*clock = clock.Add(time.Second)
+	}
+}
+
+// lazyGroups turns groups into groups that list their processes on demand, and counts, by
+// group key, the listings Collect asks for.
+func lazyGroups(groups map[string]Group) (map[string]Group, map[string]int) {
+	listed := map[string]int{}
+	out := make(map[string]Group, len(groups))
+	for key, g := range groups {
+		pids := g.PIDs
+		g.PIDs = nil
+		g.LoadPIDs = func() []int {
+			listed[key]++
+			return slices.Clone(pids)
+		}
+		out[key] = g
+	}
+	return out, listed
+}
+
+// TestRefreshListsProcessesOnlyForNamespacesDue: groups attributed by cgroup id that list
+// their processes lazily are listed at the first scrape and then only at the scrape that
+// reads their namespace, once per interval; every scrape still reports each container's
+// known sockets' queues (looked up again), and a queue that fills is reported at once.
+func TestRefreshListsProcessesOnlyForNamespacesDue(t *testing.T) {
+	const n, k, step = 120, 6, 10 * time.Second
+	h, eager := podsHost(n)
+	groups, listed := lazyGroups(eager)
+	c, clock := refreshing(h, k*step, testLimits)
+	c.limits.MaxNamespaces = 1000
+	collect := func() (map[int]bool, map[string]Usage) {
+		h.diagCalls = nil
+		clear(listed)
+		got, err := c.Collect(context.Background(), groups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dumped := map[int]bool{}
+		for _, pid := range h.diagCalls {
+			dumped[pid] = true
+		}
+		return dumped, got
+	}
+	if dumped, _ := collect(); len(dumped) != n || len(listed) != n {
+		t.Fatalf("first scrape: %d namespaces dumped and %d groups listed, want all %d", len(dumped), len(listed), n)
+	}
+	// Pod 7's queue fills after the first scrape: its socket's lookup gives it at once.
+	q := h.queues[sockKey{1007, 17}]
+	q.rcvq += 1 << 20
+	h.queues[sockKey{1007, 17}] = q
+	for round := range 2 {
+		times := map[string]int{}
+		for s := range k {
+			*clock = clock.Add(step)
+			dumped, got := collect()
+			for i := range n {
+				key := podKey(i)
+				if listed[key] > 1 {
+					t.Fatalf("round %d scrape %d: %s listed %d times", round, s, key, listed[key])
+				}
+				if (listed[key] == 1) != dumped[100+i] {
+					t.Fatalf("round %d scrape %d: %s listed %d times, its namespace dumped: %v", round, s, key, listed[key], dumped[100+i])
+				}
+				times[key] += listed[key]
+				want := uint64(i + 1)
+				if i == 7 {
+					want = q.rcvq
+				}
+				if u := got[key]; u.Incomplete || u.RcvqBytes != want || u.Sockets != 1 || u.Source != SourceSockDiag {
+					t.Fatalf("round %d scrape %d: %s = %+v, want rcvq %d", round, s, key, u, want)
+				}
+			}
+			if st := c.LastStats(); st.ListedGroups != len(dumped) || st.Namespaces+st.Cached != n {
+				t.Fatalf("round %d scrape %d: stats %+v, %d dumped", round, s, st, len(dumped))
+			}
+		}
+		for i := range n {
+			if times[podKey(i)] != 1 {
+				t.Fatalf("round %d: %s listed %d times in one interval, want once", round, podKey(i), times[podKey(i)])
+			}
+		}
+	}
+}
+
+// TestRefreshListsDeferredGroupsToWalkUnmappedSockets: a pod namespace read because a new
+// container came into it, which holds a socket no container created (a child cgroup's): the
+// containers of the pod given their last readings are listed then and their fds walked, so
+// the socket is found in its holder, as without deferral.
+func TestRefreshListsDeferredGroupsToWalkUnmappedSockets(t *testing.T) {
+	h, eager := podsHost(4)
+	groups, listed := lazyGroups(eager)
+	c, clock := refreshing(h, time.Hour, testLimits)
+	if _, err := c.Collect(context.Background(), groups); err != nil {
+		t.Fatal(err)
+	}
+	// Pod 2's container (pid 102) now holds a socket made in a child cgroup (id 0), and a
+	// second container (pid 202, id 6002) starts in its namespace.
+	h.queues[sockKey{1002, 77}] = sockQueue{proto: "udp", rcvq: 4096}
+	h.fds[102] = append(h.fds[102], heldFD{102, 4, 77})
+	h.ns[202] = 1002
+	eagerSecond := map[string]Group{"pod0002-second": {PIDs: []int{202}, Cgroup: "/pod0002-second", CgroupID: 6002}}
+	second, secondListed := lazyGroups(eagerSecond)
+	groups["pod0002-second"] = second["pod0002-second"]
+	clear(listed)
+	*clock = clock.Add(time.Second)
+	got, err := c.Collect(context.Background(), groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secondListed["pod0002-second"] != 1 || listed[podKey(2)] != 1 || len(listed) != 1 {
+		t.Fatalf("listed %v and %v, want the new container and pod 2's other container only", secondListed, listed)
+	}
+	if u := got[podKey(2)]; u.Incomplete || u.RcvqBytes != 3+4096 || u.Sockets != 2 {
+		t.Fatalf("pod 2's container: %+v, want its own socket and the child cgroup's it holds", u)
+	}
+	if u := got[podKey(1)]; u.Incomplete || u.RcvqBytes != 2 {
+		t.Fatalf("pod 1, not read: %+v", u)
 	}
 }

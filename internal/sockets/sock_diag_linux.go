@@ -4,9 +4,11 @@ package sockets
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -19,7 +21,9 @@ import (
 // namespace alive until then: a pod's namespace outlives the pod by at most one scrape.
 type diagDumper struct {
 	conns       map[uint64]*keptConn
-	noLegacyTCP bool // the kernel refused TCPDIAG_GETSOCK
+	noLegacyTCP bool   // the kernel refused TCPDIAG_GETSOCK
+	buf         []byte // replies to exact requests
+	seq         uint32 // the sequence numbers of exact requests
 }
 
 // keptConn is a connection kept between scrapes.
@@ -171,9 +175,112 @@ func dumpFamily(conn *netlink.Conn, q diagQuery, keep func(inode, cgroupID uint6
 		if err != nil {
 			return fmt.Errorf("sock_diag: %s: %w", q, err)
 		}
-		out[ino] = diagQueue(msg, q.protocol)
+		sq := diagQueue(msg, q.protocol)
+		sq.diag, _ = inetDiagMsgSockID(m.Data, q.protocol)
+		out[ino] = sq
 	}
 	return nil
+}
+
+// lookupBatch is how many exact requests go in one sendmsg: their replies (a few hundred
+// bytes each) must fit the socket's receive buffer, or the kernel drops them.
+const lookupBatch = 64
+
+// errNoConn says that no connection to a namespace is kept: a lookup needs one.
+var errNoConn = errors.New("sock_diag: no connection kept to the namespace")
+
+// lookup asks the kernel for each socket of ids (last read with the inodes given) with exact
+// SOCK_DIAG_BY_FAMILY requests on the connection kept to namespace ns, lookupBatch requests
+// per sendmsg: a hash lookup per socket instead of a walk of the namespace's tables. The
+// replies are read from the connection's descriptor directly, since the netlink package stops
+// at the first error reply of a batch. A failure drops the connection (replies may be left
+// unread on it).
+func (d *diagDumper) lookup(ctx context.Context, ns uint64, ids []diagSockID, inodes []uint64) ([]sockQueue, []lookupResult, error) {
+	kc := d.conns[ns]
+	if kc == nil {
+		return nil, nil, errNoConn
+	}
+	kc.used = true
+	if err := kc.setDeadline(ctx); err != nil {
+		return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: set deadline: %w", err))
+	}
+	rc, err := kc.c.SyscallConn()
+	if err != nil {
+		return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: %w", err))
+	}
+	if d.buf == nil {
+		d.buf = make([]byte, 1<<16)
+	}
+	qs := make([]sockQueue, len(ids))
+	res := make([]lookupResult, len(ids))
+	req := make([]byte, 0, lookupBatch*(unix.NLMSG_HDRLEN+inetDiagReqV2Len))
+	for start := 0; start < len(ids); start += lookupBatch {
+		end := min(start+lookupBatch, len(ids))
+		d.seq += lookupBatch
+		base := d.seq
+		req = req[:0]
+		for i := start; i < end; i++ {
+			req = binary.NativeEndian.AppendUint32(req, uint32(unix.NLMSG_HDRLEN+inetDiagReqV2Len))
+			req = binary.NativeEndian.AppendUint16(req, sockDiagByFamily)
+			req = binary.NativeEndian.AppendUint16(req, unix.NLM_F_REQUEST)
+			req = binary.NativeEndian.AppendUint32(req, base+uint32(i-start))
+			req = binary.NativeEndian.AppendUint32(req, 0)
+			req = append(req, ids[i].exactRequest()...)
+		}
+		var sendErr error
+		if err := rc.Write(func(fd uintptr) bool {
+			_, sendErr = unix.Write(int(fd), req)
+			return sendErr != unix.EAGAIN
+		}); err != nil || sendErr != nil {
+			return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: exact requests: send: %w", errors.Join(err, sendErr)))
+		}
+		var answered [lookupBatch]bool
+		for pending := end - start; pending > 0; {
+			var n int
+			var recvErr error
+			if err := rc.Read(func(fd uintptr) bool {
+				n, _, recvErr = unix.Recvfrom(int(fd), d.buf, unix.MSG_DONTWAIT)
+				return recvErr != unix.EAGAIN
+			}); err != nil || recvErr != nil {
+				return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: exact requests: receive: %w", errors.Join(err, recvErr)))
+			}
+			msgs, err := syscall.ParseNetlinkMessage(d.buf[:n])
+			if err != nil {
+				return nil, nil, d.drop(ns, fmt.Errorf("%w: sock_diag: exact reply: %w", ErrMalformed, err))
+			}
+			for _, m := range msgs {
+				k := int(m.Header.Seq - base)
+				if m.Header.Seq < base || k >= end-start {
+					continue // not of this batch
+				}
+				i := start + k
+				if answered[k] {
+					continue
+				}
+				answered[k], pending = true, pending-1
+				switch m.Header.Type {
+				case unix.NLMSG_ERROR:
+					if len(m.Data) >= 4 && -int32(binary.NativeEndian.Uint32(m.Data[:4])) == int32(unix.ENOENT) {
+						res[i] = lookupGone
+					} // else ESTALE and others: not conclusive, lookupUnknown
+				case sockDiagByFamily:
+					ino, ok := inetDiagMsgInode(m.Data)
+					if !ok || ino != inodes[i] {
+						res[i] = lookupGone // another socket now (or TIME_WAIT, inode 0)
+						continue
+					}
+					msg, err := decodeInetDiagMsg(m.Data)
+					if err != nil {
+						return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: exact reply: %w", err))
+					}
+					qs[i] = diagQueue(msg, ids[i].protocol)
+					qs[i].diag = ids[i]
+					res[i] = lookupFound
+				}
+			}
+		}
+	}
+	return qs, res, nil
 }
 
 // close closes every kept connection; it is safe to call twice.

@@ -16,3 +16,7 @@ func (d *diagDumper) dump(context.Context, string, uint64, bool, func(inode, cgr
 func (d *diagDumper) close() error { return nil }
 
 func (d *diagDumper) endScrape(func(uint64) bool) {}
+
+func (d *diagDumper) lookup(context.Context, uint64, []diagSockID, []uint64) ([]sockQueue, []lookupResult, error) {
+	return nil, nil, ErrUnsupported
+}

@@ -19,6 +19,12 @@ const (
 type Group struct {
 	// PIDs are the processes of the container's cgroup (its cgroup.procs).
 	PIDs []int
+	// LoadPIDs, when PIDs is nil, reads them; Collect calls it only when it needs them. With
+	// a refresh interval, a group attributed by cgroup id whose namespaces all have a reading
+	// of the present refresh period is given those readings without its processes being
+	// listed: its cgroup.procs and their namespace links are read only when one of its
+	// namespaces is due (or its sockets must be found by walking its fds).
+	LoadPIDs func() []int `json:"-"`
 	// Cgroup is the container's cgroup path relative to its hierarchy, e.g.
 	// "/kubepods/burstable/pod<uid>/<id>". After a pid's fds are read, its /proc/<pid>/cgroup
 	// must name a path ending with it, or the pid was reused by another process and its fds
@@ -99,6 +105,7 @@ type sockQueue struct {
 	payload  uint64
 	source   Source
 	cgroupID uint64 // INET_DIAG_CGROUP_ID; 0 from /proc/<pid>/net or kernels before 5.7
+	diag     diagSockID // how to look it up again (sock_diag only; zero otherwise)
 }
 
 // sockKey names a socket on the host: socket inode numbers are 32-bit and are only looked up

@@ -42,21 +42,26 @@ func (s *cgroupScraper) collectSockets(ctx context.Context, tree cgroupfs.Tree, 
 	return usage
 }
 
-// socketGroups lists the processes of every container the k8s_metadata filters keep, by
-// cgroup path, with the cgroup2 id of the container where the attribution uses it: a
-// container that will not be reported costs no cgroup.procs read and no walk of its
-// processes' descriptors.
+// socketGroups are the containers the k8s_metadata filters keep, by cgroup path, with the
+// cgroup2 id of the container where the attribution uses it and the read of its processes
+// (cgroup.procs), which the collector makes only when it needs them: a container that will
+// not be reported costs no cgroup.procs read and no walk of its processes' descriptors, and
+// one whose sockets are known by cgroup id from readings of its namespaces that are still
+// current (sockets.refresh_interval) costs neither.
 func (s *cgroupScraper) socketGroups(tree cgroupfs.Tree, errs *scrapererror.ScrapeErrors) map[string]sockets.Group {
 	groups := make(map[string]sockets.Group, s.lastSocketGroups)
 	add := func(c cgroupfs.Container) {
 		if !s.containerNames(c).included {
 			return
 		}
-		pids, err := cgroupfs.Procs(filepath.Join(s.hier.Dir, c.Path))
-		if err != nil {
-			errs.AddPartial(socketMetricsLen, err)
-		}
-		groups[c.Path] = sockets.Group{PIDs: pids, Cgroup: c.Path, CgroupID: s.cgroup2ID(c.Path)}
+		dir := filepath.Join(s.hier.Dir, c.Path)
+		groups[c.Path] = sockets.Group{Cgroup: c.Path, CgroupID: s.cgroup2ID(c.Path), LoadPIDs: func() []int {
+			pids, err := cgroupfs.Procs(dir)
+			if err != nil {
+				errs.AddPartial(socketMetricsLen, err)
+			}
+			return pids
+		}}
 	}
 	for _, p := range tree.Pods {
 		for _, c := range p.Containers {
