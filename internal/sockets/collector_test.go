@@ -28,7 +28,7 @@ type fakeHost struct {
 	left      map[int]bool          // pids no longer in their group's cgroup after the walk
 	diagCalls []int                 // pids sock_diag was asked through
 	procCalls []int
-	walked    []int // pids whose fds were walked
+	walked    []int            // pids whose fds were walked
 	lookups   []uint64         // namespaces whose sockets were looked up again
 	lookupErr map[uint64]error // by namespace
 	stale     map[sockKey]bool // sockets whose lookup is not conclusive

@@ -104,7 +104,7 @@ type sockQueue struct {
 	rcvq     uint64
 	payload  uint64
 	source   Source
-	cgroupID uint64 // INET_DIAG_CGROUP_ID; 0 from /proc/<pid>/net or kernels before 5.7
+	cgroupID uint64     // INET_DIAG_CGROUP_ID; 0 from /proc/<pid>/net or kernels before 5.7
 	diag     diagSockID // how to look it up again (sock_diag only; zero otherwise)
 }
 
