@@ -86,6 +86,11 @@ func BenchmarkScrape(b *testing.B) {
 		})
 		if bt.live {
 			b.Run("metrics=default", func(b *testing.B) { benchScrape(b, bt, defaultConfig(bt.root)) })
+			b.Run("metrics=default_refresh_1m", func(b *testing.B) {
+				cfg := defaultConfig(bt.root)
+				cfg.Sockets.RefreshInterval = time.Minute
+				benchScrape(b, bt, cfg)
+			})
 			b.Run("metrics=default_refresh_every_scrape", func(b *testing.B) {
 				cfg := defaultConfig(bt.root)
 				cfg.Sockets.RefreshInterval = 0

@@ -89,7 +89,7 @@ func TestDefaultConfig(t *testing.T) {
 	require.Equal(t, "/", cfg.RootPath)
 	require.Equal(t, 10*time.Second, cfg.CollectionInterval)
 	require.Equal(t, 5*time.Second, cfg.Timeout, "a scrape is bounded by default")
-	require.Equal(t, SocketsConfig{Attribution: "cgroup_id", MaxFDsPerContainer: 16384, MaxFDsPerScrape: 262144, MaxNamespaces: 1024, RefreshInterval: time.Minute}, cfg.Sockets)
+	require.Equal(t, SocketsConfig{Attribution: "cgroup_id", MaxFDsPerContainer: 16384, MaxFDsPerScrape: 262144, MaxNamespaces: 1024, RefreshInterval: 10 * time.Minute}, cfg.Sockets)
 	require.NoError(t, confmap.Validate(cfg))
 }
 

@@ -52,6 +52,10 @@ type cgroupScraper struct {
 	containerPressure, podPressure pressureRecorders
 
 	lastSocketGroups int
+	// cgroup2IDs are the containers' cgroup2 ids by path, read since discovery walk number
+	// cgroup2IDsWalk (cgroup2ID).
+	cgroup2IDs     map[string]uint64
+	cgroup2IDsWalk int
 
 	// readings are the cgroups of the batch being scraped, read and not yet recorded.
 	readings []cgroupReading

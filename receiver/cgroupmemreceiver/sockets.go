@@ -95,15 +95,28 @@ func (s *cgroupScraper) cgroup2Dir() string {
 // cgroup2ID is the cgroup2 id of the container at path (the inode number of its cgroup2
 // directory, which the kernel reports as the INET_DIAG_CGROUP_ID of the sockets created in
 // it), or 0 when it has none: its sockets are then found by walking its fds.
+//
+// The ids are kept until discovery walks the tree again (a container's directory is created
+// once, with its ID in its name, and a walk follows any directory created or removed): a stat
+// per container and scrape cost 14 µs per container at 1,000 containers on the development
+// VM, about as much as all the lookups of its sockets. An id that could not be read is tried
+// again at the next scrape.
 func (s *cgroupScraper) cgroup2ID(path string) uint64 {
 	dir := s.cgroup2Dir()
 	if dir == "" {
 		return 0
 	}
+	if walks := s.catalog.Walks(); walks != s.cgroup2IDsWalk || s.cgroup2IDs == nil {
+		s.cgroup2IDs, s.cgroup2IDsWalk = make(map[string]uint64, len(s.cgroup2IDs)), walks
+	}
+	if id, ok := s.cgroup2IDs[path]; ok {
+		return id
+	}
 	id, err := sockets.CgroupID(filepath.Join(dir, path))
 	if err != nil {
 		return 0
 	}
+	s.cgroup2IDs[path] = id
 	return id
 }
 
