@@ -516,3 +516,59 @@ func TestRefreshListsDeferredGroupsToWalkUnmappedSockets(t *testing.T) {
 		t.Fatalf("pod 1, not read: %+v", u)
 	}
 }
+
+// TestRefreshLookupsAreBounded: a namespace with more sockets than maxTrackedPerNamespace is
+// not looked up (its last reading is kept between reads), and a scrape's lookups stop at
+// maxLookupsPerScrape, the namespaces with the fewest sockets first: a pod holding many
+// sockets cannot take the lookups of the others.
+func TestRefreshLookupsAreBounded(t *testing.T) {
+	const pods, big, extra = 25, 17, 1000
+	h, groups := podsHost(pods)
+	addSockets := func(i, n int) {
+		for j := range n {
+			h.queues[sockKey{uint64(1000 + i), uint64(100000*(i+1) + j)}] = sockQueue{proto: "udp", cgroupID: uint64(5000 + i)}
+		}
+	}
+	// Pod 0 holds more sockets than a namespace may have tracked; pods 1 to 17 hold 1,001
+	// each, 17,017 together, more than a scrape's budget; pods 18 to 24 one each.
+	addSockets(0, maxTrackedPerNamespace)
+	for i := 1; i <= big; i++ {
+		addSockets(i, extra)
+	}
+	c, clock := refreshing(h, time.Hour, testLimits)
+	c.limits.MaxNamespaces = 1000
+	dumpedPIDs(t, c, h, groups)
+	for i := range pods {
+		q := h.queues[sockKey{uint64(1000 + i), uint64(10 + i)}]
+		q.rcvq = 999
+		h.queues[sockKey{uint64(1000 + i), uint64(10 + i)}] = q
+	}
+	h.lookups = nil
+	*clock = clock.Add(time.Second)
+	dumped, got := dumpedPIDs(t, c, h, groups)
+	if len(dumped) != 0 {
+		t.Fatalf("dumped %v", dumped)
+	}
+	looked := map[uint64]bool{}
+	for _, ns := range h.lookups {
+		looked[ns] = true
+	}
+	for i := range pods {
+		// The small pods first, then the big ones by namespace until the budget is spent:
+		// 7 + 16 x 1,001 lookups fit in 16,384, the 17th big pod's do not.
+		want := i != 0 && i != big
+		if looked[uint64(1000+i)] != want {
+			t.Errorf("%s looked up: %v, want %v", podKey(i), looked[uint64(1000+i)], want)
+		}
+		wantRcvq := uint64(i + 1) // its last reading
+		if want {
+			wantRcvq = 999
+		}
+		if u := got[podKey(i)]; u.RcvqBytes != wantRcvq || u.Incomplete {
+			t.Errorf("%s: %+v, want rcvq %d", podKey(i), u, wantRcvq)
+		}
+	}
+	if st := c.LastStats(); st.Lookups != 7+16*(extra+1) {
+		t.Errorf("stats %+v, want %d lookups", st, 7+16*(extra+1))
+	}
+}
