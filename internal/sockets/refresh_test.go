@@ -538,6 +538,12 @@ func TestRefreshLookupsAreBounded(t *testing.T) {
 	c, clock := refreshing(h, time.Hour, testLimits)
 	c.limits.MaxNamespaces = 1000
 	dumpedPIDs(t, c, h, groups)
+	if e := c.nsCache[1000]; e == nil || e.tracked != nil {
+		t.Fatalf("pod 0's namespace, %d sockets: cached %+v, want it kept untracked", maxTrackedPerNamespace+1, e)
+	}
+	if e := c.nsCache[1001]; e == nil || len(e.tracked) != extra+1 {
+		t.Fatal("pod 1's namespace is not tracked")
+	}
 	for i := range pods {
 		q := h.queues[sockKey{uint64(1000 + i), uint64(10 + i)}]
 		q.rcvq = 999
