@@ -35,7 +35,7 @@ type benchRow struct {
 
 var benchRows = []benchRow{
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=container+pod", "receiver scrape, container + pod metrics (node and socket metrics off)"},
-	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default", "receiver scrape, default config (node dentry and socket receive-queue metrics on)"},
+	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default", "receiver scrape, default config (node dentry and socket receive-queue metrics on; each network namespace dumped once in 10 minutes, its known sockets looked up at every scrape)"},
 	{"BenchmarkRead/containers=%d/live-cgroups", "receiver's cgroup reader alone: the container + pod scrape's reads and parsing, no metrics built"},
 	{"BenchmarkBuild/containers=%d/live-cgroups", "receiver's metric building alone: the same metrics into pdata from readings taken before the loop, no file read"},
 	{"BenchmarkLeastPdata/containers=%d/live-cgroups", "least pdata: the scrape's own output built again with pmetric calls alone, from a copy of it"},
@@ -44,7 +44,8 @@ var benchRows = []benchRow{
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_fd_walk", "receiver scrape, default config but sockets attributed by walking /proc/<pid>/fd (sockets.attribution: fd_walk)"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_sockopt", "receiver scrape, default config but each socket read through its holder, no namespace read (sockets.attribution: sockopt)"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=container+pod_without_pressure", "receiver scrape, container + pod metrics without the pressure signals (PSI, memory events, refaults, available, pod OOM kills off): the scrape before them"},
-	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_refresh_every_scrape", "receiver scrape, default config but every network namespace dumped every scrape (sockets.refresh_interval: 0s; the default reads each once a minute)"},
+	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_refresh_every_scrape", "receiver scrape, default config but every network namespace dumped every scrape (sockets.refresh_interval: 0s; the default dumps each once in 10 minutes and looks its known sockets up in between)"},
+	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_refresh_1m", "receiver scrape, default config but each network namespace dumped once a minute (sockets.refresh_interval: 1m, the former default), its known sockets looked up in between"},
 }
 
 const (
