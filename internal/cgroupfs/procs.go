@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // parseProcs parses cgroup.procs: one pid per line.
@@ -38,11 +39,18 @@ func Procs(dir string) ([]int, error) {
 	return pids, errors.Join(errs...)
 }
 
+// procsGone reports whether an error reading a cgroup's processes says the cgroup was removed:
+// ENOENT, or ENODEV from a cgroupfs file opened just before its cgroup was removed (seen under
+// churn in make soak-short: "read .../cgroup.procs: no such device").
+func procsGone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENODEV)
+}
+
 func procsBelow(dir string, pids *[]int, errs *[]error) {
 	file := filepath.Join(dir, "cgroup.procs")
 	b, err := os.ReadFile(file)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case procsGone(err):
 		return
 	case err != nil:
 		*errs = append(*errs, err)
@@ -56,7 +64,7 @@ func procsBelow(dir string, pids *[]int, errs *[]error) {
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !procsGone(err) {
 			*errs = append(*errs, err)
 		}
 		return

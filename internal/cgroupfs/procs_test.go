@@ -2,8 +2,10 @@ package cgroupfs
 
 import (
 	"bytes"
+	"io/fs"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -84,4 +86,23 @@ func FuzzParseProcs(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, want, got)
 	})
+}
+
+// TestProcsGone: a cgroup removed while its processes are read is gone, whether the open
+// (ENOENT) or the read of a file opened just before the removal (ENODEV) says so; any other
+// error is not.
+func TestProcsGone(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		gone bool
+	}{
+		{&fs.PathError{Op: "open", Path: "/x/cgroup.procs", Err: syscall.ENOENT}, true},
+		{&fs.PathError{Op: "read", Path: "/x/cgroup.procs", Err: syscall.ENODEV}, true},
+		{&fs.PathError{Op: "open", Path: "/x/cgroup.procs", Err: syscall.EACCES}, false},
+		{&fs.PathError{Op: "read", Path: "/x/cgroup.procs", Err: syscall.EIO}, false},
+	} {
+		if got := procsGone(c.err); got != c.gone {
+			t.Errorf("procsGone(%v) = %v, want %v", c.err, got, c.gone)
+		}
+	}
 }
