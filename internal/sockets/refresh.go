@@ -118,6 +118,13 @@ func (c *Collector) lookUpKnown(ctx context.Context, nss map[uint64]*nsState) er
 			contrib[t.key] = u
 			kept = append(kept, t)
 		}
+		if len(kept) == 0 {
+			// Every socket it knew is gone: most likely its pod is being torn down. It is
+			// read at the next Collect, which lists its containers again, so that a namespace
+			// no process is in any more is let go (its kept connection holds it alive)
+			// rather than looked up until its next period.
+			e.epoch = math.MinInt64
+		}
 		clear(e.tracked[len(kept):])
 		e.contrib, e.tracked = contrib, kept
 	}

@@ -157,6 +157,14 @@ func TestRefreshReportsAChangeWithinTheInterval(t *testing.T) {
 	if u := got[podKey(3)]; u.Incomplete || u.Sockets != 0 || u.RcvqBytes != 0 {
 		t.Fatalf("pod 3 after its sockets closed (namespace dumped: %v): %+v", dumped[103], u)
 	}
+	// With none of its sockets left, pod 3's namespace is read at the next scrape (its
+	// process, gone, would let it go), and then looked up no more.
+	if !dumped[103] {
+		*clock = clock.Add(step)
+		if dumped, _ = dumpedPIDs(t, c, h, groups); !dumped[103] {
+			t.Fatal("pod 3's namespace, every socket gone, not read at the next scrape")
+		}
+	}
 }
 
 // TestRefreshLookupsThatFailAreReadNext: when the lookups of a namespace fail, or one is not
