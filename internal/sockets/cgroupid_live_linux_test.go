@@ -52,50 +52,42 @@ func TestLiveCgroupIDAttribution(t *testing.T) {
 	byID, walked := byIDAndWalked(t, e, cs)
 	c := NewCollector("/proc", DefaultLimits(), zaptest.NewLogger(t))
 	defer c.Close()
-	for attempt := 0; ; attempt++ {
-		before := e.ssSnapshot(nss...)
-		gotID, err := c.Collect(context.Background(), byID)
-		if err != nil {
+	var gotID, gotWalk map[string]Usage
+	var stID Stats
+	after := e.whileStill(t, 4, nss, cs, func() {
+		var err error
+		if gotID, err = c.Collect(context.Background(), byID); err != nil {
 			t.Fatal(err)
 		}
-		stID := c.LastStats()
-		gotWalk, err := c.Collect(context.Background(), walked)
-		if err != nil {
+		stID = c.LastStats()
+		if gotWalk, err = c.Collect(context.Background(), walked); err != nil {
 			t.Fatal(err)
 		}
-		after := e.ssSnapshot(nss...)
-		if !sameSockets(before, after, cs) {
-			if attempt < 3 {
-				continue
-			}
-			t.Fatal("queues kept changing between ss runs")
+	})
+	if stID.ByCgroupID != len(cs) || stID.FDs != 0 || stID.Namespaces != 3 {
+		t.Errorf("stats %+v: want every group by cgroup id, no fd examined, 3 namespaces", stID)
+	}
+	for _, lc := range cs {
+		want := ssUsage(after, lc.h.inodes, SourceSockDiag)
+		if !sameAsSS(gotID[lc.key], want) || gotID[lc.key].Incomplete {
+			t.Errorf("%s by cgroup id:\n got %+v\nwant %+v (ss)", lc.key, gotID[lc.key], want)
 		}
-		if stID.ByCgroupID != len(cs) || stID.FDs != 0 || stID.Namespaces != 3 {
-			t.Errorf("stats %+v: want every group by cgroup id, no fd examined, 3 namespaces", stID)
+		if !sameUsage(gotID[lc.key], gotWalk[lc.key]) {
+			t.Errorf("%s: by cgroup id %+v, by fd walk %+v", lc.key, gotID[lc.key], gotWalk[lc.key])
 		}
-		for _, lc := range cs {
-			want := ssUsage(after, lc.h.inodes, SourceSockDiag)
-			if !sameAsSS(gotID[lc.key], want) || gotID[lc.key].Incomplete {
-				t.Errorf("%s by cgroup id:\n got %+v\nwant %+v (ss)", lc.key, gotID[lc.key], want)
-			}
-			if !sameUsage(gotID[lc.key], gotWalk[lc.key]) {
-				t.Errorf("%s: by cgroup id %+v, by fd walk %+v", lc.key, gotID[lc.key], gotWalk[lc.key])
-			}
-			// ss names the cgroup the kernel gives each socket: the container's mirror. (Run
-			// by ip netns exec, which mounts a sysfs without cgroups, ss cannot resolve the id
-			// to a path and prints "unreachable:<id in hex>".)
-			rel := strings.TrimPrefix(e.unifiedOf(lc.dir), cgroupUnified)
-			unreachable := fmt.Sprintf("unreachable:%x", byID[lc.key].CgroupID)
-			for _, ino := range lc.h.inodes {
-				if s, ok := after[ino]; ok && s.Cgroup != rel && s.Cgroup != unreachable {
-					t.Errorf("%s: ss says socket %d is in cgroup %q, want %q (%s)", lc.key, ino, s.Cgroup, rel, unreachable)
-				}
+		// ss names the cgroup the kernel gives each socket: the container's mirror. (Run
+		// by ip netns exec, which mounts a sysfs without cgroups, ss cannot resolve the id
+		// to a path and prints "unreachable:<id in hex>".)
+		rel := strings.TrimPrefix(e.unifiedOf(lc.dir), cgroupUnified)
+		unreachable := fmt.Sprintf("unreachable:%x", byID[lc.key].CgroupID)
+		for _, ino := range lc.h.inodes {
+			if s, ok := after[ino]; ok && s.Cgroup != rel && s.Cgroup != unreachable {
+				t.Errorf("%s: ss says socket %d is in cgroup %q, want %q (%s)", lc.key, ino, s.Cgroup, rel, unreachable)
 			}
 		}
-		for _, k := range slices.Sorted(maps.Keys(gotID)) {
-			t.Logf("%-8s %+v", k, gotID[k])
-		}
-		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(gotID)) {
+		t.Logf("%-8s %+v", k, gotID[k])
 	}
 }
 
@@ -192,31 +184,23 @@ func TestLiveLookupsEqualSS(t *testing.T) {
 	for _, lc := range cs {
 		sockets += len(lc.h.inodes)
 	}
-	for attempt := 0; ; attempt++ {
+	var got map[string]Usage
+	after := e.whileStill(t, 4, nss, cs, func() {
 		clock = clock.Add(10 * time.Second)
-		before := e.ssSnapshot(nss...)
-		got, err := c.Collect(context.Background(), byID)
-		if err != nil {
+		var err error
+		if got, err = c.Collect(context.Background(), byID); err != nil {
 			t.Fatal(err)
 		}
-		after := e.ssSnapshot(nss...)
-		if !sameSockets(before, after, cs) {
-			if attempt < 3 {
-				continue
-			}
-			t.Fatal("queues kept changing between ss runs")
+	})
+	st := c.LastStats()
+	if st.Namespaces != 0 || st.Cached != 3 || st.Lookups < sockets {
+		t.Errorf("stats %+v: want no dump, 3 namespaces from lookups of at least the %d sockets of the containers", st, sockets)
+	}
+	t.Logf("stats %+v", st)
+	for _, lc := range cs {
+		want := ssUsage(after, lc.h.inodes, SourceSockDiag)
+		if !sameAsSS(got[lc.key], want) || got[lc.key].Incomplete {
+			t.Errorf("%s looked up:\n got %+v\nwant %+v (ss)", lc.key, got[lc.key], want)
 		}
-		st := c.LastStats()
-		if st.Namespaces != 0 || st.Cached != 3 || st.Lookups < sockets {
-			t.Errorf("stats %+v: want no dump, 3 namespaces from lookups of at least the %d sockets of the containers", st, sockets)
-		}
-		t.Logf("stats %+v", st)
-		for _, lc := range cs {
-			want := ssUsage(after, lc.h.inodes, SourceSockDiag)
-			if !sameAsSS(got[lc.key], want) || got[lc.key].Incomplete {
-				t.Errorf("%s looked up:\n got %+v\nwant %+v (ss)", lc.key, got[lc.key], want)
-			}
-		}
-		return
 	}
 }

@@ -54,6 +54,23 @@ func startPods(t *testing.T) (*liveEnv, []liveContainer, []string) {
 	return e, cs, []string{shared, solo}
 }
 
+// whileStill runs collect between two ss snapshots of the host and the namespaces nss, again
+// until the snapshots agree on the sockets of cs (ss runs at another moment than collect), at
+// most tries times, and returns the second snapshot: what collect's numbers must equal.
+func (e *liveEnv) whileStill(t *testing.T, tries int, nss []string, cs []liveContainer, collect func()) map[uint64]ssSocket {
+	t.Helper()
+	for range tries {
+		before := e.ssSnapshot(nss...)
+		collect()
+		after := e.ssSnapshot(nss...)
+		if sameSockets(before, after, cs) {
+			return after
+		}
+	}
+	t.Fatal("queues kept changing between ss runs")
+	return nil
+}
+
 // sameSockets reports whether two ss snapshots agree on the helpers' sockets (other
 // sockets of the host may change at any time).
 func sameSockets(a, b map[uint64]ssSocket, cs []liveContainer) bool {
@@ -101,19 +118,14 @@ func TestLiveCollect(t *testing.T) {
 		}
 	}
 	collect := func(t *testing.T, c *Collector) (map[string]Usage, map[uint64]ssSocket) {
-		for range 3 { // ss runs at another moment: retry until the queues hold still
-			before := e.ssSnapshot(nss...)
-			got, err := c.Collect(context.Background(), groups)
-			if err != nil {
+		var got map[string]Usage
+		after := e.whileStill(t, 3, nss, cs, func() {
+			var err error
+			if got, err = c.Collect(context.Background(), groups); err != nil {
 				t.Fatal(err)
 			}
-			after := e.ssSnapshot(nss...)
-			if sameSockets(before, after, cs) {
-				return got, after
-			}
-		}
-		t.Fatal("queues kept changing between ss runs")
-		return nil, nil
+		})
+		return got, after
 	}
 
 	for _, legacyTCP := range []bool{true, false} {
