@@ -159,6 +159,25 @@ func writeFile(t *testing.T, path, content string) {
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
 }
 
+// replayRuntimeLayout makes, in a temporary root, the directories of a runtime layout file
+// (testdata/runtime-layouts: "dir <path>" lines), and returns the root, those directories
+// and the file's "want <line>" lines.
+func replayRuntimeLayout(t *testing.T, file string) (root string, dirs, want []string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	root = t.TempDir()
+	for _, line := range strings.Split(string(b), "\n") {
+		if d, ok := strings.CutPrefix(line, "dir "); ok {
+			dirs = append(dirs, d)
+			require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+		} else if w, ok := strings.CutPrefix(line, "want "); ok {
+			want = append(want, w)
+		}
+	}
+	return root, dirs, want
+}
+
 // TestDiscoverRuntimeLayouts replays the directory trees that real containerd, Docker and
 // Podman made (testdata/runtime-layouts, captured by the receiver's TestLiveRuntime* tests
 // with -capture-runtime-layouts): discovery finds exactly the pods and containers the
@@ -169,18 +188,7 @@ func TestDiscoverRuntimeLayouts(t *testing.T) {
 	require.NotEmpty(t, files)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			require.NoError(t, err)
-			root := t.TempDir()
-			var want []string
-			for _, line := range strings.Split(string(b), "\n") {
-				switch {
-				case strings.HasPrefix(line, "dir /"):
-					require.NoError(t, os.MkdirAll(filepath.Join(root, strings.TrimPrefix(line, "dir ")), 0o755))
-				case strings.HasPrefix(line, "want "):
-					want = append(want, strings.TrimPrefix(line, "want "))
-				}
-			}
+			root, _, want := replayRuntimeLayout(t, f)
 			require.NotEmpty(t, want)
 			tree, err := Discover(Hierarchy{Mode: ModeHybrid, Dir: root})
 			require.NoError(t, err)

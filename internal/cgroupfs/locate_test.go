@@ -1,7 +1,6 @@
 package cgroupfs
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,16 +77,7 @@ func TestContainerAtAgreesOnRuntimeLayouts(t *testing.T) {
 	require.NotEmpty(t, files)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			require.NoError(t, err)
-			root := t.TempDir()
-			var dirs []string
-			for _, line := range strings.Split(string(b), "\n") {
-				if d, ok := strings.CutPrefix(line, "dir "); ok {
-					dirs = append(dirs, d)
-					require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
-				}
-			}
+			root, dirs, _ := replayRuntimeLayout(t, f)
 			tree, err := Discover(Hierarchy{Mode: ModeHybrid, Dir: root})
 			require.NoError(t, err)
 			found := map[string]Container{}
