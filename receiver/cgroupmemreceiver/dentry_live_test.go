@@ -6,12 +6,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
-	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
 // TestLiveDentryAccounting runs the receiver with dentry_accounting: ebpf over a container
@@ -28,9 +25,7 @@ func TestLiveDentryAccounting(t *testing.T) {
 	cfg.RootPath = tree.Root()
 	cfg.DentryAccounting.Mode = dentryAccountingEBPF
 	cfg.DentryAccounting.MaxTrackedObjects = 1 << 17
-	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-	require.NoError(t, s.start(context.Background(), nil))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	s := startScraper(t, cfg)
 	if s.dentries == nil {
 		t.Skip("the eBPF dentry accountant cannot run here (see the warning logged by start)")
 	}
@@ -95,12 +90,7 @@ func TestLiveDentryOverflowPartial(t *testing.T) {
 	cfg.RootPath = tree.Root()
 	cfg.DentryAccounting.Mode = dentryAccountingEBPF
 	cfg.DentryAccounting.MaxTrackedObjects = room
-	core, logs := observer.New(zap.InfoLevel)
-	set := receivertest.NewNopSettings(metadata.Type)
-	set.Logger = zap.New(core)
-	s := newCgroupScraper(cfg, set)
-	require.NoError(t, s.start(context.Background(), nil))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	s, logs := startScraperLogging(t, cfg, zap.InfoLevel)
 	if s.dentries == nil {
 		t.Skip("the eBPF dentry accountant cannot run here (see the warning logged by start)")
 	}

@@ -14,14 +14,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/receiver/receivertest"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
-
-	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
 // faultChildEnv runs TestFaultChild as the child of a fault test: its value is the child's
@@ -72,12 +66,7 @@ func TestFaultChild(t *testing.T) {
 		cfg.Metrics.ContainerMemorySockRcvqPayload.Enabled = true
 		cfg.Metrics.ContainerMemorySockRcvqSockets.Enabled = true
 	}
-	core, logs := observer.New(zapcore.InfoLevel)
-	set := receivertest.NewNopSettings(metadata.Type)
-	set.Logger = zap.New(core)
-	s := newCgroupScraper(cfg, set)
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	s, logs := startScraperLogging(t, cfg, zapcore.InfoLevel)
 	var res faultResult
 	scrape := func() {
 		md, err := s.scrape(context.Background())

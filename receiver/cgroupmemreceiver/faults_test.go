@@ -9,13 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/receiver/receivertest"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
-
-	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
 // TestFaultKubelet: a kubelet that is down, slower than k8s_metadata.timeout, answering
@@ -72,12 +66,7 @@ func TestFaultKubelet(t *testing.T) {
 			if tt.timeout > 0 {
 				cfg.K8sMetadata.Timeout = tt.timeout
 			}
-			core, logs := observer.New(zapcore.InfoLevel)
-			set := receivertest.NewNopSettings(metadata.Type)
-			set.Logger = zap.New(core)
-			s := newCgroupScraper(cfg, set)
-			require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-			t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+			s, logs := startScraperLogging(t, cfg, zapcore.InfoLevel)
 
 			deadline := time.Now().Add(1500 * time.Millisecond)
 			scrapes := 0

@@ -9,13 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cgroupmem/cgroupmem/internal/oomwatch"
-	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
 const (
@@ -125,14 +121,9 @@ func TestV1PodCountsItsRemovedContainersKills(t *testing.T) {
 // TestKmsgUnreadableSaysSoOnce: without access to the kernel log the scrape flows and one
 // warning says what is not counted.
 func TestKmsgUnreadableSaysSoOnce(t *testing.T) {
-	core, logs := observer.New(zap.WarnLevel)
-	set := receivertest.NewNopSettings(metadata.Type)
-	set.Logger = zap.New(core)
 	cfg := fixtureConfig(fixtureRoot("v2-kernel-6.18"))
 	cfg.KmsgOOMWatcher = KmsgOOMWatcherConfig{Enabled: true, Path: filepath.Join(t.TempDir(), "no-kmsg")}
-	s := newCgroupScraper(cfg, set)
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	s, logs := startScraperLogging(t, cfg, zap.WarnLevel)
 	for range 3 {
 		md, err := s.scrape(context.Background())
 		require.NoError(t, err)

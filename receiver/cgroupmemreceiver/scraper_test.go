@@ -14,6 +14,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
@@ -65,6 +68,19 @@ func startScraper(t testing.TB, cfg *Config) *cgroupScraper {
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 	return s
+}
+
+// startScraperLogging is startScraper with the scraper's logs at level and above kept for
+// the test to read.
+func startScraperLogging(t testing.TB, cfg *Config, level zapcore.Level) (*cgroupScraper, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(level)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	s := newCgroupScraper(cfg, set)
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	return s, logs
 }
 
 func scrapeOnce(t *testing.T, cfg *Config) (pmetric.Metrics, error) {

@@ -1,7 +1,6 @@
 package cgroupmemreceiver
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -9,10 +8,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/receiver/receivertest"
-
-	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
 // TestCgroup2IDsAreKeptUntilTheNextWalk: a container's cgroup2 id (the inode of its
@@ -20,9 +15,7 @@ import (
 // again at the same path between two walks has its new id from the walk that follows.
 func TestCgroup2IDsAreKeptUntilTheNextWalk(t *testing.T) {
 	root := worldCopy(t, "v2-kernel-6.18")
-	s := newCgroupScraper(fixtureConfig(root), receivertest.NewNopSettings(metadata.Type))
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	s := startScraper(t, fixtureConfig(root))
 	tree, err := s.catalog.Refresh(time.Now())
 	require.NoError(t, err)
 	require.NotEmpty(t, tree.Pods)
