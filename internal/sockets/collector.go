@@ -43,7 +43,7 @@ type Collector struct {
 	dumpDiag func(ctx context.Context, pid int, ns uint64, own bool, keep func(inode, cgroupID uint64) bool) (map[uint64]sockQueue, error)
 
 	// lookupDiag looks sockets of namespace ns up again by their identity (diagDumper.lookup).
-	lookupDiag func(ctx context.Context, ns uint64, ids []diagSockID, inodes []uint64) ([]sockQueue, []lookupResult, error)
+	lookupDiag func(ctx context.Context, ns uint64, socks []trackedSock) ([]sockQueue, []lookupResult, error)
 
 	// readSockopt reads fd of pid, socket inode, through the holder (sockoptReader.read).
 	readSockopt func(pid, fd int, inode uint64) (sockQueue, bool, error)

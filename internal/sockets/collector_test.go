@@ -108,22 +108,22 @@ func (h *fakeHost) collectorWith(selfNS uint64, limits Limits, logger *zap.Logge
 		}
 		return h.pick(ns, keep, SourceSockDiag), nil
 	}
-	c.lookupDiag = func(_ context.Context, ns uint64, ids []diagSockID, inodes []uint64) ([]sockQueue, []lookupResult, error) {
+	c.lookupDiag = func(_ context.Context, ns uint64, socks []trackedSock) ([]sockQueue, []lookupResult, error) {
 		h.lookups = append(h.lookups, ns)
 		if err := h.lookupErr[ns]; err != nil {
 			return nil, nil, err
 		}
-		qs := make([]sockQueue, len(ids))
-		res := make([]lookupResult, len(ids))
-		for i, id := range ids {
-			q, ok := h.queues[sockKey{ns, inodes[i]}]
+		qs := make([]sockQueue, len(socks))
+		res := make([]lookupResult, len(socks))
+		for i, t := range socks {
+			q, ok := h.queues[sockKey{ns, t.inode}]
 			switch {
-			case h.stale[sockKey{ns, inodes[i]}]:
+			case h.stale[sockKey{ns, t.inode}]:
 				res[i] = lookupUnknown
-			case !ok || id != fakeDiagID(inodes[i]):
+			case !ok || t.id != fakeDiagID(t.inode):
 				res[i] = lookupGone
 			default:
-				q.source, q.inode, q.diag = SourceSockDiag, inodes[i], id
+				q.source, q.inode, q.diag = SourceSockDiag, t.inode, t.id
 				qs[i], res[i] = q, lookupFound
 			}
 		}

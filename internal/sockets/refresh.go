@@ -86,13 +86,8 @@ func (c *Collector) lookUpKnown(ctx context.Context, nss map[uint64]*nsState) er
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("socket queues: %w", err)
 		}
-		ids := make([]diagSockID, len(e.tracked))
-		inodes := make([]uint64, len(e.tracked))
-		for i, t := range e.tracked {
-			ids[i], inodes[i] = t.id, t.inode
-		}
-		qs, res, err := c.lookupDiag(ctx, n.id, ids, inodes)
-		c.stats.Lookups += len(ids)
+		qs, res, err := c.lookupDiag(ctx, n.id, e.tracked)
+		c.stats.Lookups += len(e.tracked)
 		if err == nil && slices.Contains(res, lookupUnknown) {
 			err = errors.New("a lookup was not conclusive")
 		}

@@ -189,13 +189,13 @@ const lookupBatch = 64
 // errNoConn says that no connection to a namespace is kept: a lookup needs one.
 var errNoConn = errors.New("sock_diag: no connection kept to the namespace")
 
-// lookup asks the kernel for each socket of ids (last read with the inodes given) with exact
+// lookup asks the kernel for each of socks (by its identity, last read with its inode) with exact
 // SOCK_DIAG_BY_FAMILY requests on the connection kept to namespace ns, lookupBatch requests
 // per sendmsg: a hash lookup per socket instead of a walk of the namespace's tables. The
 // replies are read from the connection's descriptor directly, since the netlink package stops
 // at the first error reply of a batch. A failure drops the connection (replies may be left
 // unread on it).
-func (d *diagDumper) lookup(ctx context.Context, ns uint64, ids []diagSockID, inodes []uint64) ([]sockQueue, []lookupResult, error) {
+func (d *diagDumper) lookup(ctx context.Context, ns uint64, socks []trackedSock) ([]sockQueue, []lookupResult, error) {
 	kc := d.conns[ns]
 	if kc == nil {
 		return nil, nil, errNoConn
@@ -211,11 +211,11 @@ func (d *diagDumper) lookup(ctx context.Context, ns uint64, ids []diagSockID, in
 	if d.buf == nil {
 		d.buf = make([]byte, 1<<16)
 	}
-	qs := make([]sockQueue, len(ids))
-	res := make([]lookupResult, len(ids))
+	qs := make([]sockQueue, len(socks))
+	res := make([]lookupResult, len(socks))
 	req := make([]byte, 0, lookupBatch*(unix.NLMSG_HDRLEN+inetDiagReqV2Len))
-	for start := 0; start < len(ids); start += lookupBatch {
-		end := min(start+lookupBatch, len(ids))
+	for start := 0; start < len(socks); start += lookupBatch {
+		end := min(start+lookupBatch, len(socks))
 		d.seq += lookupBatch
 		base := d.seq
 		req = req[:0]
@@ -225,7 +225,7 @@ func (d *diagDumper) lookup(ctx context.Context, ns uint64, ids []diagSockID, in
 			req = binary.NativeEndian.AppendUint16(req, unix.NLM_F_REQUEST)
 			req = binary.NativeEndian.AppendUint32(req, base+uint32(i-start))
 			req = binary.NativeEndian.AppendUint32(req, 0)
-			req = append(req, ids[i].exactRequest()...)
+			req = append(req, socks[i].id.exactRequest()...)
 		}
 		var sendErr error
 		if err := rc.Write(func(fd uintptr) bool {
@@ -265,7 +265,7 @@ func (d *diagDumper) lookup(ctx context.Context, ns uint64, ids []diagSockID, in
 					} // else ESTALE and others: not conclusive, lookupUnknown
 				case sockDiagByFamily:
 					ino, ok := inetDiagMsgInode(m.Data)
-					if !ok || ino != inodes[i] {
+					if !ok || ino != socks[i].inode {
 						res[i] = lookupGone // another socket now (or TIME_WAIT, inode 0)
 						continue
 					}
@@ -273,8 +273,8 @@ func (d *diagDumper) lookup(ctx context.Context, ns uint64, ids []diagSockID, in
 					if err != nil {
 						return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: exact reply: %w", err))
 					}
-					qs[i] = diagQueue(msg, ids[i].protocol)
-					qs[i].diag = ids[i]
+					qs[i] = diagQueue(msg, socks[i].id.protocol)
+					qs[i].diag = socks[i].id
 					res[i] = lookupFound
 				}
 			}

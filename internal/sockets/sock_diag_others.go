@@ -17,6 +17,6 @@ func (d *diagDumper) close() error { return nil }
 
 func (d *diagDumper) endScrape(func(uint64) bool) {}
 
-func (d *diagDumper) lookup(context.Context, uint64, []diagSockID, []uint64) ([]sockQueue, []lookupResult, error) {
+func (d *diagDumper) lookup(context.Context, uint64, []trackedSock) ([]sockQueue, []lookupResult, error) {
 	return nil, nil, ErrUnsupported
 }
