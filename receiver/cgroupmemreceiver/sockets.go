@@ -54,9 +54,8 @@ func (s *cgroupScraper) socketGroups(tree cgroupfs.Tree, errs *scrapererror.Scra
 		if !s.containerNames(c).included {
 			return
 		}
-		dir := filepath.Join(s.hier.Dir, c.Path)
 		groups[c.Path] = sockets.Group{Cgroup: c.Path, CgroupID: s.cgroup2ID(c.Path), LoadPIDs: func() []int {
-			pids, err := cgroupfs.Procs(dir)
+			pids, err := cgroupfs.Procs(filepath.Join(s.hier.Dir, c.Path))
 			if err != nil {
 				errs.AddPartial(socketMetricsLen, err)
 			}
