@@ -66,10 +66,12 @@ func (r *sockoptReader) read(pid, fd int, inode uint64) (sockQueue, bool, error)
 	}
 	q := sockQueue{proto: protoName(uint8(proto), uint8(domain)), inode: inode, rcvq: uint64(mem[unix.SK_MEMINFO_RMEM_ALLOC]), source: SourceSockopt}
 	if proto == unix.IPPROTO_TCP {
-		if listen, err := unix.GetsockoptInt(sfd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err == nil && listen == 0 {
-			if inq, err := unix.IoctlGetInt(sfd, unix.SIOCINQ); err == nil && inq > 0 {
-				q.payload = uint64(inq)
-			}
+		listen, err := unix.GetsockoptInt(sfd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+		if err == nil && listen != 0 {
+			return sockQueue{}, false, nil // a listener: left out, as sock_diag leaves it (dumpStates)
+		}
+		if inq, err := unix.IoctlGetInt(sfd, unix.SIOCINQ); err == nil && inq > 0 {
+			q.payload = uint64(inq)
 		}
 	}
 	if q.rcvq != 0 || q.payload != 0 {

@@ -74,7 +74,7 @@ func parseSS(r io.Reader) (map[uint64]ssSocket, error) {
 
 // ssUsage computes what Collect should report for inodes from ss output. With sock_diag
 // rcvq is skmem r; with proc_net it is r for UDP and Recv-Q for TCP (no truesize there).
-// Payload is Recv-Q of TCP sockets that are not LISTEN. The worst socket has the largest
+// Payload is Recv-Q of TCP sockets. LISTEN sockets are not counted. The worst socket has the largest
 // rcvq, then payload, then the lowest inode.
 func ssUsage(ss map[uint64]ssSocket, inodes []uint64, src Source) Usage {
 	var u Usage
@@ -84,16 +84,14 @@ func ssUsage(ss map[uint64]ssSocket, inodes []uint64, src Source) Usage {
 		if !ok {
 			continue
 		}
+		if s.State == "LISTEN" {
+			continue // left out by every source (dumpStates)
+		}
 		u.Sockets++
 		var rcvq, payload uint64
 		switch {
 		case s.Netid == "udp":
 			rcvq = s.Rmem
-		case s.State == "LISTEN":
-			rcvq = s.Rmem
-			if src == SourceProcNet {
-				rcvq = 0
-			}
 		default:
 			rcvq, payload = s.Rmem, s.RecvQ
 			if src == SourceProcNet {

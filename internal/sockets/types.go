@@ -68,7 +68,8 @@ type Usage struct {
 	PayloadBytes uint64
 	// NonEmpty counts sockets with a non-empty receive queue.
 	NonEmpty int
-	// Sockets counts the TCP and UDP sockets the group holds (each socket once).
+	// Sockets counts the TCP and UDP sockets the group holds (each socket once), TCP
+	// listeners left out: a listener's own receive queue is always empty (dumpStates).
 	Sockets int
 	// Worst is the socket with the largest RcvqBytes (zero when no queue is non-empty).
 	Worst SocketQueue
