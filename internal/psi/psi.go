@@ -74,7 +74,11 @@ func Parse(b []byte) (Pressure, error) {
 func parseLine(b []byte) (Line, error) {
 	var l Line
 	var seen uint8
-	for _, tok := range bytes.Split(b, []byte(" ")) {
+	// The tokens of bytes.Split(b, " "), empty ones included, without its slice: this runs
+	// twice per cgroup and scrape.
+	for more := true; more; {
+		var tok []byte
+		tok, b, more = bytes.Cut(b, []byte(" "))
 		key, val, ok := bytes.Cut(tok, []byte("="))
 		if !ok {
 			return Line{}, fmt.Errorf("%w: token %q: want key=value", ErrMalformed, tok)
