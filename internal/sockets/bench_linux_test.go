@@ -294,7 +294,7 @@ func BenchmarkDumpNamespace(b *testing.B) {
 					b.ReportAllocs()
 					cpu := testcgroup.CPUTime()
 					for b.Loop() {
-						if err := dumpFamily(conn, q, func(uint64, uint64) bool { return true }, map[uint64]sockQueue{}); err != nil {
+						if err := dumpFamily(conn, q, func(uint64, uint64) bool { return true }, map[uint64]sockQueue{}, nil); err != nil {
 							b.Fatal(err)
 						}
 					}

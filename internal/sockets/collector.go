@@ -44,14 +44,19 @@ type Collector struct {
 
 	// lookupDiag looks sockets of namespace ns up again by their identity (diagDumper.lookup).
 	lookupDiag func(ctx context.Context, ns uint64, socks []trackedSock) ([]sockQueue, []lookupResult, error)
+	// dumpedCounts are namespace ns's socket counts at its last dump, ok false when they
+	// cannot tell a socket created since; countsNow reads them now (diagDumper).
+	dumpedCounts func(ns uint64) (sockCounts, bool)
+	countsNow    func(ns uint64) (sockCounts, error)
 
 	// readSockopt reads fd of pid, socket inode, through the holder (sockoptReader.read).
 	readSockopt func(pid, fd int, inode uint64) (sockQueue, bool, error)
 
-	refresh time.Duration        // SetRefreshInterval; 0: every namespace every Collect
-	nsCache map[uint64]*cachedNS // the last read of each namespace, with a refresh interval
-	groupNS map[string][]uint64  // with a refresh interval, each complete group's namespaces at the last Collect
-	now     func() time.Time     // test seam: the clock of the refresh schedule
+	refresh  time.Duration        // SetRefreshInterval; 0: every namespace every Collect
+	noPutOff bool                 // SetPutOff(false)
+	nsCache  map[uint64]*cachedNS // the last read of each namespace, with a refresh interval
+	groupNS  map[string][]uint64  // with a refresh interval, each complete group's namespaces at the last Collect
+	now      func() time.Time     // test seam: the clock of the refresh schedule
 
 	stats   Stats
 	added   []sockKey       // scratch: sockets a pid's walk added to its group
@@ -70,6 +75,7 @@ type Stats struct {
 	ListedGroups   int // groups whose processes were listed (Group.LoadPIDs called)
 	SockoptReads   int // sockets read through their holders (UseSockopt)
 	Lookups        int // sockets looked up again by their identity in namespaces not read (SetRefreshInterval)
+	PutOff         int // namespaces due for a read whose socket counts had not changed: read later (stillCurrent)
 }
 
 // NewCollector returns a Collector that reads procRoot ("/proc", or "<root_path>/proc" for a
@@ -100,6 +106,7 @@ func NewCollector(procRoot string, limits Limits, logger *zap.Logger) *Collector
 		return c.diag.dump(ctx, netNSPath(procRoot, pid), ns, own, keep)
 	}
 	c.lookupDiag = c.diag.lookup
+	c.dumpedCounts, c.countsNow = c.diag.dumpedCounts, c.diag.countsNow
 	return c
 }
 

@@ -15,6 +15,10 @@ var (
 	ErrUnsupported = errors.New("sockets: sock_diag is not supported on this platform")
 )
 
+// errNoCounts says that a namespace's socket counts are unknown: its sockstat files could not
+// be opened.
+var errNoCounts = errors.New("sockets: the namespace's sockstat files are not open")
+
 // errVanished wraps the error of a reader whose process exited (or whose namespace went
 // away) while it was being read; the collector skips such pids quietly.
 var errVanished = errors.New("sockets: process vanished")

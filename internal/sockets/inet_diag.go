@@ -35,6 +35,12 @@ const (
 	skMemInfoExt = 1 << (inetDiagSKMemInfo - 1) // idiag_ext bit asking for SKMEMINFO
 )
 
+// unacceptedState reports whether a TCP socket without an inode in this state is a
+// connection waiting in a listener's accept queue (ESTABLISHED, SYN_RECV, CLOSE_WAIT when the
+// client closed first) rather than an orphan that its process closed (FIN_WAIT1/2, CLOSING,
+// LAST_ACK, CLOSE).
+func unacceptedState(state uint8) bool { return state == 1 || state == 3 || state == 8 }
+
 // diagQuery is one dump: the request type, an address family and a protocol.
 type diagQuery struct {
 	msgType  uint16

@@ -42,12 +42,37 @@ func fillHelper() int {
 		return fail(fmt.Errorf("inodes: %v %v", err1, err2))
 	}
 	fmt.Printf("ready pid=%d inodes=%d,%d\n", os.Getpid(), rxIno, txIno)
+	var held []net.PacketConn
+	defer func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	}()
 	for {
 		line, err := in.ReadString('\n')
 		if err != nil {
 			return 0 // stdin closed
 		}
 		var k int
+		if _, err := fmt.Sscanf(line, "open %d", &k); err == nil {
+			// A new UDP socket, k datagrams in its queue: what only a dump can find.
+			c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				return fail(err)
+			}
+			for range k {
+				if _, err := c.WriteTo([]byte("yyyyyyyyyy"), c.LocalAddr()); err != nil {
+					return fail(err)
+				}
+			}
+			ino, err := inode(c.(*net.UDPConn))
+			if err != nil {
+				return fail(err)
+			}
+			held = append(held, c)
+			fmt.Printf("opened inode=%d\n", ino)
+			continue
+		}
 		if _, err := fmt.Sscanf(line, "send %d", &k); err != nil {
 			return fail(err)
 		}
@@ -61,12 +86,15 @@ func fillHelper() int {
 }
 
 // TestLiveRefreshInterval: 12 pods, each alone in a network namespace of its own with a UDP
-// socket, refresh interval 4 scrapes. The first scrape dumps every namespace; over the next 4
-// each namespace is dumped exactly once, about 12/4 per scrape, and the others have their
-// known sockets looked up again (exact sock_diag requests). Queues filled after the first
-// scrape are reported, equal to `ss -m`, at the next scrape, whether their namespace is dumped
-// then or its sockets looked up. The netlink connection of a namespace not read is kept for
-// its lookups and its next read.
+// socket, refresh interval 4 scrapes. The first scrape dumps every namespace. Queues filled
+// after it are reported, equal to `ss -m`, at the next scrape, from exact lookups of the
+// known sockets (sock_diag requests, no dump). No socket is created or closed, so each
+// namespace's socket counts (/proc/<pid>/net/sockstat{,6}) stay those of its dump, and at the
+// end of its refresh period its read is put off (once each over the interval) rather than
+// done. Then half of the pods open a socket with data in it: over the next interval each of
+// their namespaces is dumped once, at its period's end, after which the new socket counts,
+// equal to ss; the other half are put off again. The netlink connection of a namespace not
+// read is kept for its lookups and its next read.
 func TestLiveRefreshInterval(t *testing.T) {
 	const pods, k, step = 12, 4, 10 * time.Second
 	e := requireLive(t)
@@ -123,18 +151,16 @@ func TestLiveRefreshInterval(t *testing.T) {
 	ssFilled := e.ssSnapshot(nss...)
 
 	changedAt := map[string]int{}
-	dumps := 0
+	dumps, putOff := 0, 0
 	for s := 1; s <= k; s++ {
 		clock = clock.Add(step)
 		got, st := collect()
-		t.Logf("scrape %d: %d namespaces dumped, %d from their last reading", s, st.Namespaces, st.Cached)
+		t.Logf("scrape %d: %+v", s, st)
 		if st.Namespaces+st.Cached != pods {
 			t.Errorf("scrape %d: %+v, want %d namespaces dumped or cached", s, st, pods)
 		}
-		if st.Namespaces == pods {
-			t.Errorf("scrape %d dumped every namespace: the refresh interval is not used", s)
-		}
 		dumps += st.Namespaces
+		putOff += st.PutOff
 		if len(c.diag.conns) != pods {
 			t.Errorf("scrape %d: %d sock_diag connections kept, want one per namespace (kept until its next read)", s, len(c.diag.conns))
 		}
@@ -163,10 +189,55 @@ func TestLiveRefreshInterval(t *testing.T) {
 			t.Errorf("scrape %d: %d containers got their new queue, want all %d (%d namespaces dumped)", s, changed, pods, st.Namespaces)
 		}
 	}
-	if dumps != pods {
-		t.Errorf("%d namespace dumps over one interval of %d scrapes, want each of %d once", dumps, k, pods)
+	if dumps != 0 || putOff != pods {
+		t.Errorf("over one interval of %d scrapes with no socket created or closed: %d namespace dumps and %d reads put off, want 0 and each of the %d once", k, dumps, putOff, pods)
 	}
-	if after := e.ssSnapshot(nss...); !sameSockets(ssFilled, after, cs) {
+
+	// Half of the pods open a socket: their counts change, so each of their namespaces is
+	// read at its period's end; until then the new socket is not known.
+	opened := map[string]bool{}
+	for i := range cs {
+		if i%2 != 0 {
+			continue
+		}
+		lc := &cs[i]
+		if _, err := io.WriteString(lc.h.stdin, "open 3\n"); err != nil {
+			t.Fatal(err)
+		}
+		line, err := readLine(lc.h.stdout, 30*time.Second)
+		var ino uint64
+		if _, scanErr := fmt.Sscanf(line, "opened inode=%d", &ino); err != nil || scanErr != nil {
+			t.Fatalf("%s helper: %q, %v", lc.key, line, err)
+		}
+		lc.h.inodes = append(lc.h.inodes, ino)
+		opened[lc.key] = true
+	}
+	ssOpened := e.ssSnapshot(nss...)
+	dumps, putOff = 0, 0
+	for s := 1; s <= k; s++ {
+		clock = clock.Add(step)
+		got, st := collect()
+		t.Logf("after the new sockets, scrape %d: %+v", s, st)
+		dumps += st.Namespaces
+		putOff += st.PutOff
+		for _, lc := range cs {
+			u := got[lc.key]
+			if now := ssUsage(ssOpened, lc.h.inodes, SourceSockDiag); !sameAsSS(u, now) && (!opened[lc.key] || !sameAsSS(u, ssUsage(ssFilled, lc.h.inodes[:2], SourceSockDiag))) {
+				t.Errorf("scrape %d: %s = %+v, neither what ss says now %+v nor, before its namespace's read, what it said before the new socket", s, lc.key, u, now)
+			}
+		}
+	}
+	if dumps != len(opened) || putOff != pods-len(opened) {
+		t.Errorf("over the next interval: %d namespace dumps and %d reads put off, want %d (the namespaces with a new socket) and %d", dumps, putOff, len(opened), pods-len(opened))
+	}
+	clock = clock.Add(step)
+	got, _ := collect()
+	for _, lc := range cs {
+		if want := ssUsage(ssOpened, lc.h.inodes, SourceSockDiag); !sameAsSS(got[lc.key], want) {
+			t.Errorf("after an interval: %s = %+v, want what ss says %+v", lc.key, got[lc.key], want)
+		}
+	}
+	if after := e.ssSnapshot(nss...); !sameSockets(ssOpened, after, cs) {
 		t.Error("queues changed during the test")
 	}
 }

@@ -586,3 +586,90 @@ func TestRefreshLookupsAreBounded(t *testing.T) {
 		t.Errorf("stats %+v, want %d lookups", st, 7+16*(extra+1))
 	}
 }
+
+// followCounts makes the fake host tell c each namespace's socket counts: one TCP socket per
+// socket of the namespace in h.queues; countsErr fails the reading of some.
+func followCounts(c *Collector, h *fakeHost, countsErr map[uint64]error) {
+	count := func(ns uint64) sockCounts {
+		var n sockCounts
+		for k := range h.queues {
+			if k.ns == ns {
+				n.tcp++
+			}
+		}
+		return n
+	}
+	c.dumpedCounts = func(ns uint64) (sockCounts, bool) { return count(ns), true }
+	c.countsNow = func(ns uint64) (sockCounts, error) {
+		if err := countsErr[ns]; err != nil {
+			return sockCounts{}, err
+		}
+		return count(ns), nil
+	}
+}
+
+// TestRefreshPutsOffNamespacesWhoseCountsStay: at the end of its refresh period, a
+// namespace whose socket counts are those of its last read, and whose known sockets are all
+// still there, is not read again (its sockets are looked up, as between reads); one whose
+// counts changed, or whose counts cannot be read, is read; a socket closed and another
+// created between two scrapes, which leaves the counts the same, makes the lookups find the
+// closed one gone, and the namespace is read at the end of its next period.
+func TestRefreshPutsOffNamespacesWhoseCountsStay(t *testing.T) {
+	h, groups := podsHost(4)
+	c, clock := refreshing(h, time.Minute, testLimits)
+	countsErr := map[uint64]error{}
+	followCounts(c, h, countsErr)
+	h.queues[sockKey{1002, 700}] = sockQueue{proto: "tcp", rcvq: 5, cgroupID: 5002} // pod 2 has two
+	dumpedPIDs(t, c, h, groups)
+	*clock = clock.Add(time.Minute)
+	if dumped, _ := dumpedPIDs(t, c, h, groups); len(dumped) != 0 || c.LastStats().PutOff != 4 {
+		t.Fatalf("a period later with no socket created or closed: dumped %v, stats %+v; want none dumped, 4 put off", dumped, c.LastStats())
+	}
+
+	h.queues[sockKey{1001, 500}] = sockQueue{proto: "udp", rcvq: 4096, cgroupID: 5001} // pod 1 opens a socket
+	countsErr[1003] = errors.New("sockstat: read failed")
+	*clock = clock.Add(time.Minute)
+	dumped, got := dumpedPIDs(t, c, h, groups)
+	if len(dumped) != 2 || !dumped[101] || !dumped[103] || c.LastStats().PutOff != 2 {
+		t.Fatalf("dumped %v, stats %+v: want pod 1 (a socket more) and pod 3 (counts unknown) read, the others put off", dumped, c.LastStats())
+	}
+	if u := got[podKey(1)]; u.RcvqBytes != 2+4096 || u.Sockets != 2 {
+		t.Errorf("pod 1 = %+v, want its new socket counted", u)
+	}
+
+	// Pod 2 closes one of its sockets and opens another between two scrapes: the same counts.
+	delete(h.queues, sockKey{1002, 12})
+	h.queues[sockKey{1002, 600}] = sockQueue{proto: "tcp", rcvq: 9, cgroupID: 5002}
+	*clock = clock.Add(time.Minute)
+	dumped, got = dumpedPIDs(t, c, h, groups)
+	if dumped[102] || got[podKey(2)].Sockets != 1 || got[podKey(2)].RcvqBytes != 5 {
+		t.Fatalf("dumped %v, pod 2 = %+v: want it put off (same counts), its closed socket dropped by its lookup", dumped, got[podKey(2)])
+	}
+	*clock = clock.Add(time.Minute)
+	dumped, got = dumpedPIDs(t, c, h, groups)
+	if !dumped[102] || got[podKey(2)].RcvqBytes != 5+9 {
+		t.Fatalf("dumped %v, pod 2 = %+v: want it read at its next period's end, its new socket found", dumped, got[podKey(2)])
+	}
+}
+
+// TestRefreshPutsOffForAnHourAtMost: namespaces whose counts never change are still read
+// once followedMaxAge after their last read.
+func TestRefreshPutsOffForAnHourAtMost(t *testing.T) {
+	h, groups := podsHost(20)
+	c, clock := refreshing(h, time.Minute, testLimits)
+	followCounts(c, h, nil)
+	dumpedPIDs(t, c, h, groups)
+	times := map[int][]int{}
+	for m := 1; m <= 90; m++ {
+		*clock = clock.Add(time.Minute)
+		dumped, _ := dumpedPIDs(t, c, h, groups)
+		for pid := range dumped {
+			times[pid] = append(times[pid], m)
+		}
+	}
+	for i := range 20 {
+		if ms := times[100+i]; len(ms) != 1 || ms[0] < 60 || ms[0] > 61 {
+			t.Errorf("pod %d read at minutes %v of 90, want once, at 60 or 61 (an hour after its first read, at its period's end)", i, ms)
+		}
+	}
+}

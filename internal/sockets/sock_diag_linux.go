@@ -7,7 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/mdlayher/netlink"
@@ -31,6 +33,26 @@ type keptConn struct {
 	c        *netlink.Conn
 	deadline bool // a deadline is set on it
 	used     bool // read in this scrape
+
+	// sockstat and sockstat6 are the namespace's /proc/<pid>/net/sockstat{,6}, kept open
+	// beside the connection (an open one stays the namespace's whatever becomes of the pid),
+	// or nil when they could not be opened: its socket counts are then unknown. sockstat6 is
+	// also nil where IPv6 is off (no such file, no IPv6 socket).
+	sockstat, sockstat6 *os.File
+	// dumped are the counts read after the last dump, dumpedOK whether they can tell a
+	// socket created since (see dump).
+	dumped   sockCounts
+	dumpedOK bool
+}
+
+// close closes the connection and the files kept with it.
+func (kc *keptConn) close() {
+	_ = kc.c.Close()
+	for _, f := range []*os.File{kc.sockstat, kc.sockstat6} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
 }
 
 func newDiagDumper() *diagDumper { return &diagDumper{conns: make(map[uint64]*keptConn)} }
@@ -49,16 +71,97 @@ func (d *diagDumper) dump(ctx context.Context, nsPath string, ns uint64, own boo
 	if err := kc.setDeadline(ctx); err != nil {
 		return nil, d.drop(ns, fmt.Errorf("sock_diag: set deadline: %w", err))
 	}
+	before, countErr := kc.counts()
 	out := make(map[uint64]sockQueue)
-	if err := d.dumpTCP(kc.c, keep, out); err != nil {
+	var seen dumpSeen
+	if err := d.dumpTCP(kc.c, keep, out, &seen); err != nil {
 		return nil, d.drop(ns, err)
 	}
 	for _, q := range udpByFamily {
-		if err := dumpFamily(kc.c, q, keep, out); err != nil {
+		if err := dumpFamily(kc.c, q, keep, out, &seen); err != nil {
 			return nil, d.drop(ns, err)
 		}
 	}
+	after, err := kc.counts()
+	// The counts can tell a socket created after this dump only if no socket was created
+	// or closed while it ran, and if every socket it found is one a lookup can follow: a
+	// connection not accepted yet has no inode, is not kept, and gets one on accept()
+	// without the counts changing.
+	kc.dumped, kc.dumpedOK = after, countErr == nil && err == nil && before == after && seen.unaccepted == 0
 	return out, nil
+}
+
+// dumpedCounts are the socket counts of namespace ns around its last dump; ok is false
+// when they are unknown or cannot tell a socket created since (keptConn.dumpedOK).
+func (d *diagDumper) dumpedCounts(ns uint64) (sockCounts, bool) {
+	kc := d.conns[ns]
+	if kc == nil || !kc.dumpedOK {
+		return sockCounts{}, false
+	}
+	return kc.dumped, true
+}
+
+// countsNow reads the socket counts of namespace ns from the files kept with its connection.
+func (d *diagDumper) countsNow(ns uint64) (sockCounts, error) {
+	kc := d.conns[ns]
+	if kc == nil {
+		return sockCounts{}, errNoConn
+	}
+	kc.used = true
+	return kc.counts()
+}
+
+// openCounts opens the namespace's sockstat files in dir (<procRoot>/<pid>/net, or
+// /proc/self/net for the collector's own namespace), then checks that nsPath is still
+// namespace ns, so that a pid reused in between cannot give another namespace's counts.
+// Without them the counts stay unknown.
+func (kc *keptConn) openCounts(dir, nsPath string, ns uint64) {
+	f, err := os.Open(filepath.Join(dir, "sockstat"))
+	if err != nil {
+		return
+	}
+	f6, err := os.Open(filepath.Join(dir, "sockstat6"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		_ = f.Close()
+		return
+	}
+	if nsPath != "" {
+		var st unix.Stat_t
+		if unix.Stat(nsPath, &st) != nil || st.Ino != ns {
+			_ = f.Close()
+			if f6 != nil {
+				_ = f6.Close()
+			}
+			return
+		}
+	}
+	kc.sockstat, kc.sockstat6 = f, f6
+}
+
+// counts reads the kept sockstat files.
+func (kc *keptConn) counts() (sockCounts, error) {
+	if kc.sockstat == nil {
+		return sockCounts{}, errNoCounts
+	}
+	var buf [512]byte
+	c, err := preadCounts(kc.sockstat, buf[:], "TCP", "UDP")
+	if err != nil || kc.sockstat6 == nil {
+		return c, err
+	}
+	c6, err := preadCounts(kc.sockstat6, buf[:], "TCP6", "UDP6")
+	return c.add(c6), err
+}
+
+func preadCounts(f *os.File, buf []byte, tcp, udp string) (sockCounts, error) {
+	n, err := unix.Pread(int(f.Fd()), buf, 0)
+	if err != nil {
+		return sockCounts{}, fmt.Errorf("reading %s: %w", f.Name(), err)
+	}
+	c, err := parseSockstat(buf[:n], tcp, udp)
+	if err != nil {
+		return sockCounts{}, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return c, nil
 }
 
 // endScrape closes the connections to namespaces the scrape did not read, except those kept
@@ -66,7 +169,7 @@ func (d *diagDumper) dump(ctx context.Context, nsPath string, ns uint64, own boo
 func (d *diagDumper) endScrape(kept func(ns uint64) bool) {
 	for ns, kc := range d.conns {
 		if !kc.used && !kept(ns) {
-			_ = kc.c.Close()
+			kc.close()
 			delete(d.conns, ns)
 		}
 		kc.used = false
@@ -75,16 +178,16 @@ func (d *diagDumper) endScrape(kept func(ns uint64) bool) {
 
 // dumpTCP dumps TCP of both families in one walk with the legacy TCPDIAG_GETSOCK request,
 // or, once a kernel has refused it, with one SOCK_DIAG_BY_FAMILY dump per family.
-func (d *diagDumper) dumpTCP(conn *netlink.Conn, keep func(inode, cgroupID uint64) bool, out map[uint64]sockQueue) error {
+func (d *diagDumper) dumpTCP(conn *netlink.Conn, keep func(inode, cgroupID uint64) bool, out map[uint64]sockQueue, seen *dumpSeen) error {
 	if !d.noLegacyTCP {
-		err := dumpFamily(conn, tcpBothFamilies, keep, out)
+		err := dumpFamily(conn, tcpBothFamilies, keep, out, seen)
 		if !refused(err) {
 			return err
 		}
 		d.noLegacyTCP = true
 	}
 	for _, q := range tcpByFamily {
-		if err := dumpFamily(conn, q, keep, out); err != nil {
+		if err := dumpFamily(conn, q, keep, out, seen); err != nil {
 			return err
 		}
 	}
@@ -138,6 +241,11 @@ func (d *diagDumper) conn(nsPath string, ns uint64, own bool) (*keptConn, error)
 		}
 	}
 	kc := &keptConn{c: c}
+	if own {
+		kc.openCounts("/proc/self/net", "", ns)
+	} else {
+		kc.openCounts(filepath.Join(filepath.Dir(filepath.Dir(nsPath)), "net"), nsPath, ns)
+	}
 	d.conns[ns] = kc
 	return kc, nil
 }
@@ -145,14 +253,20 @@ func (d *diagDumper) conn(nsPath string, ns uint64, own bool) (*keptConn, error)
 // drop closes and forgets a connection that failed, so that the next read dials again.
 func (d *diagDumper) drop(ns uint64, err error) error {
 	if kc := d.conns[ns]; kc != nil {
-		_ = kc.c.Close()
+		kc.close()
 		delete(d.conns, ns)
 	}
 	return err
 }
 
-// dumpFamily sends one dump request and decodes the replies for want.
-func dumpFamily(conn *netlink.Conn, q diagQuery, keep func(inode, cgroupID uint64) bool, out map[uint64]sockQueue) error {
+// dumpSeen is what a dump saw besides the sockets it kept.
+type dumpSeen struct {
+	unaccepted int // TCP connections not accepted yet: no inode, not kept (see dump)
+}
+
+// dumpFamily sends one dump request and decodes the replies for want; seen, when not nil,
+// counts the connections not accepted yet.
+func dumpFamily(conn *netlink.Conn, q diagQuery, keep func(inode, cgroupID uint64) bool, out map[uint64]sockQueue, seen *dumpSeen) error {
 	req, err := conn.Send(netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(q.msgType), Flags: netlink.Request | netlink.Dump},
 		Data:   q.request(),
@@ -168,6 +282,9 @@ func dumpFamily(conn *netlink.Conn, q diagQuery, keep func(inode, cgroupID uint6
 			continue
 		}
 		ino, ok := inetDiagMsgInode(m.Data)
+		if ok && ino == 0 && seen != nil && q.protocol == ipprotoTCP && unacceptedState(m.Data[1]) {
+			seen.unaccepted++
+		}
 		if !ok || ino == 0 || !keep(ino, inetDiagMsgCgroupID(m.Data)) {
 			continue
 		}

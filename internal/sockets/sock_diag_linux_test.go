@@ -6,7 +6,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/mdlayher/netlink"
@@ -21,6 +24,8 @@ type fakeDiagKernel struct {
 	refuseLegacy bool
 	malformed    uint32 // inode whose reply has a broken attribute
 	requests     []netlink.HeaderType
+	extra        []fakeSock // answered after fakeSocks
+	onDump       func()     // called at each request
 }
 
 type fakeSock struct {
@@ -40,6 +45,9 @@ var fakeSocks = []fakeSock{
 func (k *fakeDiagKernel) answer(reqs []netlink.Message) ([]netlink.Message, error) {
 	req := reqs[0]
 	k.requests = append(k.requests, req.Header.Type)
+	if k.onDump != nil {
+		k.onDump()
+	}
 	var protocol, family uint8
 	switch req.Header.Type {
 	case tcpDiagGetSock:
@@ -54,7 +62,7 @@ func (k *fakeDiagKernel) answer(reqs []netlink.Message) ([]netlink.Message, erro
 		family, protocol = req.Data[0], req.Data[1]
 	}
 	var out []netlink.Message
-	for _, s := range fakeSocks {
+	for _, s := range append(fakeSocks[:len(fakeSocks):len(fakeSocks)], k.extra...) {
 		if s.protocol != protocol || (family != 0 && s.family != family) {
 			continue
 		}
@@ -139,5 +147,75 @@ func TestDiagDumperMalformedReply(t *testing.T) {
 				t.Error("a malformed reply is taken for a refusal of TCPDIAG_GETSOCK")
 			}
 		})
+	}
+}
+
+// TestDiagDumperCountsAroundADump: a dump reads the namespace's sockstat files before and
+// after; the counts vouch for the namespace (dumpedCounts ok) only when they did not change
+// during the dump and no connection waiting to be accepted (no inode yet) was seen; an
+// orphan closing (no inode either) does not matter. Without the files, or when the pid
+// became another namespace's before they were opened, the counts are unknown.
+func TestDiagDumperCountsAroundADump(t *testing.T) {
+	dir := t.TempDir()
+	stat := filepath.Join(dir, "sockstat")
+	write := func(tcp int) {
+		if err := os.WriteFile(stat, fmt.Appendf(nil, "sockets: used 9\nTCP: inuse %d orphan 0 tw 0 alloc 4 mem 1\nUDP: inuse 2 mem 1\n", tcp), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(4)
+	want := inodeSet{100: {}, 101: {}, 102: {}, 103: {}}
+	k := &fakeDiagKernel{}
+	kc := &keptConn{c: nltest.Dial(k.answer)}
+	kc.openCounts(dir, "", 0) // no sockstat6 here: IPv6 off
+	d := &diagDumper{conns: map[uint64]*keptConn{0: kc}}
+	defer d.close()
+	dump := func() (sockCounts, bool) {
+		t.Helper()
+		if _, err := d.dump(context.Background(), "", 0, true, want.keep); err != nil {
+			t.Fatal(err)
+		}
+		return d.dumpedCounts(0)
+	}
+	if got, ok := dump(); !ok || got != (sockCounts{4, 2}) {
+		t.Errorf("quiet dump: counts %+v, %v; want {4 2}, true", got, ok)
+	}
+	if got, err := d.countsNow(0); err != nil || got != (sockCounts{4, 2}) {
+		t.Errorf("countsNow: %+v, %v", got, err)
+	}
+	k.extra = []fakeSock{{ipprotoTCP, afInet, 4, "127.0.0.1:82", 0, 0, 0}} // FIN_WAIT1, closed by its process
+	if _, ok := dump(); !ok {
+		t.Error("an orphan closing made the counts unusable")
+	}
+	k.extra = []fakeSock{{ipprotoTCP, afInet, 1, "127.0.0.1:82", 10, 0, 2304}} // ESTABLISHED, not accepted yet
+	if _, ok := dump(); ok {
+		t.Error("a connection not accepted yet: its accept() gives it an inode without the counts changing, yet the counts were used")
+	}
+	k.extra = nil
+	tcp := 4
+	k.onDump = func() { tcp++; write(tcp) } // a socket created during the dump
+	if _, ok := dump(); ok {
+		t.Error("counts that changed during the dump were used")
+	}
+	k.onDump = nil
+	if got, ok := dump(); !ok || got.tcp != uint64(tcp) {
+		t.Errorf("quiet dump again: %+v, %v; want tcp %d", got, ok, tcp)
+	}
+
+	none := &keptConn{c: nltest.Dial(k.answer)}
+	defer none.close()
+	none.openCounts(filepath.Join(dir, "missing"), "", 0)
+	if _, err := none.counts(); !errors.Is(err, errNoCounts) {
+		t.Errorf("without sockstat: %v, want errNoCounts", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(stat, &st); err != nil {
+		t.Fatal(err)
+	}
+	reused := &keptConn{c: nltest.Dial(k.answer)}
+	defer reused.close()
+	reused.openCounts(dir, stat, st.Ino+1) // nsPath is not namespace ns any more
+	if _, err := reused.counts(); !errors.Is(err, errNoCounts) {
+		t.Errorf("pid of another namespace by now: %v, want errNoCounts", err)
 	}
 }

@@ -20,3 +20,7 @@ func (d *diagDumper) endScrape(func(uint64) bool) {}
 func (d *diagDumper) lookup(context.Context, uint64, []trackedSock) ([]sockQueue, []lookupResult, error) {
 	return nil, nil, ErrUnsupported
 }
+
+func (d *diagDumper) dumpedCounts(uint64) (sockCounts, bool) { return sockCounts{}, false }
+
+func (d *diagDumper) countsNow(uint64) (sockCounts, error) { return sockCounts{}, errNoCounts }

@@ -71,7 +71,11 @@ type SocketsConfig struct {
 	// (their queues are current), and a socket created since is found at its next read, up
 	// to refresh_interval plus one collection_interval later. A namespace seen for the first
 	// time, or a container the last reading did not cover, is read at once; so is one whose
-	// lookups failed. Not used by attribution sockopt, which reads no namespace.
+	// lookups failed. At the end of its period, a namespace whose socket counts
+	// (/proc/<pid>/net/sockstat and sockstat6, kept open) are those of its last read, none
+	// of whose known sockets is gone, is not read: no socket was created or closed. That is
+	// put off for up to an hour after its last read. Not used by attribution sockopt, which
+	// reads no namespace.
 	RefreshInterval time.Duration `mapstructure:"refresh_interval"`
 }
 
@@ -97,7 +101,8 @@ func defaultSocketsConfig() SocketsConfig {
 // the kernel's socket tables (1.7 to 6.5 ms of CPU for a pod's namespace on the development
 // VM, whatever it holds), while the sockets it found are looked up again one by one at every
 // scrape in between (a few µs each). So the interval only bounds how late a socket created
-// since is found: with 10 s scrapes, a 10m interval dumps one namespace in 60 per scrape.
+// since is found: with 10 s scrapes, a 10m interval dumps at most one namespace in 60 per
+// scrape, fewer where sockets are not created or closed (their reads are put off).
 const defaultSocketsRefreshInterval = 10 * time.Minute
 
 // limits are the configured bounds as the socket collector takes them.

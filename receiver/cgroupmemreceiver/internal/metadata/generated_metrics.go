@@ -2030,7 +2030,7 @@ type metricContainerMemorySockRcvq struct {
 // init fills container.memory.sock_rcvq metric with initial data.
 func (m *metricContainerMemorySockRcvq) init() {
 	m.data.SetName("container.memory.sock_rcvq")
-	m.data.SetDescription("Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.")
+	m.data.SetDescription("Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2121,7 +2121,7 @@ type metricContainerMemorySockRcvqPayload struct {
 // init fills container.memory.sock_rcvq_payload metric with initial data.
 func (m *metricContainerMemorySockRcvqPayload) init() {
 	m.data.SetName("container.memory.sock_rcvq_payload")
-	m.data.SetDescription("Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded). Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.")
+	m.data.SetDescription("Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded). Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2212,7 +2212,7 @@ type metricContainerMemorySockRcvqSockets struct {
 // init fills container.memory.sock_rcvq_sockets metric with initial data.
 func (m *metricContainerMemorySockRcvqSockets) init() {
 	m.data.SetName("container.memory.sock_rcvq_sockets")
-	m.data.SetDescription("Sockets of the container with a non-empty receive queue. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.")
+	m.data.SetDescription("Sockets of the container with a non-empty receive queue. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.")
 	m.data.SetUnit("{socket}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)

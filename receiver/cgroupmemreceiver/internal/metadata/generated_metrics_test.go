@@ -934,7 +934,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -951,7 +951,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -978,7 +978,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq_payload"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded). Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded). Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -995,7 +995,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq_payload"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded). Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded). Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1022,7 +1022,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq_sockets"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Sockets of the container with a non-empty receive queue. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Sockets of the container with a non-empty receive queue. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
 						assert.Equal(t, "{socket}", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1039,7 +1039,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq_sockets"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Sockets of the container with a non-empty receive queue. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Sockets of the container with a non-empty receive queue. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
 						assert.Equal(t, "{socket}", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
