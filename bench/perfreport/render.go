@@ -45,7 +45,7 @@ var benchRows = []benchRow{
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_sockopt", "receiver scrape, default config but each socket read through its holder, no namespace read (sockets.attribution: sockopt)"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=container+pod_without_pressure", "receiver scrape, container + pod metrics without the pressure signals (PSI, memory events, refaults, available, pod OOM kills off): the scrape before them"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_refresh_every_scrape", "receiver scrape, default config but every network namespace dumped every scrape (sockets.refresh_interval: 0s; the default dumps each once in 10 minutes and looks its known sockets up in between)"},
-	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_refresh_1m", "receiver scrape, default config but each network namespace dumped once a minute (sockets.refresh_interval: 1m, the former default), its known sockets looked up in between"},
+	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_refresh_1m", "receiver scrape, default config but sockets.refresh_interval: 1m (the former default): each network namespace's read due once a minute, put off as in the default row (no socket created or closed here), its known sockets looked up in between"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_sockets_changing", "receiver scrape, default config as where every namespace's sockets come and go: no read put off, each namespace dumped once in 10 minutes, its known sockets looked up in between"},
 }
 
