@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -64,7 +65,13 @@ func fixtureConfig(root string) *Config {
 // startScraper starts a scraper and shuts it down when the test ends.
 func startScraper(t testing.TB, cfg *Config) *cgroupScraper {
 	t.Helper()
-	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	return startScraperWith(t, cfg, receivertest.NewNopSettings(metadata.Type))
+}
+
+// startScraperWith is startScraper with the receiver settings given.
+func startScraperWith(t testing.TB, cfg *Config, set receiver.Settings) *cgroupScraper {
+	t.Helper()
+	s := newCgroupScraper(cfg, set)
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 	return s
@@ -77,10 +84,7 @@ func startScraperLogging(t testing.TB, cfg *Config, level zapcore.Level) (*cgrou
 	core, logs := observer.New(level)
 	set := receivertest.NewNopSettings(metadata.Type)
 	set.Logger = zap.New(core)
-	s := newCgroupScraper(cfg, set)
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
-	return s, logs
+	return startScraperWith(t, cfg, set), logs
 }
 
 func scrapeOnce(t *testing.T, cfg *Config) (pmetric.Metrics, error) {

@@ -11,10 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/cgroupmem/cgroupmem/internal/testcgroup"
-	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
 
 // TestLiveSocketReceiveQueues starts a container holding a UDP socket with unread datagrams
@@ -41,9 +39,7 @@ func TestLiveSocketReceiveQueues(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
 			cfg.RootPath = tree.Root()
 			cfg.Sockets.Attribution = attribution
-			s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-			require.NoError(t, s.start(context.Background(), nil))
-			t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+			s := startScraper(t, cfg)
 
 			md, err := s.scrape(context.Background())
 			require.NoError(t, err)
@@ -95,9 +91,7 @@ func TestLiveSocketLimitLeavesMetricsOut(t *testing.T) {
 	cfg.RootPath = tree.Root()
 	cfg.Sockets.Attribution = socketAttributionFDWalk
 	cfg.Sockets.MaxFDsPerContainer = busyFDs - 1
-	s := newCgroupScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-	require.NoError(t, s.start(context.Background(), nil))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	s := startScraper(t, cfg)
 	md, err := s.scrape(context.Background())
 	require.NoError(t, err, "a limit is warned about, not a scrape error")
 	require.Empty(t, socketPoints(md, busyID), "past the limit: no socket metric")
