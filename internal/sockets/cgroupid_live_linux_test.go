@@ -160,10 +160,9 @@ func TestLiveCgroupIDCreatorAndHolder(t *testing.T) {
 
 // TestLiveLookupsEqualSS: with a refresh interval, a namespace read once has its sockets
 // looked up again one by one (exact sock_diag requests) at the next scrapes: TCP and UDP of
-// both families, connections (accepted or waiting in a listener's accept queue) and
-// receivers, in the host's namespace, a pod's
-// shared one and a pod's own. What the lookups give equals `ss -m` then, with no namespace
-// dumped.
+// both families, connections and receivers, in the host's namespace, a pod's shared one
+// and a pod's own. What the lookups give equals `ss -m` then, with no namespace dumped.
+// Listeners are not looked up: no dump asks for them (dumpStates).
 func TestLiveLookupsEqualSS(t *testing.T) {
 	e, cs, nss := startPods(t)
 	if e.unified == "" {

@@ -23,8 +23,9 @@ var procNetFiles = []struct {
 }
 
 // readProcNet reads the TCP and UDP tables of pid's network namespace and returns the
-// sockets keep wants, TCP listeners left out as sock_diag leaves them (dumpStates). A missing tcp file means the pid is gone (the error wraps
-// fs.ErrNotExist); a missing tcp6/udp6 file means IPv6 is disabled.
+// sockets keep wants, TCP listeners left out as sock_diag leaves them (dumpStates). A
+// missing tcp file means the pid is gone (the error wraps fs.ErrNotExist); a missing
+// tcp6/udp6 file means IPv6 is disabled.
 func readProcNet(procRoot string, pid int, keep func(inode uint64) bool) (map[uint64]sockQueue, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid), "net")
 	out := make(map[uint64]sockQueue)
