@@ -39,6 +39,8 @@ type Cgroup struct {
 	oom oomReading
 	// failcnt is a v1 cgroup's memory.failcnt as last read (failcntUnchanged).
 	failcnt Value
+	// psi is the cgroup's memory.pressure as last read behind a pressure gate (psigate.go).
+	psi pressureReading
 }
 
 // tcpAccounting is whether a v1 cgroup's tcp counters run. They start only once someone

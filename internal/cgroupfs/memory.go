@@ -79,7 +79,8 @@ type MemoryReader struct {
 	// noSlabinfo is set once a memory.kmem.slabinfo reads empty: kernels since 5.9 print
 	// nothing there for every cgroup, so it is not read again.
 	noSlabinfo bool
-	oom        oomCache // which cgroups' OOM kill counts are still right (oomkills.go)
+	oom        oomCache     // which cgroups' OOM kill counts are still right (oomkills.go)
+	gate       pressureGate // whose memory.pressure is still right (psigate.go)
 }
 
 // NewMemoryReader returns a reader for cgroups of a hierarchy in the given mode.

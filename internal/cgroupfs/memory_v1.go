@@ -7,18 +7,18 @@ import (
 // v1Sources are the files of a cgroup v1 memory cgroup, in reading order. The total_* fields
 // of memory.stat count this cgroup and its children, like usage_in_bytes does.
 var v1Sources = []source{
-	{file: v1Stat, required: true, fill: fillV1Stat},                                               // RSS, Cache, ActiveFile, InactiveFile, Swap, RSSHuge, ...
-	{file: v1Usage, required: true, fill: uintInto(usage)},                                         // Usage (includes kernel memory)
-	{file: v1Limit, fill: limitInto(limit)},                                                        // Limit
-	{file: v1Kmem, fill: uintInto(kmem)},                                                           // Kmem
-	{file: v1TCPMaxUsage, opt: OptSock, skip: tcpChecked, fill: fillTCPAccounting},                 // whether Sock counts (below)
-	{file: v1TCPUsage, opt: OptSock, skip: tcpNotActive, fill: uintInto(sock)},                     // Sock, once tcp accounting runs
-	{file: v1Failcnt, opt: OptEvents, skip: failcntUnchanged, fill: fillFailcnt},                   // Events.Max (read once while unlimited)
-	{file: v1OOMControl, opt: OptUnderOOM, fill: fillOOMControl},                                   // UnderOOM, OOMKills (4.13+)
-	{file: v1OOMControl, opt: OptOOMKills, skip: oomKillsKnown(OptUnderOOM), fill: fillOOMKillsV1}, // OOMKills alone
-	{file: v1MaxUsage, opt: OptPeak, fill: uintInto(peak)},                                         // Peak
-	{file: v1Pressure, opt: OptPressure, elsewhere: true, fill: fillPressure},                      // Pressure, in the unified mount
-	{file: v1Slabinfo, opt: OptSlabDentry, skip: slabinfoEmpty, fill: fillSlabDentry},              // SlabDentry (4.2–5.8; empty since 5.9)
+	{file: v1Stat, required: true, fill: fillV1Stat},                                                        // RSS, Cache, ActiveFile, InactiveFile, Swap, RSSHuge, ...
+	{file: v1Usage, required: true, fill: uintInto(usage)},                                                  // Usage (includes kernel memory)
+	{file: v1Limit, fill: limitInto(limit)},                                                                 // Limit
+	{file: v1Kmem, fill: uintInto(kmem)},                                                                    // Kmem
+	{file: v1TCPMaxUsage, opt: OptSock, skip: tcpChecked, fill: fillTCPAccounting},                          // whether Sock counts (below)
+	{file: v1TCPUsage, opt: OptSock, skip: tcpNotActive, fill: uintInto(sock)},                              // Sock, once tcp accounting runs
+	{file: v1Failcnt, opt: OptEvents, skip: failcntUnchanged, fill: fillFailcnt},                            // Events.Max (read once while unlimited)
+	{file: v1OOMControl, opt: OptUnderOOM, fill: fillOOMControl},                                            // UnderOOM, OOMKills (4.13+)
+	{file: v1OOMControl, opt: OptOOMKills, skip: oomKillsKnown(OptUnderOOM), fill: fillOOMKillsV1},          // OOMKills alone
+	{file: v1MaxUsage, opt: OptPeak, fill: uintInto(peak)},                                                  // Peak
+	{file: v1Pressure, opt: OptPressure, elsewhere: true, skip: pressureUnchanged, fill: fillGatedPressure}, // Pressure, in the unified mount
+	{file: v1Slabinfo, opt: OptSlabDentry, skip: slabinfoEmpty, fill: fillSlabDentry},                       // SlabDentry (4.2–5.8; empty since 5.9)
 }
 
 func fillV1Stat(_ *MemoryReader, _ *Cgroup, b []byte, m *Memory) error {

@@ -9,7 +9,7 @@ var v2Sources = []source{
 	{file: v2Events, opt: OptEvents, fill: fillEventsV2},                                     // Events, OOMKills
 	{file: v2Events, opt: OptOOMKills, skip: oomKillsKnown(OptEvents), fill: fillOOMKillsV2}, // OOMKills alone
 	{file: v2Peak, opt: OptPeak, fill: uintInto(peak)},                                       // Peak (5.19+)
-	{file: v2Pressure, opt: OptPressure, fill: fillPressure},                                 // Pressure
+	{file: v2Pressure, opt: OptPressure, skip: pressureUnchanged, fill: fillGatedPressure},   // Pressure
 }
 
 // fillV2Stat reads memory.stat. Before 5.18 there is no "kernel" key; Kmem is then the sum

@@ -82,11 +82,20 @@ type benchTree struct {
 // off once its period ends (its socket counts stay those of its first read);
 // metrics=default_sockets_changing is the default without that, as on a node where every
 // pod's sockets come and go: each namespace dumped once per refresh interval.
+//
+// Nothing in the bench's containers stalls on memory, so their pods' PSI totals stay the same
+// and in every row but one each container's memory.pressure is read once, then kept
+// (cgroupfs/psigate.go); metrics=container+pod_pressure_changing is metrics=container+pod with
+// the gate off, as on a node where every pod stalls all the time: every memory.pressure read
+// on every scrape. metrics=container+pod_without_pressure has the pressure signals off.
 func BenchmarkScrape(b *testing.B) {
 	runOnTreesBuiltBy(b, socketBenchTree, func(b *testing.B, bt benchTree) {
 		b.Run("metrics=container+pod", func(b *testing.B) { benchScrape(b, bt, containerPodConfig(bt.root)) })
 		b.Run("metrics=container+pod_without_pressure", func(b *testing.B) {
 			benchScrape(b, bt, withoutPressure(containerPodConfig(bt.root)))
+		})
+		b.Run("metrics=container+pod_pressure_changing", func(b *testing.B) {
+			benchScrapeWith(b, bt, containerPodConfig(bt.root), func(s *cgroupScraper) { s.memory.SetPressureGate(false) })
 		})
 		if bt.live {
 			b.Run("metrics=default", func(b *testing.B) { benchScrape(b, bt, defaultConfig(bt.root)) })
@@ -304,11 +313,7 @@ func benchBuild(b *testing.B, bt benchTree) {
 // with the readings of each batch where the scrape would record them, and drops them.
 func readInBatches(s *cgroupScraper, tree cgroupfs.Tree, errs *scrapererror.ScrapeErrors, batch func([]cgroupReading)) {
 	for i := range tree.Pods {
-		pod := &tree.Pods[i]
-		for j := range pod.Containers {
-			s.readContainer(&pod.Containers[j], errs)
-		}
-		s.readPod(pod, errs)
+		s.readPodWithContainers(&tree.Pods[i], time.Now(), errs)
 		if len(s.readings) >= batchResources || i == len(tree.Pods)-1 {
 			batch(s.readings)
 			s.readings = s.readings[:0]

@@ -264,11 +264,7 @@ func TestLiveVanishedCgroupSkipped(t *testing.T) {
 				}
 				now := pcommon.NewTimestampFromTime(time.Now())
 				var errs scrapererror.ScrapeErrors
-				pod := &found.Pods[0]
-				for i := range pod.Containers {
-					s.readContainer(&pod.Containers[i], &errs)
-				}
-				s.readPod(pod, &errs)
+				s.readPodWithContainers(&found.Pods[0], now.AsTime(), &errs)
 				s.recordReadings(now, nil, &errs)
 				require.NoError(t, errs.Combine())
 				want := rm.want(stays, goes, uid)

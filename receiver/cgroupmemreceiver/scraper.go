@@ -214,11 +214,7 @@ func (s *cgroupScraper) scrapeInBatches(ctx context.Context, batchResources int,
 	}
 	full := func() bool { return batchResources > 0 && len(s.readings) >= batchResources }
 	for i := range tree.Pods {
-		pod := &tree.Pods[i]
-		for j := range pod.Containers {
-			s.readContainer(&pod.Containers[j], &errs)
-		}
-		s.readPod(pod, &errs)
+		s.readPodWithContainers(&tree.Pods[i], now.AsTime(), &errs)
 		if full() {
 			flush()
 		}
@@ -260,17 +256,47 @@ func (s *cgroupScraper) readContainer(c *cgroupfs.Container, errs *scrapererror.
 	}
 }
 
-// readPod reads one pod cgroup into s.readings, unless the filters leave it out or there is
-// nothing to record.
-func (s *cgroupScraper) readPod(pod *cgroupfs.Pod, errs *scrapererror.ScrapeErrors) {
+// readPodWithContainers reads a pod's containers and the pod into s.readings, the pod first
+// (readPod), and the pod's reading after its containers'.
+func (s *cgroupScraper) readPodWithContainers(pod *cgroupfs.Pod, now time.Time, errs *scrapererror.ScrapeErrors) {
+	podRead := s.readPod(pod, now, errs)
+	for j := range pod.Containers {
+		s.readContainer(&pod.Containers[j], errs)
+	}
+	s.memory.ClosePressureGate()
+	podRead.add(s)
+}
+
+// readPod reads one pod cgroup, before its containers, unless the filters leave it out. It
+// opens the reader's pressure gate with the pod's memory.pressure (cgroupfs/psigate.go): the
+// containers read next need not read theirs while the pod's total stays the same.
+func (s *cgroupScraper) readPod(pod *cgroupfs.Pod, now time.Time, errs *scrapererror.ScrapeErrors) podReading {
 	info, _ := s.k8s.Pod(pod.UID)
 	if !s.k8s.Include(info.Namespace, info.Name, "") {
+		return podReading{}
+	}
+	h := s.catalog.Handle(pod.Path)
+	mem, ok := s.readCgroup(pod.Path, s.podReadings, errs)
+	if ok {
+		s.memory.GatePressure(h, mem.Pressure, now)
+	}
+	return podReading{cgroupReading: cgroupReading{pod: pod, names: containerNames{pod: info}, mem: mem}, ok: ok}
+}
+
+// podReading is a pod cgroup read before its containers, to be added to s.readings after
+// them: a v1 pod's OOM kills are its containers' (oomLedger.podKills).
+type podReading struct {
+	cgroupReading
+	ok bool // there is something to record
+}
+
+// add adds the pod's reading to s.readings, when there is something to record.
+func (r *podReading) add(s *cgroupScraper) {
+	if !r.ok {
 		return
 	}
-	if mem, ok := s.readCgroup(pod.Path, s.podReadings, errs); ok {
-		mem.OOMKills = s.oom.podKills(pod.Path, mem.OOMKills)
-		s.readings = append(s.readings, cgroupReading{pod: pod, names: containerNames{pod: info}, mem: mem})
-	}
+	r.mem.OOMKills = s.oom.podKills(r.pod.Path, r.mem.OOMKills)
+	s.readings = append(s.readings, r.cgroupReading)
 }
 
 // recordReadings records every reading in s.readings as a resource, and empties it.

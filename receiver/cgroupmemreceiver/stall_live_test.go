@@ -153,3 +153,103 @@ func podMetrics(md pmetric.Metrics, uid string) pmetric.MetricSlice {
 	}
 	return pmetric.NewMetricSlice()
 }
+
+// TestLivePressureGate runs two pods: in one, a container thrashing through a 32 MiB limit
+// beside a sleeping one; in the other, a sleeping container. Over scrapes 300 ms apart, every
+// container's and pod's PSI must lie between the kernel's files read just before and just
+// after the scrape, whether read or kept by the pressure gate (cgroupfs/psigate.go): the
+// stalling pod's total moves, so both its containers are read on every scrape; the quiet
+// pod's does not, so its container's memory.pressure is kept, not read.
+func TestLivePressureGate(t *testing.T) {
+	tree := testcgroup.NewAnyVersion(t)
+	pressureFile := func(dir string) string {
+		if tree.Mode() == testcgroup.V2 {
+			return filepath.Join(dir, "memory.pressure")
+		}
+		if u := tree.Unified(dir); u != "" {
+			return filepath.Join(u, "memory.pressure")
+		}
+		return ""
+	}
+	stallUID, quietUID := testcgroup.NewPodUID(), testcgroup.NewPodUID()
+	ids := [3]string{testcgroup.NewContainerID(), testcgroup.NewContainerID(), testcgroup.NewContainerID()}
+	dirs := [3]string{
+		tree.AddContainer(testcgroup.QoSBurstable, stallUID, ids[0]), // thrashes
+		tree.AddContainer(testcgroup.QoSBurstable, stallUID, ids[1]), // sleeps beside it
+		tree.AddContainer(testcgroup.QoSBurstable, quietUID, ids[2]), // sleeps in a pod of its own
+	}
+	if f := pressureFile(dirs[2]); f == "" {
+		t.Skip("no unified mount on this hybrid host: no PSI to gate")
+	} else if _, err := os.Stat(f); err != nil {
+		t.Skipf("no PSI on this kernel: %v", err)
+	}
+	scratch := t.TempDir()
+	var st syscall.Statfs_t
+	require.NoError(t, syscall.Statfs(scratch, &st))
+	if st.Type == tmpfsMagic {
+		t.Skipf("%s is tmpfs: its pages are not reclaimed without swap", scratch)
+	}
+	tree.SetMemoryLimit(dirs[0], 32*mib)
+	file := filepath.Join(scratch, "thrash")
+	tree.Start(t, dirs[0], exec.Command("sh", "-c", "head -c 100663296 /dev/zero > "+file+"; while :; do cat "+file+" > /dev/null; done"))
+	for _, d := range dirs[1:] {
+		require.NoError(t, tree.StartSleeper(d))
+	}
+	require.NoError(t, tree.WaitJoined())
+
+	// cgroups: the three containers, then the two pods.
+	cgroups := [5]string{dirs[0], dirs[1], dirs[2], filepath.Dir(dirs[0]), filepath.Dir(dirs[2])}
+	names := [5]string{"thrashing container", "container beside it", "quiet container", "stalling pod", "quiet pod"}
+	kernel := func() (r [5]stallReading) {
+		t.Helper()
+		for i, d := range cgroups {
+			p := kernelPSI(t, pressureFile(d))
+			r[i] = stallReading{some: p["some"], full: p["full"]}
+		}
+		return r
+	}
+	require.Eventually(t, func() bool { return kernel()[0].some > 0 }, 60*time.Second, 50*time.Millisecond, "the cgroup thrashes")
+
+	s := startLiveScraper(t, tree)
+	_, err := s.scrape(context.Background()) // reads every memory.pressure: nothing kept yet
+	require.NoError(t, err)
+	last := kernel()
+	kept := 0
+	for i := range 4 {
+		time.Sleep(300 * time.Millisecond)
+		before := kernel()
+		keptBefore := s.memory.PressureKept()
+		md, err := s.scrape(context.Background())
+		require.NoError(t, err)
+		keptNow := int(s.memory.PressureKept() - keptBefore)
+		after := kernel()
+		for j := range cgroups {
+			var values map[string]string
+			prefix := "container"
+			if j < 3 {
+				values = points(containerMetrics(md, ids[j]))
+			} else {
+				prefix, values = "k8s.pod", points(podMetrics(md, map[int]string{3: stallUID, 4: quietUID}[j]))
+			}
+			var got stallReading
+			for typ, dst := range map[string]*uint64{"some": &got.some, "full": &got.full} {
+				f, err := strconv.ParseFloat(values[prefix+".memory.pressure.stall_time "+typ], 64)
+				require.NoError(t, err, "%s: %s.memory.pressure.stall_time %s emitted", names[j], prefix, typ)
+				*dst = uint64(math.Round(f * 1e6))
+			}
+			requireBetween(t, names[j]+" PSI some µs", int64(got.some), before[j].some, after[j].some)
+			requireBetween(t, names[j]+" PSI full µs", int64(got.full), before[j].full, after[j].full)
+		}
+		require.Greater(t, before[3].some, last[3].some, "the stalling pod's total moves")
+		// The stalling pod's two containers are read; the quiet one is kept unless its pod's
+		// total moved since the last scrape (nothing of its own stalls, but the host may).
+		require.LessOrEqual(t, keptNow, 1, "scrape %d: only the quiet pod's container kept", i)
+		if before[4].some == last[4].some {
+			require.Equal(t, 1, keptNow, "scrape %d: the quiet pod's total did not move: its container kept", i)
+		}
+		kept += keptNow
+		t.Logf("scrape %d: kept %d; thrashing some %d µs, quiet pod some %d µs", i, keptNow, after[0].some, after[4].some)
+		last = after
+	}
+	require.Positive(t, kept, "the quiet container's memory.pressure kept at least once")
+}
