@@ -34,7 +34,7 @@ type benchRow struct {
 }
 
 var benchRows = []benchRow{
-	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=container+pod", "receiver scrape, container + pod metrics (node and socket metrics off)"},
+	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=container+pod", "receiver scrape, container + pod metrics (node and socket metrics off; nothing stalls here, so each container's memory.pressure is kept while its pod's PSI total stays the same)"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default", "receiver scrape, default config (node dentry and socket receive-queue metrics on; each network namespace's known sockets looked up at every scrape; no socket created or closed here, so each namespace's read put off when its 10-minute period ends)"},
 	{"BenchmarkRead/containers=%d/live-cgroups", "receiver's cgroup reader alone: the container + pod scrape's reads and parsing, no metrics built"},
 	{"BenchmarkBuild/containers=%d/live-cgroups", "receiver's metric building alone: the same metrics into pdata from readings taken before the loop, no file read"},
@@ -47,6 +47,7 @@ var benchRows = []benchRow{
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_refresh_every_scrape", "receiver scrape, default config but every network namespace dumped every scrape (sockets.refresh_interval: 0s; the default dumps each once in 10 minutes and looks its known sockets up in between)"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_refresh_1m", "receiver scrape, default config but sockets.refresh_interval: 1m (the former default): each network namespace's read due once a minute, put off as in the default row (no socket created or closed here), its known sockets looked up in between"},
 	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=default_sockets_changing", "receiver scrape, default config as where every namespace's sockets come and go: no read put off, each namespace dumped once in 10 minutes, its known sockets looked up in between"},
+	{"BenchmarkScrape/containers=%d/live-cgroups/metrics=container+pod_pressure_changing", "receiver scrape, container + pod metrics as where every pod stalls on memory all the time: every container's memory.pressure read on every scrape"},
 }
 
 const (
@@ -58,6 +59,7 @@ const (
 	defaultRow  = 1
 	noPressRow  = 9
 	changingRow = 12
+	stallingRow = 13
 )
 
 // targetPressureGrowth is issue 14's bound on what the pressure signals add to the container
@@ -176,6 +178,9 @@ func (r report) pressureVerdicts(sizes []int) []string {
 		v := fmt.Sprintf("%+.0f %% at %s containers", g*100, thousands(n))
 		if n >= 1000 {
 			v += fmt.Sprintf(", **%s**", metOrMissed(g <= targetPressureGrowth))
+		}
+		if st, ok := r.bench.stat(fmt.Sprintf(benchRows[stallingRow].name, n), "cpu-ns/container"); ok {
+			v += fmt.Sprintf(" (%+.0f %% where every pod stalls)", (st.median/without.median-1)*100)
 		}
 		out = append(out, v)
 	}

@@ -1169,7 +1169,7 @@ type metricContainerMemoryPressureStallTime struct {
 // init fills container.memory.pressure.stall_time metric with initial data.
 func (m *metricContainerMemoryPressureStallTime) init() {
 	m.data.SetName("container.memory.pressure.stall_time")
-	m.data.SetDescription("Cumulative time some (or all) of the container's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory).")
+	m.data.SetDescription("Cumulative time some (or all) of the container's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory). The pod's file is read first: a container's stall is also its pod's, so while the pod's some total stays the same and the container's last avg10 were zero, the container's value last read is reported again, its file read at least every 5 min (a stall too short to reach the pod's total, under a jiffy of the pod's CPU time per CPU, shows then).")
 	m.data.SetUnit("s")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
