@@ -1,6 +1,7 @@
 package cgroupfs
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,65 +83,61 @@ func (g *gateTree) read(cg *Cgroup) uint64 {
 // TestPressureGate: a container's memory.pressure is kept, not read, while its pod's some
 // total is the one read just before the container's last read, its kept averages are zero and
 // the reading is younger than PressureMaxAge; otherwise, and with no gate open, with a gate of
-// a cgroup it is not under, or with the gate off, it is read.
+// a cgroup it is not under, or with the gate off, it is read. Each step writes a's total
+// (and the pod's, when podSome is set), then reads a as the step says.
 func TestPressureGate(t *testing.T) {
 	for _, mode := range []Mode{ModeV2, ModeHybrid} {
 		t.Run(mode.String(), func(t *testing.T) {
 			g := newGateTree(t, mode)
 			t0 := time.Unix(1_700_000_000, 0)
-			g.write(g.pod, "0.00", 1000)
-			g.write(g.a, "0.00", 100)
-			got, kept := g.scrape(t0)
-			require.Equal(t, [2]uint64{100, 0}, [2]uint64{got, kept}, "first read")
-
-			g.write(g.a, "0.00", 200)
-			got, kept = g.scrape(t0.Add(10 * time.Second))
-			require.Equal(t, [2]uint64{100, 1}, [2]uint64{got, kept}, "pod unchanged: kept")
-
-			g.write(g.pod, "0.00", 1001)
-			got, kept = g.scrape(t0.Add(20 * time.Second))
-			require.Equal(t, [2]uint64{200, 1}, [2]uint64{got, kept}, "pod moved: read")
-
-			g.write(g.a, "0.00", 300)
-			got, kept = g.scrape(t0.Add(30 * time.Second))
-			require.Equal(t, [2]uint64{200, 2}, [2]uint64{got, kept}, "pod unchanged since that read: kept")
-
-			got, kept = g.scrape(t0.Add(20*time.Second + PressureMaxAge))
-			require.Equal(t, [2]uint64{300, 2}, [2]uint64{got, kept}, "PressureMaxAge after the last read: read")
-			got, kept = g.scrape(t0.Add(10 * time.Second))
-			require.Equal(t, [2]uint64{300, 2}, [2]uint64{got, kept}, "a clock gone back: read")
-
-			g.write(g.a, "0.10", 400)
-			g.write(g.pod, "0.00", 1002)
-			got, kept = g.scrape(t0.Add(time.Minute))
-			require.Equal(t, [2]uint64{400, 2}, [2]uint64{got, kept}, "pod moved: read, avg10 not zero")
-			g.write(g.a, "0.00", 500)
-			got, kept = g.scrape(t0.Add(2 * time.Minute))
-			require.Equal(t, [2]uint64{500, 2}, [2]uint64{got, kept}, "kept avg10 not zero: read, though the pod did not move")
-			g.write(g.a, "0.00", 600)
-			got, kept = g.scrape(t0.Add(3 * time.Minute))
-			require.Equal(t, [2]uint64{500, 3}, [2]uint64{got, kept}, "zero again: kept")
-
-			g.write(g.a, "0.00", 700)
-			require.Equal(t, uint64(700), g.read(g.a), "no gate open: read")
-			g.write(g.a, "0.00", 800)
-			got, kept = g.scrape(t0.Add(4 * time.Minute))
-			require.Equal(t, [2]uint64{800, 3}, [2]uint64{got, kept}, "read with no gate: not kept")
-			g.r.GatePressure(g.b, pressureParsed, t0.Add(5*time.Minute))
-			g.write(g.a, "0.00", 900)
-			require.Equal(t, uint64(900), g.read(g.a), "a gate of another cgroup: read")
-			g.r.ClosePressureGate()
-
-			got, kept = g.scrape(t0.Add(6 * time.Minute))
-			require.Equal(t, [2]uint64{900, 3}, [2]uint64{got, kept}, "read under its pod again")
-			g.write(g.a, "0.00", 1000)
-			g.r.SetPressureGate(false)
-			got, kept = g.scrape(t0.Add(7 * time.Minute))
-			require.Equal(t, [2]uint64{1000, 3}, [2]uint64{got, kept}, "gate off: read")
-			g.write(g.a, "0.00", 1100)
-			g.r.SetPressureGate(true)
-			got, kept = g.scrape(t0.Add(8 * time.Minute))
-			require.Equal(t, [2]uint64{1100, 3}, [2]uint64{got, kept}, "gate on again: what was read with it off is not kept")
+			// What a step does before reading a, besides writing the files.
+			noGate := func(_ *gateTree, _ time.Time) {}
+			otherGate := func(g *gateTree, now time.Time) { g.r.GatePressure(g.b, pressureParsed, now) }
+			gateOff := func(g *gateTree, _ time.Time) { g.r.SetPressureGate(false) }
+			gateOn := func(g *gateTree, _ time.Time) { g.r.SetPressureGate(true) }
+			steps := []struct {
+				name          string
+				podSome, some uint64 // written first; podSome 0: the pod's file unchanged
+				avg10         string
+				at            time.Duration // after t0
+				before        func(*gateTree, time.Time)
+				scrape        bool // the pod, then a under its gate; else a alone
+				want, kept    uint64
+			}{
+				{name: "first read", podSome: 1000, some: 100, scrape: true, want: 100, kept: 0},
+				{name: "pod unchanged: kept", some: 200, at: 10 * time.Second, scrape: true, want: 100, kept: 1},
+				{name: "pod moved: read", podSome: 1001, some: 200, at: 20 * time.Second, scrape: true, want: 200, kept: 1},
+				{name: "pod unchanged since that read: kept", some: 300, at: 30 * time.Second, scrape: true, want: 200, kept: 2},
+				{name: "PressureMaxAge after the last read: read", some: 300, at: 20*time.Second + PressureMaxAge, scrape: true, want: 300, kept: 2},
+				{name: "a clock gone back: read", some: 300, at: 10 * time.Second, scrape: true, want: 300, kept: 2},
+				{name: "pod moved: read, avg10 not zero", podSome: 1002, some: 400, avg10: "0.10", at: time.Minute, scrape: true, want: 400, kept: 2},
+				{name: "kept avg10 not zero: read, though the pod did not move", some: 500, at: 2 * time.Minute, scrape: true, want: 500, kept: 2},
+				{name: "zero again: kept", some: 600, at: 3 * time.Minute, scrape: true, want: 500, kept: 3},
+				{name: "no gate open: read", some: 700, before: noGate, want: 700, kept: 3},
+				{name: "read with no gate: not kept", some: 800, at: 4 * time.Minute, scrape: true, want: 800, kept: 3},
+				{name: "a gate of another cgroup: read", some: 900, at: 5 * time.Minute, before: otherGate, want: 900, kept: 3},
+				{name: "read under its pod again", some: 900, at: 6 * time.Minute, scrape: true, want: 900, kept: 3},
+				{name: "gate off: read", some: 1000, at: 7 * time.Minute, before: gateOff, scrape: true, want: 1000, kept: 3},
+				{name: "gate on again: what was read with it off is not kept", some: 1100, at: 8 * time.Minute, before: gateOn, scrape: true, want: 1100, kept: 3},
+			}
+			for _, st := range steps {
+				if st.podSome != 0 {
+					g.write(g.pod, "0.00", st.podSome)
+				}
+				g.write(g.a, cmp.Or(st.avg10, "0.00"), st.some)
+				now := t0.Add(st.at)
+				if st.before != nil {
+					st.before(g, now)
+				}
+				var got uint64
+				if st.scrape {
+					got, _ = g.scrape(now)
+				} else {
+					got = g.read(g.a)
+					g.r.ClosePressureGate()
+				}
+				require.Equal(t, [2]uint64{st.want, st.kept}, [2]uint64{got, g.r.PressureKept()}, "%s: (a's total, reads kept)", st.name)
+			}
 		})
 	}
 }
