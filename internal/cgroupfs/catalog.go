@@ -3,6 +3,7 @@ package cgroupfs
 import (
 	"errors"
 	"fmt"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -118,6 +119,7 @@ func (c *Catalog) syncHandles() {
 	seen := make(map[string]struct{}, len(c.handles))
 	for _, p := range c.tree.Pods {
 		seen[p.Path] = struct{}{}
+		seen[path.Dir(p.Path)] = struct{}{} // its QoS class cgroup, whose memory.pressure gates the pod's
 		for _, ct := range p.Containers {
 			seen[ct.Path] = struct{}{}
 		}

@@ -3,6 +3,7 @@ package cgroupfs
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"testing"
 	"time"
@@ -49,12 +50,14 @@ func catalogChangesIn(t *testing.T, dir string, mode Mode) {
 
 	kept := cat.Handle(tree.Pods[0].Containers[0].Path)
 	kept.tcp = tcpIdle
+	qos := cat.Handle(path.Dir(tree.Pods[0].Path))
 	require.NoError(t, os.Mkdir(filepath.Join(pod, containerID(1)), 0o755))
 	tree, err = cat.Refresh(now.Add(2 * time.Second))
 	require.NoError(t, err)
 	require.Equal(t, 2, cat.Walks(), "a new container directory triggers a walk")
 	require.Equal(t, 2, containerCount(tree))
 	require.Equal(t, tcpUnknown, kept.tcp, "a walk has kept handles check idle tcp accounting again")
+	require.Same(t, qos, cat.Handle(path.Dir(tree.Pods[0].Path)), "a pod's parent's handle, which gates the pod's PSI, is kept")
 
 	gone := tree.Pods[0].Containers[1].Path
 	_ = cat.Handle(gone)

@@ -11,18 +11,22 @@ import (
 // its cgroup and of every ancestor on the same CPU (psi_group_change runs for each), and a
 // group's "some" total grows by every CPU's stall time weighted by the group's non-idle time
 // on that CPU. A CPU on which a container's task stalls is non-idle for its pod too, so the
-// container's stall raises its pod's some total. So while a pod's some total stays the same,
-// its containers' totals stay the same, and a container whose memory.pressure was read since
-// is not read again: one file less per container and scrape on a node where nothing stalls.
+// container's stall raises its pod's some total. So while a cgroup's some total stays the
+// same, its descendants' totals stay the same, and a descendant whose memory.pressure was read
+// since is not read again. The scraper applies this twice: a pod's parent (its QoS class
+// cgroup, read once a scrape) gates the pod, and the pod its containers. On a node where
+// nothing stalls, that is a file per QoS class and scrape instead of one per pod and container.
 //
 // What the rule cannot see: the kernel weighs each CPU by whole jiffies of the group's
 // non-idle time in each aggregation period (at most 2 s), and prints the total in whole µs.
 // A stall of a container whose pod was non-idle for less than a jiffy on that CPU in that
 // period, or one the pod's weighting dilutes below a µs, adds to the container's total and not
-// the pod's. Such a stall, shorter than a jiffy per CPU and period, shows at the container's
-// next read: when its pod's total next moves, and at most PressureMaxAge after the last read.
+// the pod's (and likewise a pod's and its parent's). Such a stall, shorter than a jiffy per CPU
+// and period, shows at the container's next read: when its pod's total next moves, and at most
+// PressureMaxAge after the last read.
 //
-// A container's kept reading is used only while
+// A cgroup's kept reading (the words say container and pod; the same holds for pod and
+// parent) is used only while
 //   - a gate is open (GatePressure: the scraper opens one with its pod's reading just taken),
 //     and the container's pressure file lies under the pod's (its cgroup is a descendant);
 //   - the pod's some total is the one read just before the container's last read;
@@ -30,7 +34,9 @@ import (
 //     would go stale, while a zero one stays zero;
 //   - the last read is younger than PressureMaxAge.
 //
-// A reading taken with no gate open is not kept.
+// A reading taken with no gate open is not kept. A pod whose PSI is switched off (0 written to
+// its cgroup.pressure, 6.1+) stops counting while its containers go on; the kernel then hides
+// its memory.pressure, so its reading has no some line and opens no gate.
 
 // PressureMaxAge is the longest a container's memory.pressure goes unread behind its pod's.
 const PressureMaxAge = 5 * time.Minute
@@ -128,4 +134,28 @@ func fillGatedPressure(r *MemoryReader, cg *Cgroup, b []byte, m *Memory) error {
 		cg.psi = pressureReading{p: m.Pressure, total: r.gate.total, at: r.gate.now, kept: true}
 	}
 	return nil
+}
+
+// ReadPressure reads a cgroup's memory.pressure alone: that of pods' parents (their QoS class
+// cgroups), read to open a gate for the pods. It has no lines when the kernel has no PSI
+// there or the cgroup is gone.
+func (r *MemoryReader) ReadPressure(cg *Cgroup) (psi.Pressure, error) {
+	id := v1Pressure
+	if r.mode.V2() {
+		id = v2Pressure
+	}
+	b, err := r.file(cg, id, false)
+	switch {
+	case vanished(err):
+		return psi.Pressure{}, nil
+	case err != nil:
+		return psi.Pressure{}, err
+	case b == nil:
+		return psi.Pressure{}, nil
+	}
+	p, err := psi.Parse(b)
+	if err != nil {
+		return psi.Pressure{}, cg.pathError(id, "parse", err)
+	}
+	return p, nil
 }

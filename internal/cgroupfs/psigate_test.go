@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cgroupmem/cgroupmem/internal/psi"
 )
 
 // pressureFile is a memory.pressure with both avg10 at avg10 and the given totals.
@@ -170,4 +172,34 @@ func TestPressureGateNeedsADescendant(t *testing.T) {
 	require.False(t, h.gated(&Cgroup{Dir: "/m/pod1/a"}), "no unified twin")
 	h.GatePressure(&Cgroup{Dir: "/m/pod1"}, pressureParsed, time.Now())
 	require.False(t, h.gated(&Cgroup{Dir: "/m/pod1/a", Unified: "/u/pod1/a"}), "a pod without a unified twin opens no gate")
+}
+
+// TestReadPressure reads a memory.pressure alone: a pod parent's, to gate its pods.
+func TestReadPressure(t *testing.T) {
+	for _, mode := range []Mode{ModeV2, ModeHybrid} {
+		t.Run(mode.String(), func(t *testing.T) {
+			g := newGateTree(t, mode)
+			r := NewMemoryReader(mode)
+			p, err := r.ReadPressure(g.pod)
+			require.NoError(t, err)
+			require.False(t, p.Some.OK, "no file: no lines")
+
+			g.write(g.pod, "0.00", 1000)
+			g.pod.Close() // forget that the file was absent
+			p, err = r.ReadPressure(g.pod)
+			require.NoError(t, err)
+			require.Equal(t, [2]uint64{1000, 500}, [2]uint64{p.Some.Total, p.Full.Total})
+
+			writeFile(t, filepath.Join(g.pressureDir[g.pod], "memory.pressure"), "some avg10=x\n")
+			_, err = r.ReadPressure(g.pod)
+			require.ErrorIs(t, err, psi.ErrMalformed)
+			require.ErrorContains(t, err, filepath.Join(g.pressureDir[g.pod], "memory.pressure"))
+
+			require.NoError(t, os.RemoveAll(g.pressureDir[g.pod]))
+			g.pod.Close()
+			p, err = r.ReadPressure(g.pod)
+			require.NoError(t, err, "a cgroup gone: no lines")
+			require.False(t, p.Some.OK)
+		})
+	}
 }

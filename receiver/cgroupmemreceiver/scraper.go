@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/cgroupmem/cgroupmem/internal/cgroupfs"
 	"github.com/cgroupmem/cgroupmem/internal/k8smeta"
+	"github.com/cgroupmem/cgroupmem/internal/psi"
 	"github.com/cgroupmem/cgroupmem/internal/sockets"
 	"github.com/cgroupmem/cgroupmem/receiver/cgroupmemreceiver/internal/metadata"
 )
@@ -59,6 +61,9 @@ type cgroupScraper struct {
 
 	// readings are the cgroups of the batch being scraped, read and not yet recorded.
 	readings []cgroupReading
+	// podParents are the pods' parents (their QoS class cgroups) whose memory.pressure this
+	// scrape read, by path: each gates its pods' (readPod).
+	podParents map[string]podParent
 
 	budgetWarned bool
 	// nodeOOMKillsWarned says that the node's OOM kill count could not be read, once.
@@ -74,6 +79,7 @@ func newCgroupScraper(cfg *Config, set receiver.Settings) *cgroupScraper {
 
 		containerReadings: containerReadings(cfg.Metrics),
 		podReadings:       podReadings(cfg.Metrics),
+		podParents:        map[string]podParent{},
 	}
 	s.containerPressure = containerPressureRecorders(s.mb)
 	s.podPressure = podPressureRecorders(s.mb)
@@ -201,6 +207,7 @@ func (s *cgroupScraper) scrapeInBatches(ctx context.Context, batchResources int,
 		errs.AddPartial(containerMetricsLen, err)
 	}
 	s.trackNodeOOMKills()
+	clear(s.podParents)
 	s.oom.begin(s)
 	socks := s.collectSockets(ctx, tree, &errs)
 	if err := s.dentries.snapshot(s.logger); err != nil {
@@ -267,20 +274,52 @@ func (s *cgroupScraper) readPodWithContainers(pod *cgroupfs.Pod, now time.Time, 
 	podRead.add(s)
 }
 
-// readPod reads one pod cgroup, before its containers, unless the filters leave it out. It
-// opens the reader's pressure gate with the pod's memory.pressure (cgroupfs/psigate.go): the
-// containers read next need not read theirs while the pod's total stays the same.
+// readPod reads one pod cgroup, before its containers, unless the filters leave it out. The
+// pressure gates (cgroupfs/psigate.go) go down the tree: the pod's parent's memory.pressure
+// opens one for the pod's, and the pod's for its containers' read next, each of which need
+// not be read while the total above it stays the same.
 func (s *cgroupScraper) readPod(pod *cgroupfs.Pod, now time.Time, errs *scrapererror.ScrapeErrors) podReading {
 	info, _ := s.k8s.Pod(pod.UID)
 	if !s.k8s.Include(info.Namespace, info.Name, "") {
 		return podReading{}
 	}
 	h := s.catalog.Handle(pod.Path)
+	s.gateByParent(pod.Path, now)
 	mem, ok := s.readCgroup(pod.Path, s.podReadings, errs)
+	s.memory.ClosePressureGate()
 	if ok {
 		s.memory.GatePressure(h, mem.Pressure, now)
 	}
 	return podReading{cgroupReading: cgroupReading{pod: pod, names: containerNames{pod: info}, mem: mem}, ok: ok}
+}
+
+// podParent is a pod's parent cgroup and its memory.pressure as read this scrape.
+type podParent struct {
+	h *cgroupfs.Cgroup
+	p psi.Pressure
+}
+
+// gateByParent opens the pressure gate of the pod at rel's parent, reading the parent's
+// memory.pressure once a scrape, when the pods' is read at all. A parent that is the
+// hierarchy's root, or whose file cannot be read, opens none: the pod's file is read.
+func (s *cgroupScraper) gateByParent(rel string, now time.Time) {
+	if s.podReadings&cgroupfs.OptPressure == 0 {
+		return
+	}
+	dir := path.Dir(rel)
+	if dir == "/" || dir == "." {
+		return
+	}
+	parent, seen := s.podParents[dir]
+	if !seen {
+		parent.h = s.catalog.Handle(dir)
+		var err error
+		if parent.p, err = s.memory.ReadPressure(parent.h); err != nil {
+			s.logger.Debug("A pod parent's memory.pressure could not be read: its pods' are read", zap.Error(err))
+		}
+		s.podParents[dir] = parent
+	}
+	s.memory.GatePressure(parent.h, parent.p, now)
 }
 
 // podReading is a pod cgroup read before its containers, to be added to s.readings after

@@ -234,8 +234,9 @@ func TestScrapeReadsOnlyTheFilesItsMetricsNeed(t *testing.T) {
 	// 3 containers and 2 pods: memory.stat, usage, limit, kmem each; per container tcp max
 	// usage, oom_control, failcnt and max_usage_in_bytes; per pod oom_control, failcnt,
 	// max_usage_in_bytes and the unified memory.pressure; the unified memory.pressure of the
-	// 2 containers that have one; one memory.kmem.slabinfo (empty on 6.18: read once).
-	require.Equal(t, 5*4+3*4+2*4+2+1, openAfterScrape(fixtureConfig(root)))
+	// 2 containers that have one and of the pods' 2 parents (kubepods, kubepods/burstable: they
+	// gate the pods'); one memory.kmem.slabinfo (empty on 6.18: read once).
+	require.Equal(t, 5*4+3*4+2*4+2+2+1, openAfterScrape(fixtureConfig(root)))
 
 	cfg := fixtureConfig(root)
 	m := &cfg.Metrics
@@ -251,7 +252,7 @@ func TestScrapeReadsOnlyTheFilesItsMetricsNeed(t *testing.T) {
 	require.Equal(t, 5*4, openAfterScrape(cfg))
 
 	m.ContainerMemoryPressureStallTime.Enabled, m.K8sPodMemoryPressureStallTime.Enabled = true, true
-	require.Equal(t, 5*4+2+2, openAfterScrape(cfg), "PSI: the unified memory.pressure of 2 containers and 2 pods")
+	require.Equal(t, 5*4+2+2+2, openAfterScrape(cfg), "PSI: the unified memory.pressure of 2 containers, 2 pods and their 2 parents")
 }
 
 // numberDataPoints are the data points of a sum or a gauge.

@@ -154,12 +154,13 @@ func podMetrics(md pmetric.Metrics, uid string) pmetric.MetricSlice {
 	return pmetric.NewMetricSlice()
 }
 
-// TestLivePressureGate runs two pods: in one, a container thrashing through a 32 MiB limit
-// beside a sleeping one; in the other, a sleeping container. Over scrapes 300 ms apart, every
-// container's and pod's PSI must lie between the kernel's files read just before and just
-// after the scrape, whether read or kept by the pressure gate (cgroupfs/psigate.go): the
-// stalling pod's total moves, so both its containers are read on every scrape; the quiet
-// pod's does not, so its container's memory.pressure is kept, not read.
+// TestLivePressureGate runs two pods: a burstable one with a container thrashing through a
+// 32 MiB limit beside a sleeping one, and a best-effort one with a sleeping container. Over
+// scrapes 300 ms apart, every container's and pod's PSI must lie between the kernel's files
+// read just before and just after the scrape, whether read or kept by the pressure gates
+// (cgroupfs/psigate.go): the stalling pod's total moves, so both its containers are read on
+// every scrape; the best-effort pod's parent (kubepods/besteffort) and the pod do not, so
+// neither the pod's nor its container's memory.pressure is read again.
 func TestLivePressureGate(t *testing.T) {
 	tree := testcgroup.NewAnyVersion(t)
 	pressureFile := func(dir string) string {
@@ -174,9 +175,9 @@ func TestLivePressureGate(t *testing.T) {
 	stallUID, quietUID := testcgroup.NewPodUID(), testcgroup.NewPodUID()
 	ids := [3]string{testcgroup.NewContainerID(), testcgroup.NewContainerID(), testcgroup.NewContainerID()}
 	dirs := [3]string{
-		tree.AddContainer(testcgroup.QoSBurstable, stallUID, ids[0]), // thrashes
-		tree.AddContainer(testcgroup.QoSBurstable, stallUID, ids[1]), // sleeps beside it
-		tree.AddContainer(testcgroup.QoSBurstable, quietUID, ids[2]), // sleeps in a pod of its own
+		tree.AddContainer(testcgroup.QoSBurstable, stallUID, ids[0]),  // thrashes
+		tree.AddContainer(testcgroup.QoSBurstable, stallUID, ids[1]),  // sleeps beside it
+		tree.AddContainer(testcgroup.QoSBestEffort, quietUID, ids[2]), // sleeps in a pod of its own
 	}
 	if f := pressureFile(dirs[2]); f == "" {
 		t.Skip("no unified mount on this hybrid host: no PSI to gate")
@@ -197,10 +198,11 @@ func TestLivePressureGate(t *testing.T) {
 	}
 	require.NoError(t, tree.WaitJoined())
 
-	// cgroups: the three containers, then the two pods.
-	cgroups := [5]string{dirs[0], dirs[1], dirs[2], filepath.Dir(dirs[0]), filepath.Dir(dirs[2])}
+	// The three containers, the two pods, and the quiet pod's parent (not reported).
+	const quietPod, quietParent = 4, 5
+	cgroups := [6]string{dirs[0], dirs[1], dirs[2], filepath.Dir(dirs[0]), filepath.Dir(dirs[2]), filepath.Dir(filepath.Dir(dirs[2]))}
 	names := [5]string{"thrashing container", "container beside it", "quiet container", "stalling pod", "quiet pod"}
-	kernel := func() (r [5]stallReading) {
+	kernel := func() (r [6]stallReading) {
 		t.Helper()
 		for i, d := range cgroups {
 			p := kernelPSI(t, pressureFile(d))
@@ -223,7 +225,7 @@ func TestLivePressureGate(t *testing.T) {
 		require.NoError(t, err)
 		keptNow := int(s.memory.PressureKept() - keptBefore)
 		after := kernel()
-		for j := range cgroups {
+		for j, name := range names {
 			var values map[string]string
 			prefix := "container"
 			if j < 3 {
@@ -234,22 +236,26 @@ func TestLivePressureGate(t *testing.T) {
 			var got stallReading
 			for typ, dst := range map[string]*uint64{"some": &got.some, "full": &got.full} {
 				f, err := strconv.ParseFloat(values[prefix+".memory.pressure.stall_time "+typ], 64)
-				require.NoError(t, err, "%s: %s.memory.pressure.stall_time %s emitted", names[j], prefix, typ)
+				require.NoError(t, err, "%s: %s.memory.pressure.stall_time %s emitted", name, prefix, typ)
 				*dst = uint64(math.Round(f * 1e6))
 			}
-			requireBetween(t, names[j]+" PSI some µs", int64(got.some), before[j].some, after[j].some)
-			requireBetween(t, names[j]+" PSI full µs", int64(got.full), before[j].full, after[j].full)
+			requireBetween(t, name+" PSI some µs", int64(got.some), before[j].some, after[j].some)
+			requireBetween(t, name+" PSI full µs", int64(got.full), before[j].full, after[j].full)
 		}
 		require.Greater(t, before[3].some, last[3].some, "the stalling pod's total moves")
-		// The stalling pod's two containers are read; the quiet one is kept unless its pod's
-		// total moved since the last scrape (nothing of its own stalls, but the host may).
-		require.LessOrEqual(t, keptNow, 1, "scrape %d: only the quiet pod's container kept", i)
-		if before[4].some == last[4].some {
-			require.Equal(t, 1, keptNow, "scrape %d: the quiet pod's total did not move: its container kept", i)
+		// The stalling pod's two containers are read, and the pod; the quiet pod and its
+		// container are kept unless a total above them moved since the last scrape (nothing
+		// of theirs stalls, but the host may).
+		require.LessOrEqual(t, keptNow, 2, "scrape %d: only the quiet pod and its container kept", i)
+		switch {
+		case before[quietParent].some == last[quietParent].some:
+			require.Equal(t, 2, keptNow, "scrape %d: the quiet pod's parent's total did not move: the pod and its container kept", i)
+		case before[quietPod].some == last[quietPod].some:
+			require.GreaterOrEqual(t, keptNow, 1, "scrape %d: the quiet pod's total did not move: its container kept", i)
 		}
 		kept += keptNow
-		t.Logf("scrape %d: kept %d; thrashing some %d µs, quiet pod some %d µs", i, keptNow, after[0].some, after[4].some)
+		t.Logf("scrape %d: kept %d; thrashing some %d µs, quiet pod some %d µs", i, keptNow, after[0].some, after[quietPod].some)
 		last = after
 	}
-	require.Positive(t, kept, "the quiet container's memory.pressure kept at least once")
+	require.Positive(t, kept, "the quiet pod's memory.pressure kept at least once")
 }

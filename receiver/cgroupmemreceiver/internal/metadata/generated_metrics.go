@@ -3092,7 +3092,7 @@ type metricK8sPodMemoryPressureStallTime struct {
 // init fills k8s.pod.memory.pressure.stall_time metric with initial data.
 func (m *metricK8sPodMemoryPressureStallTime) init() {
 	m.data.SetName("k8s.pod.memory.pressure.stall_time")
-	m.data.SetDescription("Cumulative time some (or all) of the pod's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory).")
+	m.data.SetDescription("Cumulative time some (or all) of the pod's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory). The pod's parent (its QoS class cgroup) is read first, once a scrape: while its some total stays the same and the pod's last avg10 were zero, the pod's value last read is reported again, its file read at least every 5 min.")
 	m.data.SetUnit("s")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
