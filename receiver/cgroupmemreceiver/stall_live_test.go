@@ -37,6 +37,35 @@ func kernelPSI(t *testing.T, path string) map[string]uint64 {
 	return out
 }
 
+// startThrashing gives the container cgroup dir a 32 MiB memory limit and starts in it a
+// process that keeps reading a 96 MiB file: reclaim evicts the file's pages, reading them
+// again refaults them, and the process stalls on memory. It skips the test where the scratch
+// directory is tmpfs, whose pages are not reclaimed without swap.
+func startThrashing(t *testing.T, tree *testcgroup.Tree, dir string) {
+	t.Helper()
+	tree.SetMemoryLimit(dir, 32*mib)
+	scratch := t.TempDir()
+	var st syscall.Statfs_t
+	require.NoError(t, syscall.Statfs(scratch, &st))
+	if st.Type == tmpfsMagic {
+		t.Skipf("%s is tmpfs: its pages are not reclaimed without swap", scratch)
+	}
+	file := filepath.Join(scratch, "thrash")
+	tree.Start(t, dir, exec.Command("sh", "-c", "head -c 100663296 /dev/zero > "+file+"; while :; do cat "+file+" > /dev/null; done"))
+}
+
+// scrapedPSI is the some and full stall time, in µs, of the prefix.memory.pressure.stall_time
+// data points among the values (points) of resource what, which must be there.
+func scrapedPSI(t *testing.T, what, prefix string, values map[string]string) (some, full uint64) {
+	t.Helper()
+	for typ, dst := range map[string]*uint64{"some": &some, "full": &full} {
+		f, err := strconv.ParseFloat(values[prefix+".memory.pressure.stall_time "+typ], 64)
+		require.NoError(t, err, "%s: %s.memory.pressure.stall_time %s emitted", what, prefix, typ)
+		*dst = uint64(math.Round(f * 1e6))
+	}
+	return some, full
+}
+
 // stallReading is what the kernel says of a stalling cgroup, or what a scrape said of it.
 type stallReading struct {
 	refaultFile uint64
@@ -55,15 +84,7 @@ func TestLiveStallRaisesRefaultsAndPSI(t *testing.T) {
 	uid, id := testcgroup.NewPodUID(), testcgroup.NewContainerID()
 	dir := tree.AddContainer(testcgroup.QoSBurstable, uid, id)
 	podDir := filepath.Dir(dir)
-	tree.SetMemoryLimit(dir, 32*mib)
-	scratch := t.TempDir()
-	var st syscall.Statfs_t
-	require.NoError(t, syscall.Statfs(scratch, &st))
-	if st.Type == tmpfsMagic {
-		t.Skipf("%s is tmpfs: its pages are not reclaimed without swap", scratch)
-	}
-	file := filepath.Join(scratch, "thrash")
-	tree.Start(t, dir, exec.Command("sh", "-c", "head -c 100663296 /dev/zero > "+file+"; while :; do cat "+file+" > /dev/null; done"))
+	startThrashing(t, tree, dir)
 	hasPSI := false // PSI of the unified twin: a hybrid host whose kernel accounts it (not psi=0)
 	if u := tree.Unified(dir); u != "" {
 		_, err := os.Stat(filepath.Join(u, "memory.pressure"))
@@ -92,11 +113,7 @@ func TestLiveStallRaisesRefaultsAndPSI(t *testing.T) {
 		require.NoError(t, err, "%s.memory.refaults file emitted", prefix)
 		r.refaultFile = v
 		if hasPSI {
-			for typ, dst := range map[string]*uint64{"some": &r.some, "full": &r.full} {
-				f, err := strconv.ParseFloat(values[prefix+".memory.pressure.stall_time "+typ], 64)
-				require.NoError(t, err, "%s.memory.pressure.stall_time %s emitted", prefix, typ)
-				*dst = uint64(math.Round(f * 1e6))
-			}
+			r.some, r.full = scrapedPSI(t, prefix, prefix, values)
 		}
 		return r
 	}
@@ -184,15 +201,7 @@ func TestLivePressureGate(t *testing.T) {
 	} else if _, err := os.Stat(f); err != nil {
 		t.Skipf("no PSI on this kernel: %v", err)
 	}
-	scratch := t.TempDir()
-	var st syscall.Statfs_t
-	require.NoError(t, syscall.Statfs(scratch, &st))
-	if st.Type == tmpfsMagic {
-		t.Skipf("%s is tmpfs: its pages are not reclaimed without swap", scratch)
-	}
-	tree.SetMemoryLimit(dirs[0], 32*mib)
-	file := filepath.Join(scratch, "thrash")
-	tree.Start(t, dirs[0], exec.Command("sh", "-c", "head -c 100663296 /dev/zero > "+file+"; while :; do cat "+file+" > /dev/null; done"))
+	startThrashing(t, tree, dirs[0])
 	for _, d := range dirs[1:] {
 		require.NoError(t, tree.StartSleeper(d))
 	}
@@ -234,11 +243,7 @@ func TestLivePressureGate(t *testing.T) {
 				prefix, values = "k8s.pod", points(podMetrics(md, map[int]string{3: stallUID, 4: quietUID}[j]))
 			}
 			var got stallReading
-			for typ, dst := range map[string]*uint64{"some": &got.some, "full": &got.full} {
-				f, err := strconv.ParseFloat(values[prefix+".memory.pressure.stall_time "+typ], 64)
-				require.NoError(t, err, "%s: %s.memory.pressure.stall_time %s emitted", name, prefix, typ)
-				*dst = uint64(math.Round(f * 1e6))
-			}
+			got.some, got.full = scrapedPSI(t, name, prefix, values)
 			requireBetween(t, name+" PSI some µs", int64(got.some), before[j].some, after[j].some)
 			requireBetween(t, name+" PSI full µs", int64(got.full), before[j].full, after[j].full)
 		}
