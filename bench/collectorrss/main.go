@@ -191,6 +191,7 @@ func runSideBySide(ctx context.Context, su setup, t *tree, n int) (r collectorre
 	err = errors.Join(err, c.stop())
 	r.Containers, r.Pods, r.Processors, r.Without = n, pods, processors, su.without
 	r.ReceiverDefaults, r.Exporter, r.Collector = !su.deployedReceiver, "otlp", su.bin
+	r.Compression = compressionsSeen()
 	if n > 0 {
 		r.CPUPerContainerMicros = 1000 * r.CPUPerScrapeMillis / float64(n)
 	}

@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"google.golang.org/grpc"
-	_ "google.golang.org/grpc/encoding/gzip" // the otlp exporter compresses with gzip by default
 )
 
 // The working-set metrics the side-by-side run compares with cAdvisor's, and the socket
@@ -44,6 +43,7 @@ type otlpSink struct {
 }
 
 func startOTLPSink(exports chan<- export) (*otlpSink, error) {
+	resetCompressions()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

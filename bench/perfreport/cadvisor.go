@@ -46,8 +46,8 @@ func (r report) renderCAdvisor(p func(string, ...any)) {
 		return
 	}
 	c0 := runs[0]
-	p("cAdvisor as the kubelet embeds it (%s: the manager with the raw cgroup factory only, memory metrics only, %s, the kubelet's 2-minute stats cache) and our collector as a node runs it (`%s` with the receiver's default metrics, socket receive-queue and node dentry metrics included, or, in the rows so marked, the DaemonSet's receiver config, the DaemonSet's processors and its OTLP/gRPC exporter, gzip as configured, sending to the harness on loopback; collection_interval %s), on the same tree at the same time: N containers in N/2 burstable pods, each pod in a network namespace of its own as a pod sandbox is, each container one sleeping process holding 5 sockets (a TCP listener, both ends of a connection, a UDP receiver and sender), half of the containers with unread data in two of them (the run checks that our collector reports exactly that), the tree mirrored in this hybrid host's cgroup2 mount with each process in both, as runc lays a container out here. cAdvisor runs in the tree's root cgroup, in a cgroup namespace of its own with the memory hierarchy mounted again from there: it sees the tree as the whole hierarchy (`/kubepods/burstable/pod<uid>/<id>`, as on a node) and watches nothing else, as our receiver, whose root_path is the tree, watches nothing else; on this shared machine the host's hierarchy holds other users' test cgroups coming and going, which its inotify watcher would otherwise handle. CPU is each process's utime + stime over the same window of %d of our scrapes after %d warm-up scrapes (cAdvisor started first and knew every cgroup before our collector started); memory at the window's end. The harness's own work (the OTLP endpoint, the comparison) is in neither.\n\n",
-		c0.CAdvisor.Library, c0.CAdvisor.Housekeeping, orDefault(c0.Collector, "_build/otelcol-cgroupmem"), c0.Interval, c0.Scrapes, c0.Warmup)
+	p("cAdvisor as the kubelet embeds it (%s: the manager with the raw cgroup factory only, memory metrics only, %s, the kubelet's 2-minute stats cache) and our collector as a node runs it (`%s` with the receiver's default metrics, socket receive-queue and node dentry metrics included, or, in the rows so marked, the DaemonSet's receiver config, the DaemonSet's processors and its OTLP/gRPC exporter, %s, sending to the harness on loopback; collection_interval %s), on the same tree at the same time: N containers in N/2 burstable pods, each pod in a network namespace of its own as a pod sandbox is, each container one sleeping process holding 5 sockets (a TCP listener, both ends of a connection, a UDP receiver and sender), half of the containers with unread data in two of them (the run checks that our collector reports exactly that), the tree mirrored in this hybrid host's cgroup2 mount with each process in both, as runc lays a container out here. cAdvisor runs in the tree's root cgroup, in a cgroup namespace of its own with the memory hierarchy mounted again from there: it sees the tree as the whole hierarchy (`/kubepods/burstable/pod<uid>/<id>`, as on a node) and watches nothing else, as our receiver, whose root_path is the tree, watches nothing else; on this shared machine the host's hierarchy holds other users' test cgroups coming and going, which its inotify watcher would otherwise handle. CPU is each process's utime + stime over the same window of %d of our scrapes after %d warm-up scrapes (cAdvisor started first and knew every cgroup before our collector started); memory at the window's end. The harness's own work (the OTLP endpoint, the comparison) is in neither.\n\n",
+		c0.CAdvisor.Library, c0.CAdvisor.Housekeeping, orDefault(c0.Collector, "_build/otelcol-cgroupmem"), compressionOf(runs), c0.Interval, c0.Scrapes, c0.Warmup)
 	p("| containers | process | CPU in the window | CPU µs per container per 10 s | readings per container in the window | VmRSS | peak RSS (VmHWM) |\n")
 	p("|---:|---|---:|---:|---:|---:|---:|\n")
 	var ratios, deployed []string
@@ -188,4 +188,25 @@ func safeRatio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
+}
+
+// compressionOf says how the runs' exporters compressed, as the harness's endpoint received
+// their requests.
+func compressionOf(runs []collectorresult.Run) string {
+	seen := map[string]bool{}
+	var names []string
+	for _, c := range runs {
+		n := orDefault(c.Compression, "not recorded")
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	switch {
+	case len(names) == 1 && names[0] == "none":
+		return "uncompressed as configured"
+	case len(names) == 1 && names[0] == "not recorded":
+		return "its compression not recorded"
+	}
+	return "compressed with " + strings.Join(names, ", ") + " as configured"
 }

@@ -166,7 +166,7 @@ func sideBySideRun(containers int, ours, theirs float64, hwm uint64) collectorre
 	return collectorresult.Run{
 		Collector: "_build/otelcol-cgroupmem", Containers: containers, Pods: containers / 2, Interval: "10s", Scrapes: 6, Warmup: 10,
 		WindowSeconds: 60, CPUSeconds: ours, HWMBytes: hwm, RSSBytes: hwm - 2<<20,
-		Processors: []string{"memory_limiter", "memdivergence", "batch"}, ReceiverDefaults: true, Exporter: "otlp",
+		Processors: []string{"memory_limiter", "memdivergence", "batch"}, ReceiverDefaults: true, Exporter: "otlp", Compression: "zstd",
 		CAdvisor: &collectorresult.Peer{
 			Library: "github.com/google/cadvisor/lib v0.60.6", Housekeeping: "housekeeping 10s",
 			CPUSeconds: theirs, RSSBytes: 18 << 20, HWMBytes: 19 << 20, HousekeepingsPerContainer: 3,
@@ -199,6 +199,7 @@ func TestRenderCAdvisor(t *testing.T) {
 	for _, want := range []string{
 		"### Side by side with cAdvisor",
 		"cAdvisor as the kubelet embeds it (github.com/google/cadvisor/lib v0.60.6:",
+		"its OTLP/gRPC exporter, compressed with zstd as configured, sending to the harness",
 		// 1.0 s over 60 s is 167 ms per 10 s, over 200 containers 833 µs each.
 		"| 200 | cAdvisor v0.60.6 | 1.00 s | 833 | 3.0 housekeepings | 18.0 MiB | 19.0 MiB |",
 		"| 200 | ours, receiver defaults: memory_limiter, memdivergence, batch | 0.40 s | 333 | 6 scrapes | 46.0 MiB | 48.0 MiB |",
@@ -238,6 +239,21 @@ func withPeerProfile(r collectorresult.Run) collectorresult.Run {
 		{Name: "Go runtime alone", Samples: 200, Share: 0.2},
 	}}
 	return r
+}
+
+func TestCompressionOf(t *testing.T) {
+	run := func(c string) collectorresult.Run { return collectorresult.Run{Compression: c} }
+	for _, tt := range []struct {
+		runs []collectorresult.Run
+		want string
+	}{
+		{[]collectorresult.Run{run("zstd"), run("zstd")}, "compressed with zstd as configured"},
+		{[]collectorresult.Run{run("gzip"), run("zstd")}, "compressed with gzip, zstd as configured"},
+		{[]collectorresult.Run{run("none")}, "uncompressed as configured"},
+		{[]collectorresult.Run{run("")}, "its compression not recorded"},
+	} {
+		require.Equal(t, tt.want, compressionOf(tt.runs))
+	}
 }
 
 func TestCAdvisorVerdicts(t *testing.T) {

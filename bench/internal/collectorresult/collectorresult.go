@@ -45,6 +45,9 @@ type Run struct {
 	// verbosity) or "otlp" (the deployed OTLP/gRPC exporter, to the harness on loopback).
 	ReceiverDefaults bool   `json:"receiver_defaults,omitempty"`
 	Exporter         string `json:"exporter,omitempty"`
+	// Compression is what the harness's OTLP endpoint saw the "otlp" exporter's requests
+	// compressed with ("gzip", "zstd", "none"; several joined with "+").
+	Compression string `json:"compression,omitempty"`
 	// CAdvisor is cAdvisor measured beside the collector, on the same tree over the same
 	// window, when the run had it.
 	CAdvisor *Peer `json:"cadvisor,omitempty"`
