@@ -6,13 +6,14 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/golang/snappy"
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/gzip" // registered before this package's init, which wraps it
 )
 
 // The harness's OTLP endpoint takes what an exporter may send it (gzip, the otlp exporter's
-// default, and zstd), and counts the requests that came compressed with each, so that a run
+// default, zstd and snappy), and counts the requests that came compressed with each, so that a run
 // reports the compression its collector used rather than what the config was thought to say.
 var decompressed = struct {
 	sync.Mutex
@@ -22,6 +23,7 @@ var decompressed = struct {
 func init() {
 	encoding.RegisterCompressor(counting{encoding.GetCompressor("gzip")})
 	encoding.RegisterCompressor(counting{zstdCodec{}})
+	encoding.RegisterCompressor(counting{snappyCodec{}})
 }
 
 // counting is a gRPC compressor that counts the messages it decompresses.
@@ -87,3 +89,15 @@ func (c decoderCloser) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// snappyCodec decompresses snappy's framed stream with github.com/golang/snappy, the library
+// and format the collector's configgrpc compresses with.
+type snappyCodec struct{}
+
+func (snappyCodec) Name() string { return "snappy" }
+
+func (snappyCodec) Compress(w io.Writer) (io.WriteCloser, error) {
+	return snappy.NewBufferedWriter(w), nil
+}
+
+func (snappyCodec) Decompress(r io.Reader) (io.Reader, error) { return snappy.NewReader(r), nil }

@@ -19,6 +19,7 @@ func TestSinkTakesAndNamesEachCompression(t *testing.T) {
 		{"", "none"},
 		{"gzip", "gzip"},
 		{"zstd", "zstd"},
+		{"snappy", "snappy"},
 	} {
 		t.Run(tt.want, func(t *testing.T) {
 			exports := make(chan export, 1)
