@@ -37,7 +37,7 @@ func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][
 		}
 		sort.Slice(ours, func(i, j int) bool { return ours[i].at.Before(ours[j].at) })
 		compared := 0
-		for _, s := range cg.Samples {
+		for si, s := range cg.Samples {
 			i := sort.Search(len(ours), func(i int) bool { return ours[i].at.After(s.Time) })
 			if i == 0 || i == len(ours) {
 				continue // before our first reading or after our last
@@ -52,9 +52,9 @@ func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][
 				c.equal++
 				continue
 			}
-			mismatches = append(mismatches, fmt.Sprintf("%s %s at %s: cAdvisor %d, ours %d (at %s and %s)",
-				kind, key, s.Time.Format("15:04:05.000"), s.WorkingSet, before.value,
-				before.at.Format("15:04:05.000"), after.at.Format("15:04:05.000")))
+			mismatches = append(mismatches, fmt.Sprintf("%s %s at %s: cAdvisor %d (usage %d), ours %d (at %s and %s); cAdvisor's samples around it: %s",
+				kind, key, s.Time.Format("15:04:05.000"), s.WorkingSet, s.Usage, before.value,
+				before.at.Format("15:04:05.000"), after.at.Format("15:04:05.000"), around(cg.Samples, si)))
 		}
 		if compared == 0 {
 			missing = append(missing, fmt.Sprintf("%s %s: none of cAdvisor's %d samples fell between two equal readings of ours", kind, key, len(cg.Samples)))
@@ -101,4 +101,20 @@ func firstFew(s []string) string {
 		return strings.Join(s[:5], "; ") + fmt.Sprintf("; and %d more", len(s)-5)
 	}
 	return strings.Join(s, "; ")
+}
+
+// around describes the samples next to the i-th, so that a difference shows whether the
+// cgroup's memory moved for a moment or cAdvisor's reading stayed apart from ours.
+func around(samples []peerSample, i int) string {
+	var parts []string
+	for _, j := range []int{i - 1, i + 1} {
+		if j < 0 || j >= len(samples) {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%d (usage %d) at %s", samples[j].WorkingSet, samples[j].Usage, samples[j].Time.Format("15:04:05.000")))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -67,12 +67,17 @@ func TestCompareWorkingSets(t *testing.T) {
 	t.Run("a sample between two equal readings differs", func(t *testing.T) {
 		d := dump([]peerSample{sample(5, 100)}, []peerSample{sample(12, 51)}, []peerSample{sample(15, 150)})
 		_, err := compareWorkingSets(d, prefix, containers, pods)
-		require.ErrorContains(t, err, "1 working sets differ from cAdvisor's: container c2 at 10:00:12.000: cAdvisor 51, ours 50")
+		require.ErrorContains(t, err, "1 working sets differ from cAdvisor's: container c2 at 10:00:12.000: cAdvisor 51 (usage 51), ours 50")
+	})
+	t.Run("a difference names the samples around it", func(t *testing.T) {
+		d := dump([]peerSample{sample(5, 100)}, []peerSample{sample(1, 50), sample(12, 51), sample(14, 50)}, []peerSample{sample(15, 150)})
+		_, err := compareWorkingSets(d, prefix, containers, pods)
+		require.ErrorContains(t, err, "cAdvisor's samples around it: 50 (usage 50) at 10:00:01.000, 50 (usage 50) at 10:00:14.000")
 	})
 	t.Run("pod differs", func(t *testing.T) {
 		d := dump([]peerSample{sample(5, 100)}, []peerSample{sample(12, 50)}, []peerSample{sample(15, 100)})
 		_, err := compareWorkingSets(d, prefix, containers, pods)
-		require.ErrorContains(t, err, "pod u1 at 10:00:15.000: cAdvisor 100, ours 150")
+		require.ErrorContains(t, err, "pod u1 at 10:00:15.000: cAdvisor 100 (usage 100), ours 150")
 	})
 	t.Run("nothing of ours", func(t *testing.T) {
 		d := dump([]peerSample{sample(5, 100)}, []peerSample{sample(12, 50)}, []peerSample{sample(15, 150)})
