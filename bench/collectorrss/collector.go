@@ -34,8 +34,11 @@ type collector struct {
 type export struct {
 	at                time.Time
 	resources, points int
-	problem           string // a warning or error instead of an export
-	closed            bool
+	// wireBytes and protoBytes are the request's message as it came over gRPC (compressed,
+	// when it was) and its protobuf encoding; 0 from the debug exporter.
+	wireBytes, protoBytes int
+	problem               string // a warning or error instead of an export
+	closed                bool
 }
 
 // setup is how the collector is run.
@@ -259,6 +262,8 @@ func (c *collector) measure(ctx context.Context, su setup, peerPID int) (r colle
 				r.CPUPercentOfOneCore = 100 * r.CPUSeconds / r.WindowSeconds
 				r.ResourcesPerScrape /= float64(scrapes)
 				r.DataPointsPerScrape /= float64(scrapes)
+				r.WireBytesPerScrape /= float64(scrapes)
+				r.ProtoBytesPerScrape /= float64(scrapes)
 				return r, w, nil
 			}
 		}
@@ -266,6 +271,8 @@ func (c *collector) measure(ctx context.Context, su setup, peerPID int) (r colle
 		if bursts > warmup {
 			r.ResourcesPerScrape += float64(e.resources)
 			r.DataPointsPerScrape += float64(e.points)
+			r.WireBytesPerScrape += float64(e.wireBytes)
+			r.ProtoBytesPerScrape += float64(e.protoBytes)
 		}
 	}
 }

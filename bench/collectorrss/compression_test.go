@@ -49,6 +49,14 @@ func TestSinkTakesAndNamesEachCompression(t *testing.T) {
 
 			got := <-exports
 			require.Equal(t, 1, got.points)
+			protoSize := (&pmetric.ProtoMarshaler{}).MetricsSize(md)
+			require.Equal(t, protoSize, got.protoBytes, "the request's protobuf encoding")
+			if tt.compressor == "" {
+				require.Equal(t, protoSize, got.wireBytes, "uncompressed, as encoded")
+			} else {
+				require.Positive(t, got.wireBytes)
+				require.NotEqual(t, protoSize, got.wireBytes, "compressed")
+			}
 			containers, _ := sink.series()
 			require.Len(t, containers["c1"], 1)
 			require.Equal(t, uint64(4096), containers["c1"][0].value)

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
 )
 
 // The working-set metrics the side-by-side run compares with cAdvisor's, and the socket
@@ -49,7 +50,7 @@ func startOTLPSink(exports chan<- export) (*otlpSink, error) {
 		return nil, err
 	}
 	s := &otlpSink{
-		srv: grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20)), addr: l.Addr().String(), exports: exports, done: make(chan struct{}),
+		srv: grpc.NewServer(grpc.MaxRecvMsgSize(64<<20), grpc.StatsHandler(payloadSizes{})), addr: l.Addr().String(), exports: exports, done: make(chan struct{}),
 		containers: map[string][]point{}, pods: map[string][]point{}, queued: map[string]int64{},
 	}
 	pmetricotlp.RegisterGRPCServer(s.srv, s)
@@ -57,12 +58,16 @@ func startOTLPSink(exports chan<- export) (*otlpSink, error) {
 	return s, nil
 }
 
-func (s *otlpSink) Export(_ context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
+func (s *otlpSink) Export(ctx context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
 	at := time.Now()
 	md := req.Metrics()
 	s.record(md)
+	e := export{at: at, resources: md.ResourceMetrics().Len(), points: md.DataPointCount()}
+	if sz, ok := ctx.Value(payloadKey{}).(*payloadSize); ok {
+		e.wireBytes, e.protoBytes = sz.wire, sz.proto
+	}
 	select {
-	case s.exports <- export{at: at, resources: md.ResourceMetrics().Len(), points: md.DataPointCount()}:
+	case s.exports <- e:
 	case <-s.done: // measured already: nobody reads
 	}
 	return pmetricotlp.NewExportResponse(), nil
@@ -155,3 +160,27 @@ func (s *otlpSink) stop() {
 	close(s.done)
 	s.srv.Stop()
 }
+
+// payloadSizes is a gRPC stats handler that keeps, in each request's context, the size of
+// its message on the wire and decompressed, for Export to report.
+type payloadSizes struct{}
+
+type payloadKey struct{}
+
+type payloadSize struct{ wire, proto int }
+
+func (payloadSizes) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	return context.WithValue(ctx, payloadKey{}, &payloadSize{})
+}
+
+func (payloadSizes) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	if in, ok := s.(*stats.InPayload); ok {
+		if sz, ok := ctx.Value(payloadKey{}).(*payloadSize); ok {
+			sz.wire, sz.proto = in.CompressedLength, in.Length
+		}
+	}
+}
+
+func (payloadSizes) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (payloadSizes) HandleConn(context.Context, stats.ConnStats) {}

@@ -110,6 +110,17 @@ func (r report) renderCAdvisor(p func(string, ...any)) {
 			thousands(c.Containers), targetCAdvisorRatio, budget, floor.median/1000, budget/(floor.median/1000))
 	}
 	p("\n\n")
+	var sent []string
+	for _, c := range runs {
+		if c.ProtoBytesPerScrape > 0 {
+			sent = append(sent, fmt.Sprintf("%s at %s containers (%s), %.2f MiB on the wire from %.2f MiB of protobuf (%.1f×)",
+				receiverLabel(c), thousands(c.Containers), orDefault(c.Compression, "compression not recorded"),
+				mib(uint64(c.WireBytesPerScrape)), mib(uint64(c.ProtoBytesPerScrape)), c.ProtoBytesPerScrape/max(c.WireBytesPerScrape, 1)))
+		}
+	}
+	if len(sent) > 0 {
+		p("What our exporter sent per scrape, as the harness's endpoint received it: %s.\n\n", strings.Join(sent, "; "))
+	}
 	p("Target: our collector within %d MiB of RSS, peak included, with the receiver's defaults: %s.\n\n", targetRSSBytes>>20, rssVerdict)
 	var checks []string
 	for _, c := range runs {

@@ -37,6 +37,11 @@ type Run struct {
 	// scrape of the window.
 	ResourcesPerScrape  float64 `json:"resources_per_scrape"`
 	DataPointsPerScrape float64 `json:"data_points_per_scrape"`
+	// WireBytesPerScrape and ProtoBytesPerScrape are, with the otlp exporter, the bytes of
+	// its gRPC messages per scrape as they came to the harness (compressed, when they were)
+	// and their protobuf encoding.
+	WireBytesPerScrape  float64 `json:"wire_bytes_per_scrape,omitempty"`
+	ProtoBytesPerScrape float64 `json:"proto_bytes_per_scrape,omitempty"`
 	// Problems are the collector's warning and error log messages.
 	Problems []string `json:"problems,omitempty"`
 
