@@ -30,8 +30,9 @@ var profileParts = []profilePart{
 		return hasPrefix(sym, cgroupmem+"internal/nodemem", cgroupmem+"internal/slabinfo", cgroupmem+"internal/dentrybpf") ||
 			receiverSymbol(sym, "scrapeNode", "entry", "Dentr", "dentr")
 	}},
-	{name: "OTLP export: protobuf encoding, gzip, gRPC", match: func(sym string) bool {
+	{name: "OTLP export: protobuf encoding, compression, gRPC", match: func(sym string) bool {
 		return hasPrefix(sym, "google.golang.org/grpc", "google.golang.org/protobuf", "golang.org/x/net/http2", "compress/",
+			"github.com/golang/snappy", "github.com/klauspost/compress",
 			"go.opentelemetry.io/collector/exporter", "go.opentelemetry.io/collector/config/configgrpc",
 			"go.opentelemetry.io/collector/config/configcompression") ||
 			(hasPrefix(sym, "go.opentelemetry.io/collector/pdata") &&

@@ -28,7 +28,7 @@ func TestParsePerfScript(t *testing.T) {
 		{Name: profileParts[6].name, Samples: 2, Share: 2.0 / 9},
 		// two socket samples reading cgroup.procs: charged to sockets, not to the cgroup reader
 		{Name: profileParts[0].name, Samples: 2, Share: 2.0 / 9},
-		// gzip under the otlp exporter
+		// gzip under the otlp exporter: the export's compression
 		{Name: profileParts[2].name, Samples: 1, Share: 1.0 / 9},
 	}}, got)
 }
@@ -83,6 +83,12 @@ func TestChargeTo(t *testing.T) {
 			name:   "pdata's proto encoding is the export's",
 			frames: []string{"go.opentelemetry.io/collector/pdata/internal.(*ResourceMetrics).MarshalProto", "go.opentelemetry.io/collector/exporter/otlpexporter.(*baseExporter).pushMetrics"},
 			want:   profileParts[2].name,
+		},
+		{
+			name: "the exporter's compression, here snappy called from a pooled writer with no exporter frame",
+			frames: []string{"hash/crc32.castagnoliSSE42", "github.com/golang/snappy.crc",
+				"github.com/golang/snappy.(*Writer).write", "sync.(*WaitGroup).Go.func1"},
+			want: profileParts[2].name,
 		},
 		{
 			name:   "the batch processor",
