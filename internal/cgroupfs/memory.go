@@ -152,7 +152,7 @@ type source struct {
 // cgroup ends the read with ErrVanished. Otherwise a file that cannot be read or parsed adds
 // an error naming it, and the other files are still read.
 func (r *MemoryReader) readSources(cg *Cgroup, sources []source, m *Memory, opt Optional) error {
-	c := collect{dir: cg.Dir}
+	c := collect{cg: cg}
 	for i := range sources {
 		s := &sources[i]
 		if s.opt != 0 && opt&s.opt == 0 || s.skip != nil && s.skip(r, cg, m, opt) {
@@ -233,7 +233,7 @@ func limitInto(field func(*Memory) *Value) func(*MemoryReader, *Cgroup, []byte, 
 
 // collect gathers the errors of one cgroup's files, each naming its file.
 type collect struct {
-	dir  string
+	cg   *Cgroup
 	errs []error
 }
 
@@ -247,7 +247,7 @@ func (c *collect) add(id fileID, err error) {
 		c.errs = append(c.errs, err)
 		return
 	}
-	c.errs = append(c.errs, fmt.Errorf("%s: %w", filepath.Join(c.dir, fileNames[id]), err))
+	c.errs = append(c.errs, fmt.Errorf("%s: %w", c.cg.path(id), err))
 }
 
 func (c *collect) err() error { return errors.Join(c.errs...) }

@@ -136,26 +136,23 @@ func fillGatedPressure(r *MemoryReader, cg *Cgroup, b []byte, m *Memory) error {
 	return nil
 }
 
+// The sources of ReadPressure: memory.pressure alone, read whole, kept by no gate.
+var (
+	v1PressureAlone = []source{{file: v1Pressure, elsewhere: true, fill: fillPressure}}
+	v2PressureAlone = []source{{file: v2Pressure, fill: fillPressure}}
+)
+
 // ReadPressure reads a cgroup's memory.pressure alone: that of pods' parents (their QoS class
 // cgroups), read to open a gate for the pods. It has no lines when the kernel has no PSI
 // there or the cgroup is gone.
 func (r *MemoryReader) ReadPressure(cg *Cgroup) (psi.Pressure, error) {
-	id := v1Pressure
+	sources := v1PressureAlone
 	if r.mode.V2() {
-		id = v2Pressure
+		sources = v2PressureAlone
 	}
-	b, err := r.file(cg, id, false)
-	switch {
-	case vanished(err):
-		return psi.Pressure{}, nil
-	case err != nil:
+	r.mem = Memory{}
+	if err := r.readSources(cg, sources, &r.mem, AllOptional); err != nil && !vanished(err) {
 		return psi.Pressure{}, err
-	case b == nil:
-		return psi.Pressure{}, nil
 	}
-	p, err := psi.Parse(b)
-	if err != nil {
-		return psi.Pressure{}, cg.pathError(id, "parse", err)
-	}
-	return p, nil
+	return r.mem.Pressure, nil
 }
