@@ -43,6 +43,7 @@ type Collector struct {
 	dumpDiag func(ctx context.Context, pid int, ns uint64, own bool, keep func(inode, cgroupID uint64) bool) (map[uint64]sockQueue, error)
 
 	// lookupDiag looks sockets of namespace ns up again by their identity (diagDumper.lookup).
+	// The slices it returns are valid until its next call.
 	lookupDiag func(ctx context.Context, ns uint64, socks []trackedSock) ([]sockQueue, []lookupResult, error)
 	// dumpedCounts are namespace ns's socket counts at its last dump, ok false when they
 	// cannot tell a socket created since; countsNow reads them now (diagDumper).

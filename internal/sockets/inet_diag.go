@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // Kernel constants from linux/sock_diag.h, linux/inet_diag.h and linux/netlink.h, spelled
@@ -256,15 +257,18 @@ func inetDiagMsgSockID(b []byte, protocol uint8) (diagSockID, bool) {
 	return diagSockID{family: b[0], protocol: protocol, id: [48]byte(b[4:52])}, true
 }
 
-// exactRequest encodes the SOCK_DIAG_BY_FAMILY request (struct inet_diag_req_v2, no dump
+// appendExactRequest appends to buf the SOCK_DIAG_BY_FAMILY request (struct inet_diag_req_v2, no dump
 // flag) that asks the kernel for this one socket with its INET_DIAG_SKMEMINFO: a lookup in
 // the socket hash tables (inet_diag_find_one_icsk for TCP, udp_dump_one for UDP), then the
 // cookie check, instead of a walk of the tables. udp_dump_one passes the request's src as the
 // packet's source, that is the socket's remote end ("src and dst are swapped for historical
 // reasons", net/ipv4/udp_diag.c), so for UDP the two ends are swapped here; TCP takes them
-// as a dump reports them.
-func (s diagSockID) exactRequest() []byte {
-	b := make([]byte, inetDiagReqV2Len)
+// as a dump reports them. Appending into the batch's buffer keeps a lookup free of
+// allocations: the lookups run for every known socket at every scrape.
+func (s diagSockID) appendExactRequest(buf []byte) []byte {
+	buf = slices.Grow(buf, inetDiagReqV2Len)
+	b := buf[len(buf) : len(buf)+inetDiagReqV2Len]
+	clear(b)
 	b[0] = s.family
 	b[1] = s.protocol
 	b[2] = skMemInfoExt
@@ -278,5 +282,5 @@ func (s diagSockID) exactRequest() []byte {
 		copy(id[4:20], s.id[20:36])
 		copy(id[20:36], s.id[4:20])
 	}
-	return b
+	return buf[:len(buf)+inetDiagReqV2Len]
 }

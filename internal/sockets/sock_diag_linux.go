@@ -25,7 +25,12 @@ type diagDumper struct {
 	conns       map[uint64]*keptConn
 	noLegacyTCP bool   // the kernel refused TCPDIAG_GETSOCK
 	buf         []byte // replies to exact requests
-	seq         uint32 // the sequence numbers of exact requests
+	req         []byte // a batch of exact requests
+	// qs and res are lookup's results, reused from one call to the next: the lookups run
+	// for every known socket at every scrape.
+	qs  []sockQueue
+	res []lookupResult
+	seq uint32 // the sequence numbers of exact requests
 }
 
 // keptConn is a connection kept between scrapes.
@@ -311,7 +316,7 @@ var errNoConn = errors.New("sock_diag: no connection kept to the namespace")
 // per sendmsg: a hash lookup per socket instead of a walk of the namespace's tables. The
 // replies are read from the connection's descriptor directly, since the netlink package stops
 // at the first error reply of a batch. A failure drops the connection (replies may be left
-// unread on it).
+// unread on it). The slices returned are valid until the next call.
 func (d *diagDumper) lookup(ctx context.Context, ns uint64, socks []trackedSock) ([]sockQueue, []lookupResult, error) {
 	kc := d.conns[ns]
 	if kc == nil {
@@ -328,9 +333,11 @@ func (d *diagDumper) lookup(ctx context.Context, ns uint64, socks []trackedSock)
 	if d.buf == nil {
 		d.buf = make([]byte, 1<<16)
 	}
-	qs := make([]sockQueue, len(socks))
-	res := make([]lookupResult, len(socks))
-	req := make([]byte, 0, lookupBatch*(unix.NLMSG_HDRLEN+inetDiagReqV2Len))
+	d.qs = append(d.qs[:0], make([]sockQueue, len(socks))...)
+	d.res = append(d.res[:0], make([]lookupResult, len(socks))...)
+	qs, res := d.qs, d.res
+	req := d.req[:0]
+	defer func() { d.req = req[:0] }()
 	for start := 0; start < len(socks); start += lookupBatch {
 		end := min(start+lookupBatch, len(socks))
 		d.seq += lookupBatch
@@ -342,7 +349,7 @@ func (d *diagDumper) lookup(ctx context.Context, ns uint64, socks []trackedSock)
 			req = binary.NativeEndian.AppendUint16(req, unix.NLM_F_REQUEST)
 			req = binary.NativeEndian.AppendUint32(req, base+uint32(i-start))
 			req = binary.NativeEndian.AppendUint32(req, 0)
-			req = append(req, socks[i].id.exactRequest()...)
+			req = socks[i].id.appendExactRequest(req)
 		}
 		var sendErr error
 		if err := rc.Write(func(fd uintptr) bool {
@@ -356,7 +363,7 @@ func (d *diagDumper) lookup(ctx context.Context, ns uint64, socks []trackedSock)
 			var n int
 			var recvErr error
 			if err := rc.Read(func(fd uintptr) bool {
-				n, _, recvErr = unix.Recvfrom(int(fd), d.buf, unix.MSG_DONTWAIT)
+				n, recvErr = unix.Read(int(fd), d.buf) // the descriptor is non-blocking; no sender's address to allocate
 				return recvErr != unix.EAGAIN
 			}); err != nil || recvErr != nil {
 				return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: exact requests: receive: %w", errors.Join(err, recvErr)))
