@@ -12,16 +12,24 @@ type workingSetCheck struct {
 	containers, pods int // cgroups compared
 	equal            int // cAdvisor samples equal to ours
 	moved            int // cAdvisor samples between two readings of ours that differ: not compared
+	transient        int // differing samples with a neighbour of cAdvisor's own that agrees (see transientSplit)
 }
+
+// maxTransientShare bounds the transient differences (transientSplit) a run may hold, as a
+// share of the samples compared: on the order of one in 10,000 samples is seen here; a
+// fault of ours would be in most of them.
+const maxTransientShare = 0.01
 
 // compareWorkingSets checks every working set cAdvisor read of the containers and pods under
 // prefix against ours. A sample of cAdvisor's taken between two of our readings that agree
 // must equal them; one taken between two readings that differ (the cgroup's memory moved in
 // between) or outside our readings is not compared. Every container and pod of the tree must
-// have at least one sample compared, and no compared sample may differ.
+// have at least one sample equal to ours, and no compared sample may differ, except a
+// transient one (transientSplit), up to maxTransientShare of the samples compared.
 func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][]point) (workingSetCheck, error) {
 	var c workingSetCheck
-	var mismatches, missing []string
+	var mismatches, missing, transient []string
+	total := 0 // samples compared
 	for _, cg := range d.Cgroups {
 		kind, key, ok := treeCgroup(prefix, cg.Name)
 		if !ok {
@@ -36,7 +44,7 @@ func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][
 			continue
 		}
 		sort.Slice(ours, func(i, j int) bool { return ours[i].at.Before(ours[j].at) })
-		compared := 0
+		compared, equal := 0, 0
 		for si, s := range cg.Samples {
 			i := sort.Search(len(ours), func(i int) bool { return ours[i].at.After(s.Time) })
 			if i == 0 || i == len(ours) {
@@ -50,6 +58,13 @@ func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][
 			compared++
 			if s.WorkingSet == before.value {
 				c.equal++
+				equal++
+				continue
+			}
+			if transientSplit(cg.Samples, si, before.value) {
+				c.transient++
+				transient = append(transient, fmt.Sprintf("%s %s at %s: cAdvisor %d (usage %d), ours %d; cAdvisor's samples around it: %s",
+					kind, key, s.Time.Format("15:04:05.000"), s.WorkingSet, s.Usage, before.value, around(cg.Samples, si)))
 				continue
 			}
 			mismatches = append(mismatches, fmt.Sprintf("%s %s at %s: cAdvisor %d (usage %d), ours %d (at %s and %s); cAdvisor's samples around it: %s",
@@ -60,6 +75,11 @@ func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][
 			missing = append(missing, fmt.Sprintf("%s %s: none of cAdvisor's %d samples fell between two equal readings of ours", kind, key, len(cg.Samples)))
 			continue
 		}
+		if equal == 0 {
+			missing = append(missing, fmt.Sprintf("%s %s: none of cAdvisor's %d samples equals ours", kind, key, len(cg.Samples)))
+			continue
+		}
+		total += compared
 		if kind == "pod" {
 			c.pods++
 		} else {
@@ -67,6 +87,10 @@ func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][
 		}
 	}
 	var problems []string
+	if float64(c.transient) > maxTransientShare*float64(total) {
+		problems = append(problems, fmt.Sprintf("%d of %d samples compared differ from ours for an instant (more than %.0f %%): %s",
+			c.transient, total, 100*maxTransientShare, firstFew(transient)))
+	}
 	if len(mismatches) > 0 {
 		problems = append(problems, fmt.Sprintf("%d working sets differ from cAdvisor's: %s", len(mismatches), firstFew(mismatches)))
 	}
@@ -94,6 +118,24 @@ func treeCgroup(prefix, name string) (kind, key string, ok bool) {
 		return "container", path.Base(name), true
 	}
 	return "", "", false
+}
+
+// transientSplit tells whether the i-th sample, which differs from ours (value), differs only
+// for an instant: a neighbouring sample of cAdvisor's own, of the same usage, equals ours.
+// The usage stayed, so the working sets parted on inactive_file alone, which moves without
+// any charge: a page cached or faulted in sits in a CPU's LRU batch, on neither list, until
+// the batch drains onto the inactive list, and an access then moves it to the active one.
+// Our two readings can both fall outside that moment (the page on neither list, then on the
+// active one: the same working set) while cAdvisor's falls inside it, one page lower. A
+// difference of our own (another formula, another file) would stay, and cAdvisor would not
+// read our value beside it.
+func transientSplit(samples []peerSample, i int, value uint64) bool {
+	for _, j := range []int{i - 1, i + 1} {
+		if j >= 0 && j < len(samples) && samples[j].Usage == samples[i].Usage && samples[j].WorkingSet == value {
+			return true
+		}
+	}
+	return false
 }
 
 func firstFew(s []string) string {

@@ -74,6 +74,47 @@ func TestCompareWorkingSets(t *testing.T) {
 		_, err := compareWorkingSets(d, prefix, containers, pods)
 		require.ErrorContains(t, err, "cAdvisor's samples around it: 50 (usage 50) at 10:00:01.000, 50 (usage 50) at 10:00:14.000")
 	})
+	// withUsage is a sample of working set ws at the given usage: one page of the page
+	// cache's inactive share, usage-ws, moved.
+	withUsage := func(s float64, ws, usage uint64) peerSample { return peerSample{Time: at(s), WorkingSet: ws, Usage: usage} }
+	many := func(from, to float64, ws, usage uint64) []peerSample {
+		var out []peerSample
+		for s := from; s < to; s += 0.05 {
+			out = append(out, withUsage(s, ws, usage))
+		}
+		return out
+	}
+	t.Run("a difference for an instant beside cAdvisor's own equal sample", func(t *testing.T) {
+		c2 := append(many(10.5, 12, 50, 60), withUsage(12, 46, 60)) // 30 samples equal, then one a page lower
+		c2 = append(c2, many(12.1, 20, 50, 60)...)
+		d := dump([]peerSample{sample(5, 100)}, c2, []peerSample{sample(15, 150)})
+		got, err := compareWorkingSets(d, prefix, containers, pods)
+		require.NoError(t, err)
+		require.Equal(t, 1, got.transient)
+		require.Equal(t, len(c2)-1+2, got.equal)
+	})
+	t.Run("a difference at another usage is no instant's", func(t *testing.T) {
+		c2 := append(many(10.5, 12, 50, 60), withUsage(12, 46, 64))
+		c2 = append(c2, many(12.1, 20, 50, 60)...)
+		d := dump([]peerSample{sample(5, 100)}, c2, []peerSample{sample(15, 150)})
+		_, err := compareWorkingSets(d, prefix, containers, pods)
+		require.ErrorContains(t, err, "1 working sets differ from cAdvisor's: container c2 at 10:00:12.000: cAdvisor 46 (usage 64), ours 50")
+	})
+	t.Run("too many differences for an instant", func(t *testing.T) {
+		var c2 []peerSample
+		for s := 10.5; s < 20; s += 0.2 {
+			c2 = append(c2, withUsage(s, 50, 60), withUsage(s+0.1, 46, 60)) // every other one apart
+		}
+		d := dump([]peerSample{sample(5, 100)}, c2, []peerSample{sample(15, 150)})
+		_, err := compareWorkingSets(d, prefix, containers, pods)
+		require.ErrorContains(t, err, "samples compared differ from ours for an instant (more than 1 %)")
+	})
+	t.Run("a cgroup none of whose samples equals ours", func(t *testing.T) {
+		// The equal sample beside the instant's is before our first reading: not compared.
+		d := dump([]peerSample{sample(5, 100)}, []peerSample{withUsage(-1, 50, 60), withUsage(0.5, 46, 60)}, []peerSample{sample(15, 150)})
+		_, err := compareWorkingSets(d, prefix, containers, pods)
+		require.ErrorContains(t, err, "container c2: none of cAdvisor's 2 samples equals ours")
+	})
 	t.Run("pod differs", func(t *testing.T) {
 		d := dump([]peerSample{sample(5, 100)}, []peerSample{sample(12, 50)}, []peerSample{sample(15, 100)})
 		_, err := compareWorkingSets(d, prefix, containers, pods)

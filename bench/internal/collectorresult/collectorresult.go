@@ -76,12 +76,15 @@ type Peer struct {
 	HousekeepingsPerContainer float64 `json:"housekeepings_per_container"`
 	// ContainersCompared and PodsCompared are the cgroups whose working sets were checked
 	// against ours; SamplesEqual how many of its samples equalled ours, SamplesMoved how
-	// many fell between two differing readings of ours and were not compared. A mismatch
-	// fails the run, so a report holds none.
+	// many fell between two differing readings of ours and were not compared,
+	// SamplesTransient how many differed for an instant only (cAdvisor's own sample beside
+	// it, of the same usage, equals ours: the page cache's LRU split moved and came back). Any
+	// other mismatch fails the run, so a report holds none.
 	ContainersCompared int `json:"containers_compared"`
 	PodsCompared       int `json:"pods_compared"`
 	SamplesEqual       int `json:"samples_equal"`
 	SamplesMoved       int `json:"samples_moved"`
+	SamplesTransient   int `json:"samples_transient,omitempty"`
 	// Profile splits its CPU samples over the window between housekeeping and discovery,
 	// when it was profiled.
 	Profile *Profile `json:"profile,omitempty"`
