@@ -30,14 +30,16 @@ type diagDumper struct {
 	// for every known socket at every scrape.
 	qs  []sockQueue
 	res []lookupResult
+	rw  *rawIO
 	seq uint32 // the sequence numbers of exact requests
 }
 
 // keptConn is a connection kept between scrapes.
 type keptConn struct {
 	c        *netlink.Conn
-	deadline bool // a deadline is set on it
-	used     bool // read in this scrape
+	rc       syscall.RawConn // c's descriptor, for lookup; nil until its first
+	deadline bool            // a deadline is set on it
+	used     bool            // read in this scrape
 
 	// sockstat and sockstat6 are the namespace's /proc/<pid>/net/sockstat{,6}, kept open
 	// beside the connection (an open one stays the namespace's whatever becomes of the pid),
@@ -326,18 +328,22 @@ func (d *diagDumper) lookup(ctx context.Context, ns uint64, socks []trackedSock)
 	if err := kc.setDeadline(ctx); err != nil {
 		return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: set deadline: %w", err))
 	}
-	rc, err := kc.c.SyscallConn()
-	if err != nil {
-		return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: %w", err))
+	if kc.rc == nil {
+		rc, err := kc.c.SyscallConn()
+		if err != nil {
+			return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: %w", err))
+		}
+		kc.rc = rc
 	}
+	rc := kc.rc
 	if d.buf == nil {
 		d.buf = make([]byte, 1<<16)
 	}
 	d.qs = append(d.qs[:0], make([]sockQueue, len(socks))...)
 	d.res = append(d.res[:0], make([]lookupResult, len(socks))...)
 	qs, res := d.qs, d.res
+	rw := d.rawRW()
 	req := d.req[:0]
-	defer func() { d.req = req[:0] }()
 	for start := 0; start < len(socks); start += lookupBatch {
 		end := min(start+lookupBatch, len(socks))
 		d.seq += lookupBatch
@@ -351,24 +357,18 @@ func (d *diagDumper) lookup(ctx context.Context, ns uint64, socks []trackedSock)
 			req = binary.NativeEndian.AppendUint32(req, 0)
 			req = socks[i].id.appendExactRequest(req)
 		}
-		var sendErr error
-		if err := rc.Write(func(fd uintptr) bool {
-			_, sendErr = unix.Write(int(fd), req)
-			return sendErr != unix.EAGAIN
-		}); err != nil || sendErr != nil {
-			return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: exact requests: send: %w", errors.Join(err, sendErr)))
+		d.req = req
+		rw.p = req
+		if err := rc.Write(rw.writeFn); err != nil || rw.err != nil {
+			return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: exact requests: send: %w", errors.Join(err, rw.err)))
 		}
 		var answered [lookupBatch]bool
 		for pending := end - start; pending > 0; {
-			var n int
-			var recvErr error
-			if err := rc.Read(func(fd uintptr) bool {
-				n, recvErr = unix.Read(int(fd), d.buf) // the descriptor is non-blocking; no sender's address to allocate
-				return recvErr != unix.EAGAIN
-			}); err != nil || recvErr != nil {
-				return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: exact requests: receive: %w", errors.Join(err, recvErr)))
+			rw.p = d.buf
+			if err := rc.Read(rw.readFn); err != nil || rw.err != nil {
+				return nil, nil, d.drop(ns, fmt.Errorf("sock_diag: exact requests: receive: %w", errors.Join(err, rw.err)))
 			}
-			msgs, err := syscall.ParseNetlinkMessage(d.buf[:n])
+			msgs, err := syscall.ParseNetlinkMessage(d.buf[:rw.n])
 			if err != nil {
 				return nil, nil, d.drop(ns, fmt.Errorf("%w: sock_diag: exact reply: %w", ErrMalformed, err))
 			}
@@ -405,6 +405,39 @@ func (d *diagDumper) lookup(ctx context.Context, ns uint64, socks []trackedSock)
 		}
 	}
 	return qs, res, nil
+}
+
+// rawIO is a raw read or write of lookup on a connection's descriptor, made through
+// functions bound once (rawRW) instead of a closure and its captured results per call.
+type rawIO struct {
+	p       []byte
+	n       int
+	err     error
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
+}
+
+// read and write make one non-blocking read or write of p (mdlayher/socket's descriptors
+// are non-blocking; read(2) leaves no sender's address to allocate); EAGAIN hands the wait
+// to the runtime's poller.
+func (rw *rawIO) read(fd uintptr) bool {
+	rw.n, rw.err = unix.Read(int(fd), rw.p)
+	return rw.err != unix.EAGAIN
+}
+
+func (rw *rawIO) write(fd uintptr) bool {
+	rw.n, rw.err = unix.Write(int(fd), rw.p)
+	return rw.err != unix.EAGAIN
+}
+
+// rawRW is the dumper's rawIO, made on first use.
+func (d *diagDumper) rawRW() *rawIO {
+	if d.rw == nil {
+		d.rw = &rawIO{}
+		d.rw.readFn, d.rw.writeFn = d.rw.read, d.rw.write
+	}
+	d.rw.n, d.rw.err = 0, nil
+	return d.rw
 }
 
 // close closes every kept connection; it is safe to call twice.
