@@ -266,7 +266,7 @@ type metricContainerMemoryDivergenceFlagged struct {
 // init fills container.memory.divergence.flagged metric with initial data.
 func (m *metricContainerMemoryDivergenceFlagged) init() {
 	m.data.SetName("container.memory.divergence.flagged")
-	m.data.SetDescription("1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit) or its memory is pressing (stalls, refaults, limit events, socket receive queues, growing kernel memory), else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.")
+	m.data.SetDescription("1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit) or its memory is pressing (stalls, refaults, limit events, socket receive queues, growing kernel memory), else 0.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -358,7 +358,7 @@ type metricContainerMemoryDivergenceGrowth struct {
 // init fills container.memory.divergence.growth metric with initial data.
 func (m *metricContainerMemoryDivergenceGrowth) init() {
 	m.data.SetName("container.memory.divergence.growth")
-	m.data.SetDescription("Growth rate of each cause of the container's divergence: least-squares slope over the trend window. Emitted once the window holds enough samples.")
+	m.data.SetDescription("Growth rate of each cause of the container's divergence: least-squares slope over the trend window.")
 	m.data.SetUnit("By/s")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -447,7 +447,7 @@ type metricContainerMemoryDivergenceOomKills struct {
 // init fills container.memory.divergence.oom_kills metric with initial data.
 func (m *metricContainerMemoryDivergenceOomKills) init() {
 	m.data.SetName("container.memory.divergence.oom_kills")
-	m.data.SetDescription("OOM kills of the container counted by what its working set mostly held at the last breakdown before the kill. Kills reported for a cgroup that is already gone count too.")
+	m.data.SetDescription("OOM kills of the container counted by what its working set mostly held at the last breakdown before the kill.")
 	m.data.SetUnit("{kill}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -538,7 +538,7 @@ type metricContainerMemoryDivergenceUsage struct {
 // init fills container.memory.divergence.usage metric with initial data.
 func (m *metricContainerMemoryDivergenceUsage) init() {
 	m.data.SetName("container.memory.divergence.usage")
-	m.data.SetDescription("Working set minus RSS of the container, split by cause. The data points add up to max(working_set - rss, 0).")
+	m.data.SetDescription("Working set minus RSS of the container, split by cause.")
 	m.data.SetUnit("By")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -626,7 +626,7 @@ type metricContainerMemoryLimitEta struct {
 // init fills container.memory.limit_eta metric with initial data.
 func (m *metricContainerMemoryLimitEta) init() {
 	m.data.SetName("container.memory.limit_eta")
-	m.data.SetDescription("Projected time until the container's working set reaches its limit at the current growth rate. Emitted only when a limit is known and the working set grows significantly.")
+	m.data.SetDescription("Projected time until the container's working set reaches its limit at the current growth rate.")
 	m.data.SetUnit("s")
 	m.data.SetEmptyGauge()
 }
@@ -676,7 +676,7 @@ type metricContainerMemoryWorkingSetGrowth struct {
 // init fills container.memory.working_set_growth metric with initial data.
 func (m *metricContainerMemoryWorkingSetGrowth) init() {
 	m.data.SetName("container.memory.working_set_growth")
-	m.data.SetDescription("Growth rate of the container's working set: least-squares slope over the trend window. Emitted once the window holds enough samples.")
+	m.data.SetDescription("Growth rate of the container's working set: least-squares slope over the trend window.")
 	m.data.SetUnit("By/s")
 	m.data.SetEmptyGauge()
 }
@@ -727,7 +727,7 @@ type metricK8sPodMemoryDivergenceFlagged struct {
 // init fills k8s.pod.memory.divergence.flagged metric with initial data.
 func (m *metricK8sPodMemoryDivergenceFlagged) init() {
 	m.data.SetName("k8s.pod.memory.divergence.flagged")
-	m.data.SetDescription("1 when the pod's divergence passes the configured thresholds or its memory is pressing, else 0. cause names the dominant or the pressing cause; classification says whether it matters.")
+	m.data.SetDescription("1 when the pod's divergence passes the configured thresholds or its memory is pressing, else 0.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -999,7 +999,7 @@ type metricK8sPodMemoryDivergenceUsage struct {
 // init fills k8s.pod.memory.divergence.usage metric with initial data.
 func (m *metricK8sPodMemoryDivergenceUsage) init() {
 	m.data.SetName("k8s.pod.memory.divergence.usage")
-	m.data.SetDescription("Working set minus RSS of the pod, split by cause. The data points add up to max(working_set - rss, 0).")
+	m.data.SetDescription("Working set minus RSS of the pod, split by cause.")
 	m.data.SetUnit("By")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -1087,7 +1087,7 @@ type metricK8sPodMemoryLimitEta struct {
 // init fills k8s.pod.memory.limit_eta metric with initial data.
 func (m *metricK8sPodMemoryLimitEta) init() {
 	m.data.SetName("k8s.pod.memory.limit_eta")
-	m.data.SetDescription("Projected time until the pod's working set reaches the pod's limit at the current growth rate. Emitted only when a limit is known and the working set grows significantly.")
+	m.data.SetDescription("Projected time until the pod's working set reaches the pod's limit at the current growth rate.")
 	m.data.SetUnit("s")
 	m.data.SetEmptyGauge()
 }

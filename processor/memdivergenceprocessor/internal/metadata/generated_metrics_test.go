@@ -177,7 +177,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.divergence.flagged"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit) or its memory is pressing (stalls, refaults, limit events, socket receive queues, growing kernel memory), else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.", mi.Description())
+						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit) or its memory is pressing (stalls, refaults, limit events, socket receive queues, growing kernel memory), else 0.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -195,7 +195,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.divergence.flagged"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit) or its memory is pressing (stalls, refaults, limit events, socket receive queues, growing kernel memory), else 0. cause names the dominant cause of the divergence, or the pressing one; classification says whether it matters. One data point per container.", mi.Description())
+						assert.Equal(t, "1 when the container's divergence passes the configured thresholds (absolute bytes, and ratio to RSS or share of the limit) or its memory is pressing (stalls, refaults, limit events, socket receive queues, growing kernel memory), else 0.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -222,7 +222,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.divergence.growth"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Growth rate of each cause of the container's divergence: least-squares slope over the trend window. Emitted once the window holds enough samples.", mi.Description())
+						assert.Equal(t, "Growth rate of each cause of the container's divergence: least-squares slope over the trend window.", mi.Description())
 						assert.Equal(t, "By/s", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -237,7 +237,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.divergence.growth"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Growth rate of each cause of the container's divergence: least-squares slope over the trend window. Emitted once the window holds enough samples.", mi.Description())
+						assert.Equal(t, "Growth rate of each cause of the container's divergence: least-squares slope over the trend window.", mi.Description())
 						assert.Equal(t, "By/s", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -262,7 +262,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.divergence.oom_kills"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "OOM kills of the container counted by what its working set mostly held at the last breakdown before the kill. Kills reported for a cgroup that is already gone count too.", mi.Description())
+						assert.Equal(t, "OOM kills of the container counted by what its working set mostly held at the last breakdown before the kill.", mi.Description())
 						assert.Equal(t, "{kill}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -279,7 +279,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.divergence.oom_kills"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "OOM kills of the container counted by what its working set mostly held at the last breakdown before the kill. Kills reported for a cgroup that is already gone count too.", mi.Description())
+						assert.Equal(t, "OOM kills of the container counted by what its working set mostly held at the last breakdown before the kill.", mi.Description())
 						assert.Equal(t, "{kill}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -306,7 +306,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.divergence.usage"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Working set minus RSS of the container, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
+						assert.Equal(t, "Working set minus RSS of the container, split by cause.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -321,7 +321,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.divergence.usage"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Working set minus RSS of the container, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
+						assert.Equal(t, "Working set minus RSS of the container, split by cause.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -345,7 +345,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.limit_eta"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Projected time until the container's working set reaches its limit at the current growth rate. Emitted only when a limit is known and the working set grows significantly.", mi.Description())
+					assert.Equal(t, "Projected time until the container's working set reaches its limit at the current growth rate.", mi.Description())
 					assert.Equal(t, "s", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
@@ -357,7 +357,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.working_set_growth"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Growth rate of the container's working set: least-squares slope over the trend window. Emitted once the window holds enough samples.", mi.Description())
+					assert.Equal(t, "Growth rate of the container's working set: least-squares slope over the trend window.", mi.Description())
 					assert.Equal(t, "By/s", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
@@ -370,7 +370,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.divergence.flagged"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the pod's divergence passes the configured thresholds or its memory is pressing, else 0. cause names the dominant or the pressing cause; classification says whether it matters.", mi.Description())
+						assert.Equal(t, "1 when the pod's divergence passes the configured thresholds or its memory is pressing, else 0.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -388,7 +388,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.divergence.flagged"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the pod's divergence passes the configured thresholds or its memory is pressing, else 0. cause names the dominant or the pressing cause; classification says whether it matters.", mi.Description())
+						assert.Equal(t, "1 when the pod's divergence passes the configured thresholds or its memory is pressing, else 0.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -499,7 +499,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.divergence.usage"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Working set minus RSS of the pod, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
+						assert.Equal(t, "Working set minus RSS of the pod, split by cause.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -514,7 +514,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.divergence.usage"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Working set minus RSS of the pod, split by cause. The data points add up to max(working_set - rss, 0).", mi.Description())
+						assert.Equal(t, "Working set minus RSS of the pod, split by cause.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -538,7 +538,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.limit_eta"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Projected time until the pod's working set reaches the pod's limit at the current growth rate. Emitted only when a limit is known and the working set grows significantly.", mi.Description())
+					assert.Equal(t, "Projected time until the pod's working set reaches the pod's limit at the current growth rate.", mi.Description())
 					assert.Equal(t, "s", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())

@@ -520,7 +520,7 @@ type metricContainerMemoryActiveFile struct {
 // init fills container.memory.active_file metric with initial data.
 func (m *metricContainerMemoryActiveFile) init() {
 	m.data.SetName("container.memory.active_file")
-	m.data.SetDescription("Page cache on the active LRU list. It counts in the working set: heavy file I/O or logging raises the working set without the application's RSS growing. v1 total_active_file; v2 active_file.")
+	m.data.SetDescription("Page cache on the active LRU list.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -572,7 +572,7 @@ type metricContainerMemoryAvailable struct {
 // init fills container.memory.available metric with initial data.
 func (m *metricContainerMemoryAvailable) init() {
 	m.data.SetName("container.memory.available")
-	m.data.SetDescription("Memory the container can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it. Emitted only when the container's cgroup has a limit.")
+	m.data.SetDescription("Memory the container can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -624,7 +624,7 @@ type metricContainerMemoryCache struct {
 // init fills container.memory.cache metric with initial data.
 func (m *metricContainerMemoryCache) init() {
 	m.data.SetName("container.memory.cache")
-	m.data.SetDescription("Page cache charged to the container (file reads and writes, tmpfs, shared memory). v1 total_cache; v2 file.")
+	m.data.SetDescription("Page cache charged to the container (file reads and writes, tmpfs, shared memory).")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -677,7 +677,7 @@ type metricContainerMemoryEvents struct {
 // init fills container.memory.events metric with initial data.
 func (m *metricContainerMemoryEvents) init() {
 	m.data.SetName("container.memory.events")
-	m.data.SetDescription("Memory events of the container's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).")
+	m.data.SetDescription("Memory events of the container's cgroup, counted by the kernel, its descendants included (removed ones too).")
 	m.data.SetUnit("{event}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -767,7 +767,7 @@ type metricContainerMemoryInactiveFile struct {
 // init fills container.memory.inactive_file metric with initial data.
 func (m *metricContainerMemoryInactiveFile) init() {
 	m.data.SetName("container.memory.inactive_file")
-	m.data.SetDescription("Page cache on the inactive LRU list, the first to be reclaimed; excluded from the working set. v1 total_inactive_file; v2 inactive_file.")
+	m.data.SetDescription("Page cache on the inactive LRU list, the first to be reclaimed; excluded from the working set.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -819,7 +819,7 @@ type metricContainerMemoryKmem struct {
 // init fills container.memory.kmem metric with initial data.
 func (m *metricContainerMemoryKmem) init() {
 	m.data.SetName("container.memory.kmem")
-	m.data.SetDescription("Kernel memory charged to the container: slab (dentries, inodes), kernel stacks, page tables, percpu. v1 memory.kmem.usage_in_bytes; v2 kernel (5.18+), else the sum of kernel_stack, pagetables, percpu, slab and vmalloc. Socket buffers are not included.")
+	m.data.SetDescription("Kernel memory charged to the container: slab (dentries, inodes), kernel stacks, page tables, percpu.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -871,7 +871,7 @@ type metricContainerMemoryLimit struct {
 // init fills container.memory.limit metric with initial data.
 func (m *metricContainerMemoryLimit) init() {
 	m.data.SetName("container.memory.limit")
-	m.data.SetDescription("Memory limit of the container's cgroup (v1 memory.limit_in_bytes, v2 memory.max). Not emitted when unlimited.")
+	m.data.SetDescription("Memory limit of the container's cgroup (v1 memory.limit_in_bytes, v2 memory.max).")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -923,7 +923,7 @@ type metricContainerMemoryMappedFile struct {
 // init fills container.memory.mapped_file metric with initial data.
 func (m *metricContainerMemoryMappedFile) init() {
 	m.data.SetName("container.memory.mapped_file")
-	m.data.SetDescription("Page cache mapped into processes' address spaces. v1 total_mapped_file; v2 file_mapped.")
+	m.data.SetDescription("Page cache mapped into processes' address spaces.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -975,7 +975,7 @@ type metricContainerMemoryOomKills struct {
 // init fills container.memory.oom_kills metric with initial data.
 func (m *metricContainerMemoryOomKills) init() {
 	m.data.SetName("container.memory.oom_kills")
-	m.data.SetDescription("Processes of the container killed by the OOM killer. v1 oom_kill in memory.oom_control; v2 oom_kill in memory.events. With kmsg_oom_watcher on, a container whose cgroup was removed before a scrape could read its count gets one more data point, counting the kills the kernel reported in /dev/kmsg after the last read.")
+	m.data.SetDescription("Processes of the container killed by the OOM killer.")
 	m.data.SetUnit("{kill}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -1027,7 +1027,7 @@ type metricContainerMemoryPeak struct {
 // init fills container.memory.peak metric with initial data.
 func (m *metricContainerMemoryPeak) init() {
 	m.data.SetName("container.memory.peak")
-	m.data.SetDescription("Highest memory usage of the container's cgroup since it was created. v2 memory.peak (5.19+); v1 memory.max_usage_in_bytes.")
+	m.data.SetDescription("Highest memory usage of the container's cgroup since it was created.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -1080,7 +1080,7 @@ type metricContainerMemoryPressureStallShare struct {
 // init fills container.memory.pressure.stall_share metric with initial data.
 func (m *metricContainerMemoryPressureStallShare) init() {
 	m.data.SetName("container.memory.pressure.stall_share")
-	m.data.SetDescription("Share of the last 10 s that some (or all) of the container's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.")
+	m.data.SetDescription("Share of the last 10 s that some (or all) of the container's tasks were stalled waiting on memory: avg10 of memory.pressure / 100.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -1169,7 +1169,7 @@ type metricContainerMemoryPressureStallTime struct {
 // init fills container.memory.pressure.stall_time metric with initial data.
 func (m *metricContainerMemoryPressureStallTime) init() {
 	m.data.SetName("container.memory.pressure.stall_time")
-	m.data.SetDescription("Cumulative time some (or all) of the container's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory). The pod's file is read first: a container's stall is also its pod's, so while the pod's some total stays the same and the container's last avg10 were zero, the container's value last read is reported again, its file read at least every 5 min (a stall too short to reach the pod's total, under a jiffy of the pod's CPU time per CPU, shows then).")
+	m.data.SetDescription("Cumulative time some (or all) of the container's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs).")
 	m.data.SetUnit("s")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -1259,7 +1259,7 @@ type metricContainerMemoryReclaimReclaimed struct {
 // init fills container.memory.reclaim.reclaimed metric with initial data.
 func (m *metricContainerMemoryReclaimReclaimed) init() {
 	m.data.SetName("container.memory.reclaim.reclaimed")
-	m.data.SetDescription("Pages reclaimed from the container's cgroup. v2 pgsteal of memory.stat; v1 memory.stat has no such field and nothing is emitted.")
+	m.data.SetDescription("Pages reclaimed from the container's cgroup.")
 	m.data.SetUnit("{page}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -1311,7 +1311,7 @@ type metricContainerMemoryReclaimScanned struct {
 // init fills container.memory.reclaim.scanned metric with initial data.
 func (m *metricContainerMemoryReclaimScanned) init() {
 	m.data.SetName("container.memory.reclaim.scanned")
-	m.data.SetDescription("Pages scanned by reclaim in the container's cgroup. v2 pgscan of memory.stat; v1 memory.stat has no such field and nothing is emitted.")
+	m.data.SetDescription("Pages scanned by reclaim in the container's cgroup.")
 	m.data.SetUnit("{page}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -1364,7 +1364,7 @@ type metricContainerMemoryRefaultActivations struct {
 // init fills container.memory.refault_activations metric with initial data.
 func (m *metricContainerMemoryRefaultActivations) init() {
 	m.data.SetName("container.memory.refault_activations")
-	m.data.SetDescription("Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.")
+	m.data.SetDescription("Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set.")
 	m.data.SetUnit("{page}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -1455,7 +1455,7 @@ type metricContainerMemoryRefaults struct {
 // init fills container.memory.refaults metric with initial data.
 func (m *metricContainerMemoryRefaults) init() {
 	m.data.SetName("container.memory.refaults")
-	m.data.SetDescription("Pages of the container's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).")
+	m.data.SetDescription("Pages of the container's cgroup read back in soon after reclaim evicted them (thrashing).")
 	m.data.SetUnit("{page}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -1545,7 +1545,7 @@ type metricContainerMemoryRss struct {
 // init fills container.memory.rss metric with initial data.
 func (m *metricContainerMemoryRss) init() {
 	m.data.SetName("container.memory.rss")
-	m.data.SetDescription("Anonymous memory (heap, stacks, anonymous mmap) of the container. v1 total_rss; v2 anon.")
+	m.data.SetDescription("Anonymous memory (heap, stacks, anonymous mmap) of the container.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -1597,7 +1597,7 @@ type metricContainerMemoryRssHuge struct {
 // init fills container.memory.rss_huge metric with initial data.
 func (m *metricContainerMemoryRssHuge) init() {
 	m.data.SetName("container.memory.rss_huge")
-	m.data.SetDescription("Anonymous transparent huge pages. v1 total_rss_huge; v2 anon_thp.")
+	m.data.SetDescription("Anonymous transparent huge pages.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -1649,7 +1649,7 @@ type metricContainerMemoryShmem struct {
 // init fills container.memory.shmem metric with initial data.
 func (m *metricContainerMemoryShmem) init() {
 	m.data.SetName("container.memory.shmem")
-	m.data.SetDescription("Shared memory and tmpfs pages (part of cache). v1 total_shmem; v2 shmem.")
+	m.data.SetDescription("Shared memory and tmpfs pages (part of cache).")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -1702,7 +1702,7 @@ type metricContainerMemorySlabDentry struct {
 // init fills container.memory.slab.dentry metric with initial data.
 func (m *metricContainerMemorySlabDentry) init() {
 	m.data.SetName("container.memory.slab.dentry")
-	m.data.SetDescription("Memory of the dentry slab cache charged to the container: active objects times object size from memory.kmem.slabinfo (cgroup v1, kernels up to 5.8; that file is empty since 5.9), or live dentries counted by the opt-in eBPF accountant.")
+	m.data.SetDescription("Memory of the dentry slab cache charged to the container.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -1887,7 +1887,7 @@ type metricContainerMemorySlabUsage struct {
 // init fills container.memory.slab.usage metric with initial data.
 func (m *metricContainerMemorySlabUsage) init() {
 	m.data.SetName("container.memory.slab.usage")
-	m.data.SetDescription("Slab memory charged to the container, reclaimable (dentries, inodes) or not. v2 slab_reclaimable and slab_unreclaimable; cgroup v1 has no such field.")
+	m.data.SetDescription("Slab memory charged to the container, reclaimable (dentries, inodes) or not.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -1977,7 +1977,7 @@ type metricContainerMemorySock struct {
 // init fills container.memory.sock metric with initial data.
 func (m *metricContainerMemorySock) init() {
 	m.data.SetName("container.memory.sock")
-	m.data.SetDescription("Socket buffer memory charged to the container (TCP/UDP receive and send queues). v1 memory.kmem.tcp.usage_in_bytes, only once tcp accounting was activated by writing memory.kmem.tcp.limit_in_bytes; v2 sock.")
+	m.data.SetDescription("Socket buffer memory charged to the container (TCP/UDP receive and send queues).")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2030,7 +2030,7 @@ type metricContainerMemorySockRcvq struct {
 // init fills container.memory.sock_rcvq metric with initial data.
 func (m *metricContainerMemorySockRcvq) init() {
 	m.data.SetName("container.memory.sock_rcvq")
-	m.data.SetDescription("Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.")
+	m.data.SetDescription("Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2121,7 +2121,7 @@ type metricContainerMemorySockRcvqPayload struct {
 // init fills container.memory.sock_rcvq_payload metric with initial data.
 func (m *metricContainerMemorySockRcvqPayload) init() {
 	m.data.SetName("container.memory.sock_rcvq_payload")
-	m.data.SetDescription("Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded). Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.")
+	m.data.SetDescription("Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded).")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2212,7 +2212,7 @@ type metricContainerMemorySockRcvqSockets struct {
 // init fills container.memory.sock_rcvq_sockets metric with initial data.
 func (m *metricContainerMemorySockRcvqSockets) init() {
 	m.data.SetName("container.memory.sock_rcvq_sockets")
-	m.data.SetDescription("Sockets of the container with a non-empty receive queue. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.")
+	m.data.SetDescription("Sockets of the container with a non-empty receive queue.")
 	m.data.SetUnit("{socket}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2302,7 +2302,7 @@ type metricContainerMemorySwap struct {
 // init fills container.memory.swap metric with initial data.
 func (m *metricContainerMemorySwap) init() {
 	m.data.SetName("container.memory.swap")
-	m.data.SetDescription("Swap used by the container. v1 total_swap (with swap accounting); v2 memory.swap.current.")
+	m.data.SetDescription("Swap used by the container.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2354,7 +2354,7 @@ type metricContainerMemoryUnderOom struct {
 // init fills container.memory.under_oom metric with initial data.
 func (m *metricContainerMemoryUnderOom) init() {
 	m.data.SetName("container.memory.under_oom")
-	m.data.SetDescription("1 while the container's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time). Off by default: it is 1 only while tasks wait at the limit, which with the OOM killer on lasts until the kill, so a scrape rarely sees it, and reading it costs a file per cgroup and scrape.")
+	m.data.SetDescription("1 while the container's cgroup is out of memory at its limit, else 0.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 }
@@ -2404,7 +2404,7 @@ type metricContainerMemoryUsage struct {
 // init fills container.memory.usage metric with initial data.
 func (m *metricContainerMemoryUsage) init() {
 	m.data.SetName("container.memory.usage")
-	m.data.SetDescription("Memory charged to the container's cgroup: user pages, page cache and kernel memory. v1 memory.usage_in_bytes; v2 memory.current.")
+	m.data.SetDescription("Memory charged to the container's cgroup: user pages, page cache and kernel memory.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2456,7 +2456,7 @@ type metricContainerMemoryWorkingSet struct {
 // init fills container.memory.working_set metric with initial data.
 func (m *metricContainerMemoryWorkingSet) init() {
 	m.data.SetName("container.memory.working_set")
-	m.data.SetDescription("Working set as kubelet and cAdvisor compute it, the number kubelet evicts on: usage minus inactive file pages, floored at 0 (v1 usage_in_bytes - total_inactive_file; v2 memory.current - inactive_file).")
+	m.data.SetDescription("Working set as kubelet and cAdvisor compute it, the number kubelet evicts on: usage minus inactive file pages, floored at 0.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2509,7 +2509,7 @@ type metricContainerPagingFaults struct {
 // init fills container.paging.faults metric with initial data.
 func (m *metricContainerPagingFaults) init() {
 	m.data.SetName("container.paging.faults")
-	m.data.SetDescription("Page faults of the container's processes; minor = pgfault - pgmajfault. v1 total_pgfault/total_pgmajfault; v2 pgfault/pgmajfault.")
+	m.data.SetDescription("Page faults of the container's processes; minor = pgfault - pgmajfault.")
 	m.data.SetUnit("{fault}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -2599,7 +2599,7 @@ type metricK8sPodMemoryAvailable struct {
 // init fills k8s.pod.memory.available metric with initial data.
 func (m *metricK8sPodMemoryAvailable) init() {
 	m.data.SetName("k8s.pod.memory.available")
-	m.data.SetDescription("Memory the pod can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it. Emitted only when the pod's cgroup has a limit.")
+	m.data.SetDescription("Memory the pod can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2651,7 +2651,7 @@ type metricK8sPodMemoryCache struct {
 // init fills k8s.pod.memory.cache metric with initial data.
 func (m *metricK8sPodMemoryCache) init() {
 	m.data.SetName("k8s.pod.memory.cache")
-	m.data.SetDescription("Page cache of the pod's cgroup. v1 total_cache; v2 file.")
+	m.data.SetDescription("Page cache of the pod's cgroup.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2704,7 +2704,7 @@ type metricK8sPodMemoryEvents struct {
 // init fills k8s.pod.memory.events metric with initial data.
 func (m *metricK8sPodMemoryEvents) init() {
 	m.data.SetName("k8s.pod.memory.events")
-	m.data.SetDescription("Memory events of the pod's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).")
+	m.data.SetDescription("Memory events of the pod's cgroup, counted by the kernel, its descendants included (removed ones too).")
 	m.data.SetUnit("{event}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -2794,7 +2794,7 @@ type metricK8sPodMemoryKmem struct {
 // init fills k8s.pod.memory.kmem metric with initial data.
 func (m *metricK8sPodMemoryKmem) init() {
 	m.data.SetName("k8s.pod.memory.kmem")
-	m.data.SetDescription("Kernel memory of the pod's cgroup. v1 memory.kmem.usage_in_bytes; v2 kernel or the sum of its parts.")
+	m.data.SetDescription("Kernel memory of the pod's cgroup.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2846,7 +2846,7 @@ type metricK8sPodMemoryLimit struct {
 // init fills k8s.pod.memory.limit metric with initial data.
 func (m *metricK8sPodMemoryLimit) init() {
 	m.data.SetName("k8s.pod.memory.limit")
-	m.data.SetDescription("Memory limit of the pod's cgroup. Not emitted when unlimited.")
+	m.data.SetDescription("Memory limit of the pod's cgroup.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -2898,7 +2898,7 @@ type metricK8sPodMemoryOomKills struct {
 // init fills k8s.pod.memory.oom_kills metric with initial data.
 func (m *metricK8sPodMemoryOomKills) init() {
 	m.data.SetName("k8s.pod.memory.oom_kills")
-	m.data.SetDescription("Processes of the pod killed by the OOM killer, killed containers included. v2 oom_kill of the pod's memory.events, hierarchical: it keeps counting kills of containers whose cgroups are gone. v1 oom_kill of the pod's memory.oom_control counts only the pod cgroup's own tasks, so the receiver adds its containers' counts, keeping those of removed containers (their last count, plus kills the /dev/kmsg watcher saw after it).")
+	m.data.SetDescription("Processes of the pod killed by the OOM killer, killed containers included.")
 	m.data.SetUnit("{kill}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -2950,7 +2950,7 @@ type metricK8sPodMemoryPeak struct {
 // init fills k8s.pod.memory.peak metric with initial data.
 func (m *metricK8sPodMemoryPeak) init() {
 	m.data.SetName("k8s.pod.memory.peak")
-	m.data.SetDescription("Highest memory usage of the pod's cgroup since it was created. v2 memory.peak (5.19+); v1 memory.max_usage_in_bytes.")
+	m.data.SetDescription("Highest memory usage of the pod's cgroup since it was created.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -3003,7 +3003,7 @@ type metricK8sPodMemoryPressureStallShare struct {
 // init fills k8s.pod.memory.pressure.stall_share metric with initial data.
 func (m *metricK8sPodMemoryPressureStallShare) init() {
 	m.data.SetName("k8s.pod.memory.pressure.stall_share")
-	m.data.SetDescription("Share of the last 10 s that some (or all) of the pod's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.")
+	m.data.SetDescription("Share of the last 10 s that some (or all) of the pod's tasks were stalled waiting on memory: avg10 of memory.pressure / 100.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -3092,7 +3092,7 @@ type metricK8sPodMemoryPressureStallTime struct {
 // init fills k8s.pod.memory.pressure.stall_time metric with initial data.
 func (m *metricK8sPodMemoryPressureStallTime) init() {
 	m.data.SetName("k8s.pod.memory.pressure.stall_time")
-	m.data.SetDescription("Cumulative time some (or all) of the pod's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory). The pod's parent (its QoS class cgroup) is read first, once a scrape: while its some total stays the same and the pod's last avg10 were zero, the pod's value last read is reported again, its file read at least every 5 min.")
+	m.data.SetDescription("Cumulative time some (or all) of the pod's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs).")
 	m.data.SetUnit("s")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -3182,7 +3182,7 @@ type metricK8sPodMemoryReclaimReclaimed struct {
 // init fills k8s.pod.memory.reclaim.reclaimed metric with initial data.
 func (m *metricK8sPodMemoryReclaimReclaimed) init() {
 	m.data.SetName("k8s.pod.memory.reclaim.reclaimed")
-	m.data.SetDescription("Pages reclaimed from the pod's cgroup. v2 pgsteal of memory.stat; v1 memory.stat has no such field and nothing is emitted.")
+	m.data.SetDescription("Pages reclaimed from the pod's cgroup.")
 	m.data.SetUnit("{page}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -3234,7 +3234,7 @@ type metricK8sPodMemoryReclaimScanned struct {
 // init fills k8s.pod.memory.reclaim.scanned metric with initial data.
 func (m *metricK8sPodMemoryReclaimScanned) init() {
 	m.data.SetName("k8s.pod.memory.reclaim.scanned")
-	m.data.SetDescription("Pages scanned by reclaim in the pod's cgroup. v2 pgscan of memory.stat; v1 memory.stat has no such field and nothing is emitted.")
+	m.data.SetDescription("Pages scanned by reclaim in the pod's cgroup.")
 	m.data.SetUnit("{page}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -3287,7 +3287,7 @@ type metricK8sPodMemoryRefaultActivations struct {
 // init fills k8s.pod.memory.refault_activations metric with initial data.
 func (m *metricK8sPodMemoryRefaultActivations) init() {
 	m.data.SetName("k8s.pod.memory.refault_activations")
-	m.data.SetDescription("Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.")
+	m.data.SetDescription("Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set.")
 	m.data.SetUnit("{page}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -3378,7 +3378,7 @@ type metricK8sPodMemoryRefaults struct {
 // init fills k8s.pod.memory.refaults metric with initial data.
 func (m *metricK8sPodMemoryRefaults) init() {
 	m.data.SetName("k8s.pod.memory.refaults")
-	m.data.SetDescription("Pages of the pod's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).")
+	m.data.SetDescription("Pages of the pod's cgroup read back in soon after reclaim evicted them (thrashing).")
 	m.data.SetUnit("{page}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -3468,7 +3468,7 @@ type metricK8sPodMemoryRss struct {
 // init fills k8s.pod.memory.rss metric with initial data.
 func (m *metricK8sPodMemoryRss) init() {
 	m.data.SetName("k8s.pod.memory.rss")
-	m.data.SetDescription("Anonymous memory of the pod's cgroup. v1 total_rss; v2 anon.")
+	m.data.SetDescription("Anonymous memory of the pod's cgroup.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -3520,7 +3520,7 @@ type metricK8sPodMemoryUnderOom struct {
 // init fills k8s.pod.memory.under_oom metric with initial data.
 func (m *metricK8sPodMemoryUnderOom) init() {
 	m.data.SetName("k8s.pod.memory.under_oom")
-	m.data.SetDescription("1 while the pod's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time). Off by default: it is 1 only while tasks wait at the limit, which with the OOM killer on lasts until the kill, so a scrape rarely sees it, and reading it costs a file per cgroup and scrape.")
+	m.data.SetDescription("1 while the pod's cgroup is out of memory at its limit, else 0.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 }
@@ -3570,7 +3570,7 @@ type metricK8sPodMemoryUsage struct {
 // init fills k8s.pod.memory.usage metric with initial data.
 func (m *metricK8sPodMemoryUsage) init() {
 	m.data.SetName("k8s.pod.memory.usage")
-	m.data.SetDescription("Memory charged to the pod's cgroup (all its containers). v1 memory.usage_in_bytes; v2 memory.current.")
+	m.data.SetDescription("Memory charged to the pod's cgroup (all its containers).")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -3675,7 +3675,7 @@ type metricSystemLinuxDentryCount struct {
 // init fills system.linux.dentry.count metric with initial data.
 func (m *metricSystemLinuxDentryCount) init() {
 	m.data.SetName("system.linux.dentry.count")
-	m.data.SetDescription("Dentries on the node, from /proc/sys/fs/dentry-state. Negative dentries (kernel 5.0+) pile up when programs create and delete many uniquely named files.")
+	m.data.SetDescription("Dentries on the node, from /proc/sys/fs/dentry-state.")
 	m.data.SetUnit("{dentry}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(false)
@@ -3818,7 +3818,7 @@ type metricSystemMemoryPressureStallTime struct {
 // init fills system.memory.pressure.stall_time metric with initial data.
 func (m *metricSystemMemoryPressureStallTime) init() {
 	m.data.SetName("system.memory.pressure.stall_time")
-	m.data.SetDescription("Cumulative time some (or all) non-idle tasks of the node were stalled waiting on memory: total of /proc/pressure/memory, in seconds (the file counts µs). Not emitted without PSI.")
+	m.data.SetDescription("Cumulative time some (or all) non-idle tasks of the node were stalled waiting on memory: total of /proc/pressure/memory, in seconds (the file counts µs).")
 	m.data.SetUnit("s")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)

@@ -370,7 +370,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.active_file"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Page cache on the active LRU list. It counts in the working set: heavy file I/O or logging raises the working set without the application's RSS growing. v1 total_active_file; v2 active_file.", mi.Description())
+					assert.Equal(t, "Page cache on the active LRU list.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -384,7 +384,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.available"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Memory the container can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it. Emitted only when the container's cgroup has a limit.", mi.Description())
+					assert.Equal(t, "Memory the container can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -398,7 +398,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.cache"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Page cache charged to the container (file reads and writes, tmpfs, shared memory). v1 total_cache; v2 file.", mi.Description())
+					assert.Equal(t, "Page cache charged to the container (file reads and writes, tmpfs, shared memory).", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -413,7 +413,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.events"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory events of the container's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).", mi.Description())
+						assert.Equal(t, "Memory events of the container's cgroup, counted by the kernel, its descendants included (removed ones too).", mi.Description())
 						assert.Equal(t, "{event}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -430,7 +430,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.events"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory events of the container's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).", mi.Description())
+						assert.Equal(t, "Memory events of the container's cgroup, counted by the kernel, its descendants included (removed ones too).", mi.Description())
 						assert.Equal(t, "{event}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -456,7 +456,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.inactive_file"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Page cache on the inactive LRU list, the first to be reclaimed; excluded from the working set. v1 total_inactive_file; v2 inactive_file.", mi.Description())
+					assert.Equal(t, "Page cache on the inactive LRU list, the first to be reclaimed; excluded from the working set.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -470,7 +470,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.kmem"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Kernel memory charged to the container: slab (dentries, inodes), kernel stacks, page tables, percpu. v1 memory.kmem.usage_in_bytes; v2 kernel (5.18+), else the sum of kernel_stack, pagetables, percpu, slab and vmalloc. Socket buffers are not included.", mi.Description())
+					assert.Equal(t, "Kernel memory charged to the container: slab (dentries, inodes), kernel stacks, page tables, percpu.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -484,7 +484,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.limit"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Memory limit of the container's cgroup (v1 memory.limit_in_bytes, v2 memory.max). Not emitted when unlimited.", mi.Description())
+					assert.Equal(t, "Memory limit of the container's cgroup (v1 memory.limit_in_bytes, v2 memory.max).", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -498,7 +498,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.mapped_file"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Page cache mapped into processes' address spaces. v1 total_mapped_file; v2 file_mapped.", mi.Description())
+					assert.Equal(t, "Page cache mapped into processes' address spaces.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -512,7 +512,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.oom_kills"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Processes of the container killed by the OOM killer. v1 oom_kill in memory.oom_control; v2 oom_kill in memory.events. With kmsg_oom_watcher on, a container whose cgroup was removed before a scrape could read its count gets one more data point, counting the kills the kernel reported in /dev/kmsg after the last read.", mi.Description())
+					assert.Equal(t, "Processes of the container killed by the OOM killer.", mi.Description())
 					assert.Equal(t, "{kill}", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -526,7 +526,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.peak"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Highest memory usage of the container's cgroup since it was created. v2 memory.peak (5.19+); v1 memory.max_usage_in_bytes.", mi.Description())
+					assert.Equal(t, "Highest memory usage of the container's cgroup since it was created.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -541,7 +541,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.pressure.stall_share"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Share of the last 10 s that some (or all) of the container's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.", mi.Description())
+						assert.Equal(t, "Share of the last 10 s that some (or all) of the container's tasks were stalled waiting on memory: avg10 of memory.pressure / 100.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -556,7 +556,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.pressure.stall_share"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Share of the last 10 s that some (or all) of the container's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.", mi.Description())
+						assert.Equal(t, "Share of the last 10 s that some (or all) of the container's tasks were stalled waiting on memory: avg10 of memory.pressure / 100.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -581,7 +581,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.pressure.stall_time"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Cumulative time some (or all) of the container's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory). The pod's file is read first: a container's stall is also its pod's, so while the pod's some total stays the same and the container's last avg10 were zero, the container's value last read is reported again, its file read at least every 5 min (a stall too short to reach the pod's total, under a jiffy of the pod's CPU time per CPU, shows then).", mi.Description())
+						assert.Equal(t, "Cumulative time some (or all) of the container's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs).", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -598,7 +598,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.pressure.stall_time"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Cumulative time some (or all) of the container's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory). The pod's file is read first: a container's stall is also its pod's, so while the pod's some total stays the same and the container's last avg10 were zero, the container's value last read is reported again, its file read at least every 5 min (a stall too short to reach the pod's total, under a jiffy of the pod's CPU time per CPU, shows then).", mi.Description())
+						assert.Equal(t, "Cumulative time some (or all) of the container's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs).", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -624,7 +624,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.reclaim.reclaimed"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Pages reclaimed from the container's cgroup. v2 pgsteal of memory.stat; v1 memory.stat has no such field and nothing is emitted.", mi.Description())
+					assert.Equal(t, "Pages reclaimed from the container's cgroup.", mi.Description())
 					assert.Equal(t, "{page}", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -638,7 +638,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.reclaim.scanned"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Pages scanned by reclaim in the container's cgroup. v2 pgscan of memory.stat; v1 memory.stat has no such field and nothing is emitted.", mi.Description())
+					assert.Equal(t, "Pages scanned by reclaim in the container's cgroup.", mi.Description())
 					assert.Equal(t, "{page}", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -653,7 +653,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.refault_activations"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.", mi.Description())
+						assert.Equal(t, "Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set.", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -670,7 +670,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.refault_activations"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.", mi.Description())
+						assert.Equal(t, "Refaulted pages of the container's cgroup that went straight back to the active list: evicted while part of the working set.", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -697,7 +697,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.refaults"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Pages of the container's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).", mi.Description())
+						assert.Equal(t, "Pages of the container's cgroup read back in soon after reclaim evicted them (thrashing).", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -714,7 +714,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.refaults"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Pages of the container's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).", mi.Description())
+						assert.Equal(t, "Pages of the container's cgroup read back in soon after reclaim evicted them (thrashing).", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -740,7 +740,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.rss"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Anonymous memory (heap, stacks, anonymous mmap) of the container. v1 total_rss; v2 anon.", mi.Description())
+					assert.Equal(t, "Anonymous memory (heap, stacks, anonymous mmap) of the container.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -754,7 +754,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.rss_huge"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Anonymous transparent huge pages. v1 total_rss_huge; v2 anon_thp.", mi.Description())
+					assert.Equal(t, "Anonymous transparent huge pages.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -768,7 +768,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.shmem"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Shared memory and tmpfs pages (part of cache). v1 total_shmem; v2 shmem.", mi.Description())
+					assert.Equal(t, "Shared memory and tmpfs pages (part of cache).", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -783,7 +783,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.slab.dentry"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory of the dentry slab cache charged to the container: active objects times object size from memory.kmem.slabinfo (cgroup v1, kernels up to 5.8; that file is empty since 5.9), or live dentries counted by the opt-in eBPF accountant.", mi.Description())
+						assert.Equal(t, "Memory of the dentry slab cache charged to the container.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -803,7 +803,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.slab.dentry"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory of the dentry slab cache charged to the container: active objects times object size from memory.kmem.slabinfo (cgroup v1, kernels up to 5.8; that file is empty since 5.9), or live dentries counted by the opt-in eBPF accountant.", mi.Description())
+						assert.Equal(t, "Memory of the dentry slab cache charged to the container.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -876,7 +876,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.slab.usage"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Slab memory charged to the container, reclaimable (dentries, inodes) or not. v2 slab_reclaimable and slab_unreclaimable; cgroup v1 has no such field.", mi.Description())
+						assert.Equal(t, "Slab memory charged to the container, reclaimable (dentries, inodes) or not.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -893,7 +893,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.slab.usage"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Slab memory charged to the container, reclaimable (dentries, inodes) or not. v2 slab_reclaimable and slab_unreclaimable; cgroup v1 has no such field.", mi.Description())
+						assert.Equal(t, "Slab memory charged to the container, reclaimable (dentries, inodes) or not.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -919,7 +919,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.sock"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Socket buffer memory charged to the container (TCP/UDP receive and send queues). v1 memory.kmem.tcp.usage_in_bytes, only once tcp accounting was activated by writing memory.kmem.tcp.limit_in_bytes; v2 sock.", mi.Description())
+					assert.Equal(t, "Socket buffer memory charged to the container (TCP/UDP receive and send queues).", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -934,7 +934,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -951,7 +951,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Memory held by the receive queues of the container's TCP and UDP sockets: the truesize of queued skbs (rmem_alloc, ss -m's r), which can be 100x the unread payload.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -978,7 +978,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq_payload"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded). Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded).", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -995,7 +995,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq_payload"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded). Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Unread payload bytes in the receive queues of the container's TCP and UDP sockets (Recv-Q; LISTEN sockets excluded).", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1022,7 +1022,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq_sockets"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Sockets of the container with a non-empty receive queue. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Sockets of the container with a non-empty receive queue.", mi.Description())
 						assert.Equal(t, "{socket}", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1039,7 +1039,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.sock_rcvq_sockets"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Sockets of the container with a non-empty receive queue. Each network namespace is read in full once per sockets.refresh_interval (default 10m, at a phase of its own; at once when new; put off, for up to an hour, while its socket counts show no socket created or closed); at the scrapes in between, the sockets that read found are looked up again one by one, so their queues are current, and a socket created since is counted from its namespace's next read.", mi.Description())
+						assert.Equal(t, "Sockets of the container with a non-empty receive queue.", mi.Description())
 						assert.Equal(t, "{socket}", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1065,7 +1065,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.swap"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Swap used by the container. v1 total_swap (with swap accounting); v2 memory.swap.current.", mi.Description())
+					assert.Equal(t, "Swap used by the container.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1079,7 +1079,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.under_oom"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "1 while the container's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time). Off by default: it is 1 only while tasks wait at the limit, which with the OOM killer on lasts until the kill, so a scrape rarely sees it, and reading it costs a file per cgroup and scrape.", mi.Description())
+					assert.Equal(t, "1 while the container's cgroup is out of memory at its limit, else 0.", mi.Description())
 					assert.Equal(t, "1", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
@@ -1091,7 +1091,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.usage"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Memory charged to the container's cgroup: user pages, page cache and kernel memory. v1 memory.usage_in_bytes; v2 memory.current.", mi.Description())
+					assert.Equal(t, "Memory charged to the container's cgroup: user pages, page cache and kernel memory.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1105,7 +1105,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.working_set"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Working set as kubelet and cAdvisor compute it, the number kubelet evicts on: usage minus inactive file pages, floored at 0 (v1 usage_in_bytes - total_inactive_file; v2 memory.current - inactive_file).", mi.Description())
+					assert.Equal(t, "Working set as kubelet and cAdvisor compute it, the number kubelet evicts on: usage minus inactive file pages, floored at 0.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1120,7 +1120,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.paging.faults"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Page faults of the container's processes; minor = pgfault - pgmajfault. v1 total_pgfault/total_pgmajfault; v2 pgfault/pgmajfault.", mi.Description())
+						assert.Equal(t, "Page faults of the container's processes; minor = pgfault - pgmajfault.", mi.Description())
 						assert.Equal(t, "{fault}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1137,7 +1137,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.paging.faults"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Page faults of the container's processes; minor = pgfault - pgmajfault. v1 total_pgfault/total_pgmajfault; v2 pgfault/pgmajfault.", mi.Description())
+						assert.Equal(t, "Page faults of the container's processes; minor = pgfault - pgmajfault.", mi.Description())
 						assert.Equal(t, "{fault}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1163,7 +1163,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.available"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Memory the pod can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it. Emitted only when the pod's cgroup has a limit.", mi.Description())
+					assert.Equal(t, "Memory the pod can still use before its limit: limit minus working set, floored at 0, as semantic conventions define it.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1177,7 +1177,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.cache"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Page cache of the pod's cgroup. v1 total_cache; v2 file.", mi.Description())
+					assert.Equal(t, "Page cache of the pod's cgroup.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1192,7 +1192,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.events"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory events of the pod's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).", mi.Description())
+						assert.Equal(t, "Memory events of the pod's cgroup, counted by the kernel, its descendants included (removed ones too).", mi.Description())
 						assert.Equal(t, "{event}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1209,7 +1209,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.events"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory events of the pod's cgroup, counted by the kernel, its descendants included (removed ones too). v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 has only max, from memory.failcnt (times usage hit the limit).", mi.Description())
+						assert.Equal(t, "Memory events of the pod's cgroup, counted by the kernel, its descendants included (removed ones too).", mi.Description())
 						assert.Equal(t, "{event}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1235,7 +1235,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.kmem"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Kernel memory of the pod's cgroup. v1 memory.kmem.usage_in_bytes; v2 kernel or the sum of its parts.", mi.Description())
+					assert.Equal(t, "Kernel memory of the pod's cgroup.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1249,7 +1249,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.limit"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Memory limit of the pod's cgroup. Not emitted when unlimited.", mi.Description())
+					assert.Equal(t, "Memory limit of the pod's cgroup.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1263,7 +1263,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.oom_kills"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Processes of the pod killed by the OOM killer, killed containers included. v2 oom_kill of the pod's memory.events, hierarchical: it keeps counting kills of containers whose cgroups are gone. v1 oom_kill of the pod's memory.oom_control counts only the pod cgroup's own tasks, so the receiver adds its containers' counts, keeping those of removed containers (their last count, plus kills the /dev/kmsg watcher saw after it).", mi.Description())
+					assert.Equal(t, "Processes of the pod killed by the OOM killer, killed containers included.", mi.Description())
 					assert.Equal(t, "{kill}", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1277,7 +1277,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.peak"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Highest memory usage of the pod's cgroup since it was created. v2 memory.peak (5.19+); v1 memory.max_usage_in_bytes.", mi.Description())
+					assert.Equal(t, "Highest memory usage of the pod's cgroup since it was created.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1292,7 +1292,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.pressure.stall_share"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Share of the last 10 s that some (or all) of the pod's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.", mi.Description())
+						assert.Equal(t, "Share of the last 10 s that some (or all) of the pod's tasks were stalled waiting on memory: avg10 of memory.pressure / 100.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -1307,7 +1307,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.pressure.stall_share"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Share of the last 10 s that some (or all) of the pod's tasks were stalled waiting on memory: avg10 of memory.pressure / 100. The kernel's own 10 s average, so no rate is needed; off by default because the stall_time counter carries the same information over any interval. v2 memory.pressure; v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount.", mi.Description())
+						assert.Equal(t, "Share of the last 10 s that some (or all) of the pod's tasks were stalled waiting on memory: avg10 of memory.pressure / 100.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -1332,7 +1332,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.pressure.stall_time"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Cumulative time some (or all) of the pod's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory). The pod's parent (its QoS class cgroup) is read first, once a scrape: while its some total stays the same and the pod's last avg10 were zero, the pod's value last read is reported again, its file read at least every 5 min.", mi.Description())
+						assert.Equal(t, "Cumulative time some (or all) of the pod's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs).", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1349,7 +1349,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.pressure.stall_time"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Cumulative time some (or all) of the pod's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs). v2 memory.pressure; on v1 hybrid hosts memory.pressure of the same path under the unified (cgroup2) mount, where runc and crun place the processes. Not emitted without PSI (kernel before 4.20, CONFIG_PSI off, psi=0, no unified mount or directory). The pod's parent (its QoS class cgroup) is read first, once a scrape: while its some total stays the same and the pod's last avg10 were zero, the pod's value last read is reported again, its file read at least every 5 min.", mi.Description())
+						assert.Equal(t, "Cumulative time some (or all) of the pod's tasks were stalled waiting on memory (reclaim, refaults, swap-in): total of memory.pressure, in seconds (the file counts µs).", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1375,7 +1375,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.reclaim.reclaimed"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Pages reclaimed from the pod's cgroup. v2 pgsteal of memory.stat; v1 memory.stat has no such field and nothing is emitted.", mi.Description())
+					assert.Equal(t, "Pages reclaimed from the pod's cgroup.", mi.Description())
 					assert.Equal(t, "{page}", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1389,7 +1389,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.reclaim.scanned"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Pages scanned by reclaim in the pod's cgroup. v2 pgscan of memory.stat; v1 memory.stat has no such field and nothing is emitted.", mi.Description())
+					assert.Equal(t, "Pages scanned by reclaim in the pod's cgroup.", mi.Description())
 					assert.Equal(t, "{page}", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1404,7 +1404,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.refault_activations"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.", mi.Description())
+						assert.Equal(t, "Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set.", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1421,7 +1421,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.refault_activations"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set. v2 workingset_activate_file/_anon of memory.stat; v1 total_workingset_activate_* where the kernel prints it (6.18 does not). Off by default: refaults and PSI tell thrashing already.", mi.Description())
+						assert.Equal(t, "Refaulted pages of the pod's cgroup that went straight back to the active list: evicted while part of the working set.", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1448,7 +1448,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.refaults"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Pages of the pod's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).", mi.Description())
+						assert.Equal(t, "Pages of the pod's cgroup read back in soon after reclaim evicted them (thrashing).", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1465,7 +1465,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.refaults"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Pages of the pod's cgroup read back in soon after reclaim evicted them (thrashing). v2 workingset_refault_file/_anon of memory.stat; v1 total_workingset_refault_file/_anon (kernel 5.9+ prints both).", mi.Description())
+						assert.Equal(t, "Pages of the pod's cgroup read back in soon after reclaim evicted them (thrashing).", mi.Description())
 						assert.Equal(t, "{page}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1491,7 +1491,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.rss"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Anonymous memory of the pod's cgroup. v1 total_rss; v2 anon.", mi.Description())
+					assert.Equal(t, "Anonymous memory of the pod's cgroup.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1505,7 +1505,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.under_oom"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "1 while the pod's cgroup is out of memory at its limit, else 0. v1 only: under_oom of memory.oom_control (v2 has no such file; its memory.events oom counter tells the same over time). Off by default: it is 1 only while tasks wait at the limit, which with the OOM killer on lasts until the kill, so a scrape rarely sees it, and reading it costs a file per cgroup and scrape.", mi.Description())
+					assert.Equal(t, "1 while the pod's cgroup is out of memory at its limit, else 0.", mi.Description())
 					assert.Equal(t, "1", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
@@ -1517,7 +1517,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.usage"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Memory charged to the pod's cgroup (all its containers). v1 memory.usage_in_bytes; v2 memory.current.", mi.Description())
+					assert.Equal(t, "Memory charged to the pod's cgroup (all its containers).", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					assert.False(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1546,7 +1546,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["system.linux.dentry.count"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Dentries on the node, from /proc/sys/fs/dentry-state. Negative dentries (kernel 5.0+) pile up when programs create and delete many uniquely named files.", mi.Description())
+						assert.Equal(t, "Dentries on the node, from /proc/sys/fs/dentry-state.", mi.Description())
 						assert.Equal(t, "{dentry}", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1563,7 +1563,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["system.linux.dentry.count"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Dentries on the node, from /proc/sys/fs/dentry-state. Negative dentries (kernel 5.0+) pile up when programs create and delete many uniquely named files.", mi.Description())
+						assert.Equal(t, "Dentries on the node, from /proc/sys/fs/dentry-state.", mi.Description())
 						assert.Equal(t, "{dentry}", mi.Unit())
 						assert.False(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1604,7 +1604,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["system.memory.pressure.stall_time"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Cumulative time some (or all) non-idle tasks of the node were stalled waiting on memory: total of /proc/pressure/memory, in seconds (the file counts µs). Not emitted without PSI.", mi.Description())
+						assert.Equal(t, "Cumulative time some (or all) non-idle tasks of the node were stalled waiting on memory: total of /proc/pressure/memory, in seconds (the file counts µs).", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1621,7 +1621,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["system.memory.pressure.stall_time"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Cumulative time some (or all) non-idle tasks of the node were stalled waiting on memory: total of /proc/pressure/memory, in seconds (the file counts µs). Not emitted without PSI.", mi.Description())
+						assert.Equal(t, "Cumulative time some (or all) non-idle tasks of the node were stalled waiting on memory: total of /proc/pressure/memory, in seconds (the file counts µs).", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
