@@ -55,12 +55,12 @@ func TestCollectorConfigNamesTheComponents(t *testing.T) {
 	assert.Equal(t, "${env:OTLP_ENDPOINT}", section(t, cfg, "exporters", "otlp_grpc")["endpoint"])
 	assert.Equal(t, "snappy", section(t, cfg, "exporters", "otlp_grpc")["compression"],
 		"snappy: gzip was a fifth of the collector's CPU at 1,000 containers (README.md, performance)")
-	assert.Equal(t, "1s", section(t, cfg, "processors", "batch")["timeout"],
-		"1 s: the batch processor's timer wakes an idle collector at every timeout")
+	assert.NotContains(t, section(t, cfg, "processors"), "batch",
+		"no batch processor: the receiver's batches go out as they are, with less of a scrape in memory (README.md, performance)")
 	pipeline := section(t, cfg, "service", "pipelines", "metrics")
 	want := map[string][]any{
 		"receivers":  {"cgroupmem"},
-		"processors": {"memory_limiter", "memdivergence", "batch"},
+		"processors": {"memory_limiter", "memdivergence"},
 		"exporters":  {"otlp_grpc"},
 	}
 	for kind, names := range want {
