@@ -113,9 +113,9 @@ func main() {
 		log.Printf("%d containers: VmRSS %.1f MiB, VmHWM %.1f MiB, CPU %.1f ms per scrape (%.1f µs per container), %.2f %% of one core",
 			n, mib(r.RSSBytes), mib(r.HWMBytes), r.CPUPerScrapeMillis, r.CPUPerContainerMicros, r.CPUPercentOfOneCore)
 		if p := r.CAdvisor; p != nil {
-			log.Printf("%d containers: cAdvisor VmRSS %.1f MiB, VmHWM %.1f MiB, CPU %.2f s against ours %.2f s over %.0f s (%.1f× ours), %.1f housekeepings per container; working sets of %d containers and %d pods equal to ours (%d samples; %d not compared: moved; %d apart for an instant)",
+			log.Printf("%d containers: cAdvisor VmRSS %.1f MiB, VmHWM %.1f MiB, CPU %.2f s against ours %.2f s over %.0f s (%.1f× ours), %.1f housekeepings per container; working sets of %d containers and %d pods equal to ours (%d samples; %d not compared: moved; %d apart for an instant; %d cgroups moving throughout)",
 				n, mib(p.RSSBytes), mib(p.HWMBytes), p.CPUSeconds, r.CPUSeconds, r.WindowSeconds, p.CPUSeconds/r.CPUSeconds,
-				p.HousekeepingsPerContainer, p.ContainersCompared, p.PodsCompared, p.SamplesEqual, p.SamplesMoved, p.SamplesTransient)
+				p.HousekeepingsPerContainer, p.ContainersCompared, p.PodsCompared, p.SamplesEqual, p.SamplesMoved, p.SamplesTransient, p.CgroupsUnsettled)
 		}
 		if p := r.CAdvisor; p != nil && p.Profile != nil {
 			for _, part := range p.Profile.Parts {
@@ -209,8 +209,9 @@ func runSideBySide(ctx context.Context, su setup, t *tree, n int) (r collectorre
 	check, err := compareWorkingSets(d, prefix, containers, podSeries)
 	r.CAdvisor.ContainersCompared, r.CAdvisor.PodsCompared = check.containers, check.pods
 	r.CAdvisor.SamplesEqual, r.CAdvisor.SamplesMoved, r.CAdvisor.SamplesTransient = check.equal, check.moved, check.transient
-	if err == nil && (check.containers != n || check.pods != pods) {
-		err = fmt.Errorf("working sets: compared %d containers and %d pods, want %d and %d", check.containers, check.pods, n, pods)
+	r.CAdvisor.CgroupsUnsettled = check.unsettled
+	if err == nil && check.containers+check.pods+check.unsettled != n+pods {
+		err = fmt.Errorf("working sets: compared %d containers and %d pods (%d moving throughout), want %d and %d", check.containers, check.pods, check.unsettled, n, pods)
 	}
 	// Every container holds its sockets, half of them two with unread data: the collector saw
 	// the tree's sockets in the pods' own namespaces.

@@ -127,12 +127,15 @@ func (r report) renderCAdvisor(p func(string, ...any)) {
 		a := c.CAdvisor
 		check := fmt.Sprintf("at %s containers, %s containers and %s pods, %s of cAdvisor's samples equal to ours (%s taken while the cgroup's memory moved between two of our scrapes, not compared",
 			thousands(c.Containers), thousands(a.ContainersCompared), thousands(a.PodsCompared), thousands(a.SamplesEqual), thousands(a.SamplesMoved))
+		if a.CgroupsUnsettled > 0 {
+			check += fmt.Sprintf("; %s cgroups not compared, their memory moving between every two of our scrapes around cAdvisor's samples", thousands(a.CgroupsUnsettled))
+		}
 		if a.SamplesTransient > 0 {
 			check += fmt.Sprintf("; %s apart from ours for an instant, at the same usage, with cAdvisor's own sample beside it equal to ours", thousands(a.SamplesTransient))
 		}
 		checks = append(checks, check+")")
 	}
-	p("Working sets: cAdvisor's and ours agreed for every container and pod of the tree, %s. Each of cAdvisor's cached samples that falls between two of our scrapes that read the same value must equal it, and every container and pod needs one such sample: a difference fails the run, unless it is one for an instant: the same usage, only the page cache's inactive share apart (a page moving between the kernel's per-CPU LRU batch and its lists), with cAdvisor's own sample beside it equal to ours; at most 1 %% of the samples compared may be such.\n\n",
+	p("Working sets: cAdvisor's and ours agreed for every container and pod of the tree compared, %s. Each of cAdvisor's cached samples that falls between two of our scrapes that read the same value must equal it, and every container and pod needs one such sample (up to 1 %% of them may have none, their memory moving throughout): a difference fails the run, unless it is one for an instant: the same usage, only the page cache's inactive share apart (a page moving between the kernel's per-CPU LRU batch and its lists), with cAdvisor's own sample beside it equal to ours; at most 1 %% of the samples compared may be such.\n\n",
 		strings.Join(checks, "; "))
 	var splits []string
 	for _, c := range runs {

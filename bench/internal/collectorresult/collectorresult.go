@@ -85,6 +85,10 @@ type Peer struct {
 	SamplesEqual       int `json:"samples_equal"`
 	SamplesMoved       int `json:"samples_moved"`
 	SamplesTransient   int `json:"samples_transient,omitempty"`
+	// CgroupsUnsettled are the cgroups of the tree left uncompared because their memory
+	// moved between every two readings of ours around cAdvisor's samples (at most 1 % of
+	// them, else the run fails).
+	CgroupsUnsettled int `json:"cgroups_unsettled,omitempty"`
 	// Profile splits its CPU samples over the window between housekeeping and discovery,
 	// when it was profiled.
 	Profile *Profile `json:"profile,omitempty"`
