@@ -37,7 +37,7 @@ func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][
 	var c workingSetCheck
 	var mismatches, missing, transient, unsettled []string
 	cgroups := 0 // of the tree
-	total := 0 // samples compared
+	total := 0   // samples compared
 	for _, cg := range d.Cgroups {
 		kind, key, ok := treeCgroup(prefix, cg.Name)
 		if !ok {

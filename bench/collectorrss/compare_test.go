@@ -76,7 +76,9 @@ func TestCompareWorkingSets(t *testing.T) {
 	})
 	// withUsage is a sample of working set ws at the given usage: one page of the page
 	// cache's inactive share, usage-ws, moved.
-	withUsage := func(s float64, ws, usage uint64) peerSample { return peerSample{Time: at(s), WorkingSet: ws, Usage: usage} }
+	withUsage := func(s float64, ws, usage uint64) peerSample {
+		return peerSample{Time: at(s), WorkingSet: ws, Usage: usage}
+	}
 	many := func(from, to float64, ws, usage uint64) []peerSample {
 		var out []peerSample
 		for s := from; s < to; s += 0.05 {
