@@ -5,6 +5,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/cgroupmem/cgroupmem/bench/internal/collectorresult"
 )
 
 // workingSetCheck is what comparing cAdvisor's working sets with ours found.
@@ -16,23 +18,14 @@ type workingSetCheck struct {
 	unsettled        int // cgroups whose memory moved between every two readings of ours around cAdvisor's samples: none compared
 }
 
-// maxUnsettledShare bounds the cgroups a run may leave uncompared because their memory
-// moved around every one of cAdvisor's samples (a cgroup whose page cache ages through
-// the window): at least one of them, else this share of the tree's cgroups.
-const maxUnsettledShare = 0.01
-
-// maxTransientShare bounds the transient differences (transientSplit) a run may hold, as a
-// share of the samples compared: on the order of one in 10,000 samples is seen here; a
-// fault of ours would be in most of them.
-const maxTransientShare = 0.01
-
 // compareWorkingSets checks every working set cAdvisor read of the containers and pods under
 // prefix against ours. A sample of cAdvisor's taken between two of our readings that agree
 // must equal them; one taken between two readings that differ (the cgroup's memory moved in
 // between) or outside our readings is not compared. Every container and pod of the tree must
 // have at least one sample equal to ours, except one whose memory moved around every sample
-// (up to maxUnsettledShare of them, counted apart); no compared sample may differ, except a
-// transient one (transientSplit), up to maxTransientShare of the samples compared.
+// (up to collectorresult.MaxUnsettledShare of them, counted apart); no compared sample may
+// differ, except a transient one (transientSplit), up to collectorresult.MaxTransientShare
+// of the samples compared.
 func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][]point) (workingSetCheck, error) {
 	var c workingSetCheck
 	var mismatches, missing, transient, unsettled []string
@@ -71,7 +64,6 @@ func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][
 				continue
 			}
 			if transientSplit(cg.Samples, si, before.value) {
-				c.transient++
 				transient = append(transient, fmt.Sprintf("%s %s at %s: cAdvisor %d (usage %d), ours %d; cAdvisor's samples around it: %s",
 					kind, key, s.Time.Format("15:04:05.000"), s.WorkingSet, s.Usage, before.value, around(cg.Samples, si)))
 				continue
@@ -81,7 +73,6 @@ func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][
 				before.at.Format("15:04:05.000"), after.at.Format("15:04:05.000"), around(cg.Samples, si)))
 		}
 		if compared == 0 {
-			c.unsettled++
 			unsettled = append(unsettled, fmt.Sprintf("%s %s: none of cAdvisor's %d samples fell between two equal readings of ours", kind, key, len(cg.Samples)))
 			continue
 		}
@@ -96,14 +87,15 @@ func compareWorkingSets(d peerDump, prefix string, containers, pods map[string][
 			c.containers++
 		}
 	}
+	c.transient, c.unsettled = len(transient), len(unsettled)
 	var problems []string
-	if float64(c.transient) > maxTransientShare*float64(total) {
+	if float64(c.transient) > collectorresult.MaxTransientShare*float64(total) {
 		problems = append(problems, fmt.Sprintf("%d of %d samples compared differ from ours for an instant (more than %.0f %%): %s",
-			c.transient, total, 100*maxTransientShare, firstFew(transient)))
+			c.transient, total, 100*collectorresult.MaxTransientShare, firstFew(transient)))
 	}
-	if c.unsettled > max(1, int(maxUnsettledShare*float64(cgroups))) {
+	if c.unsettled > max(1, int(collectorresult.MaxUnsettledShare*float64(cgroups))) {
 		problems = append(problems, fmt.Sprintf("%d of %d cgroups not compared, their memory moving around every sample (more than %.0f %%): %s",
-			c.unsettled, cgroups, 100*maxUnsettledShare, firstFew(unsettled)))
+			c.unsettled, cgroups, 100*collectorresult.MaxUnsettledShare, firstFew(unsettled)))
 	}
 	if len(mismatches) > 0 {
 		problems = append(problems, fmt.Sprintf("%d working sets differ from cAdvisor's: %s", len(mismatches), firstFew(mismatches)))
@@ -144,12 +136,24 @@ func treeCgroup(prefix, name string) (kind, key string, ok bool) {
 // difference of our own (another formula, another file) would stay, and cAdvisor would not
 // read our value beside it.
 func transientSplit(samples []peerSample, i int, value uint64) bool {
-	for _, j := range []int{i - 1, i + 1} {
-		if j >= 0 && j < len(samples) && samples[j].Usage == samples[i].Usage && samples[j].WorkingSet == value {
+	for _, n := range neighbours(samples, i) {
+		if n.Usage == samples[i].Usage && n.WorkingSet == value {
 			return true
 		}
 	}
 	return false
+}
+
+// neighbours are the samples just before and after the i-th, those there are.
+func neighbours(samples []peerSample, i int) []peerSample {
+	var out []peerSample
+	if i > 0 {
+		out = append(out, samples[i-1])
+	}
+	if i+1 < len(samples) {
+		out = append(out, samples[i+1])
+	}
+	return out
 }
 
 func firstFew(s []string) string {
@@ -163,11 +167,8 @@ func firstFew(s []string) string {
 // cgroup's memory moved for a moment or cAdvisor's reading stayed apart from ours.
 func around(samples []peerSample, i int) string {
 	var parts []string
-	for _, j := range []int{i - 1, i + 1} {
-		if j < 0 || j >= len(samples) {
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%d (usage %d) at %s", samples[j].WorkingSet, samples[j].Usage, samples[j].Time.Format("15:04:05.000")))
+	for _, n := range neighbours(samples, i) {
+		parts = append(parts, fmt.Sprintf("%d (usage %d) at %s", n.WorkingSet, n.Usage, n.Time.Format("15:04:05.000")))
 	}
 	if len(parts) == 0 {
 		return "none"

@@ -135,8 +135,8 @@ func (r report) renderCAdvisor(p func(string, ...any)) {
 		}
 		checks = append(checks, check+")")
 	}
-	p("Working sets: cAdvisor's and ours agreed for every container and pod of the tree compared, %s. Each of cAdvisor's cached samples that falls between two of our scrapes that read the same value must equal it, and every container and pod needs one such sample (up to 1 %% of them may have none, their memory moving throughout): a difference fails the run, unless it is one for an instant: the same usage, only the page cache's inactive share apart (a page moving between the kernel's per-CPU LRU batch and its lists), with cAdvisor's own sample beside it equal to ours; at most 1 %% of the samples compared may be such.\n\n",
-		strings.Join(checks, "; "))
+	p("Working sets: cAdvisor's and ours agreed for every container and pod of the tree compared, %s. Each of cAdvisor's cached samples that falls between two of our scrapes that read the same value must equal it, and every container and pod needs one such sample (up to %.0f %% of them may have none, their memory moving throughout): a difference fails the run, unless it is one for an instant: the same usage, only the page cache's inactive share apart (a page moving between the kernel's per-CPU LRU batch and its lists), with cAdvisor's own sample beside it equal to ours; at most %.0f %% of the samples compared may be such.\n\n",
+		strings.Join(checks, "; "), 100*collectorresult.MaxUnsettledShare, 100*collectorresult.MaxTransientShare)
 	var splits []string
 	for _, c := range runs {
 		if prof := c.CAdvisor.Profile; prof != nil {

@@ -2,6 +2,19 @@
 // reads: what each run of the whole collector measured.
 package collectorresult
 
+// Bounds of the side-by-side run's working-set check, which collectorrss applies and
+// perfreport states.
+const (
+	// MaxTransientShare bounds the samples of cAdvisor's apart from ours for an instant only
+	// (Peer.SamplesTransient), as a share of the samples compared: on the order of one in
+	// 10,000 is seen here; a fault of ours would be in most of them.
+	MaxTransientShare = 0.01
+	// MaxUnsettledShare bounds the cgroups left uncompared because their memory moved around
+	// every one of cAdvisor's samples (Peer.CgroupsUnsettled): at least one of them, else
+	// this share of the tree's cgroups.
+	MaxUnsettledShare = 0.01
+)
+
 // Report is the file collectorrss -out writes and perfreport -collector reads.
 type Report struct {
 	Collector string `json:"collector"`
@@ -86,8 +99,8 @@ type Peer struct {
 	SamplesMoved       int `json:"samples_moved"`
 	SamplesTransient   int `json:"samples_transient,omitempty"`
 	// CgroupsUnsettled are the cgroups of the tree left uncompared because their memory
-	// moved between every two readings of ours around cAdvisor's samples (at most 1 % of
-	// them, else the run fails).
+	// moved between every two readings of ours around cAdvisor's samples (MaxUnsettledShare
+	// at most, else the run fails).
 	CgroupsUnsettled int `json:"cgroups_unsettled,omitempty"`
 	// Profile splits its CPU samples over the window between housekeeping and discovery,
 	// when it was profiled.
