@@ -65,6 +65,7 @@ func socketBenchTree(b *testing.B, n int) benchTree {
 			require.Equal(b, "ready\n", line)
 			if i == 0 {
 				sandbox = proc.Pid
+				bt.netnsPIDs = append(bt.netnsPIDs, sandbox)
 				bt.cgroups = append(bt.cgroups, filepath.Join(hier, tree.Rel(filepath.Dir(dir))))
 			}
 			bt.cgroups = append(bt.cgroups, filepath.Join(hier, tree.Rel(dir)))

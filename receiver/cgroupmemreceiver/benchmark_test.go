@@ -68,7 +68,8 @@ type benchTree struct {
 	root       string
 	cgroups    []string // every pod and container cgroup, under root
 	containers int
-	live       bool // real cgroups and processes: the root's proc is the host's
+	live       bool  // real cgroups and processes: the root's proc is the host's
+	netnsPIDs  []int // socketBenchTree's: a process of each pod's network namespace
 }
 
 // BenchmarkScrape's live trees are socketBenchTree's: each pod in a network namespace of its
@@ -82,6 +83,8 @@ type benchTree struct {
 // off once its period ends (its socket counts stay those of its first read);
 // metrics=default_sockets_changing is the default without that, as on a node where every
 // pod's sockets come and go: each namespace dumped once per refresh interval.
+// floor=socket_lookups is the floor under metrics=default's socket part: the lookups of the
+// same sockets alone, with nothing of the receiver around them (benchBareLookups).
 //
 // Nothing in the bench's containers stalls on memory, so their pods' PSI totals stay the same
 // and in every row but one each container's memory.pressure is read once, then kept
@@ -119,6 +122,7 @@ func BenchmarkScrape(b *testing.B) {
 					benchScrape(b, bt, cfg)
 				})
 			}
+			b.Run("floor=socket_lookups", func(b *testing.B) { benchBareLookups(b, bt) })
 		}
 	})
 }
