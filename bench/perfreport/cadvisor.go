@@ -232,17 +232,20 @@ func compressionOf(runs []collectorresult.Run) string {
 
 // renderLeastBound states what the least that counts leaves ours at run c's size against
 // the sum of the floors under the receiver's defaults measured in the same benchmarks: the
-// kept-open floor (µs), the least pdata of the container and pod metrics and the socket
-// lookups alone. The sum leaves out the rest of the default config's metrics, the processor,
-// the export and the garbage collector, so no collector of these metrics costs less here.
+// kept-open floor (µs), the least pdata of the default config's output, the socket lookups
+// alone and the least export of that output. The sum leaves out parsing, the processor, the
+// rest of the exporter and the collector, so no collector of these metrics costs less here.
 func (r report) renderLeastBound(p func(string, ...any), c collectorresult.Run, floor float64) {
-	least, ok1 := r.bench.stat(fmt.Sprintf(benchRows[leastRow].name, c.Containers), "cpu-ns/container")
-	lookups, ok2 := r.bench.stat(fmt.Sprintf(benchRows[lookupsRow].name, c.Containers), "cpu-ns/container")
-	if !ok1 || !ok2 {
-		return
+	var parts [3]float64
+	for i, row := range []int{leastDefRow, lookupsRow, exportRow} {
+		s, ok := r.bench.stat(fmt.Sprintf(benchRows[row].name, c.Containers), "cpu-ns/container")
+		if !ok {
+			return
+		}
+		parts[i] = s.median / 1000
 	}
 	cadvisor := perCycle(c.CAdvisor.CPUSeconds, c.WindowSeconds, c.Containers)
-	sum := floor + least.median/1000 + lookups.median/1000
-	p(" At %.0f×, the least that counts, cAdvisor leaves ours %.1f µs; the floors under the receiver's defaults in this run's benchmarks add up to %.1f µs by themselves (the kept-open floor %.1f, the least pdata of the container and pod metrics %.1f, the socket lookups alone %.1f), with no parsing, no other metric, no processor, no export and no garbage collection: at most %.1f× against this cAdvisor run for any collector of these metrics on this machine.",
-		leastCAdvisorRatio, cadvisor/leastCAdvisorRatio, sum, floor, least.median/1000, lookups.median/1000, cadvisor/sum)
+	sum := floor + parts[0] + parts[1] + parts[2]
+	p(" At %.0f×, the least that counts, cAdvisor leaves ours %.1f µs; the floors under the receiver's defaults in this run's benchmarks add up to %.1f µs by themselves (the kept-open floor %.1f, the least pdata of the default config's output %.1f, the socket lookups alone %.1f, the least export of the output %.1f), with no parsing, no processor and nothing of the collector around them: at most %.1f× against this cAdvisor run for any collector that reads these files, looks these sockets up and exports these metrics over OTLP on this machine.",
+		leastCAdvisorRatio, cadvisor/leastCAdvisorRatio, sum, floor, parts[0], parts[1], parts[2], cadvisor/sum)
 }

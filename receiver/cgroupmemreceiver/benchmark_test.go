@@ -1,6 +1,7 @@
 package cgroupmemreceiver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang/snappy"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
 
 	"github.com/cgroupmem/cgroupmem/internal/cgroupfs"
@@ -83,8 +86,11 @@ type benchTree struct {
 // off once its period ends (its socket counts stay those of its first read);
 // metrics=default_sockets_changing is the default without that, as on a node where every
 // pod's sockets come and go: each namespace dumped once per refresh interval.
-// floor=socket_lookups is the floor under metrics=default's socket part: the lookups of the
-// same sockets alone, with nothing of the receiver around them (benchBareLookups).
+// The floor= rows are floors under metrics=default: floor=socket_lookups its socket part, the
+// lookups of the same sockets alone, with nothing of the receiver around them
+// (benchBareLookups); floor=least_pdata_default BenchmarkLeastPdata of its output;
+// floor=least_export_default the least an OTLP exporter does with that output
+// (benchLeastExport).
 //
 // Nothing in the bench's containers stalls on memory, so their pods' PSI totals stay the same
 // and in every row but one each container's memory.pressure is read once, then kept
@@ -123,6 +129,8 @@ func BenchmarkScrape(b *testing.B) {
 				})
 			}
 			b.Run("floor=socket_lookups", func(b *testing.B) { benchBareLookups(b, bt) })
+			b.Run("floor=least_pdata_default", func(b *testing.B) { benchLeastPdataOf(b, bt, defaultConfig(bt.root)) })
+			b.Run("floor=least_export_default", func(b *testing.B) { benchLeastExport(b, bt, defaultConfig(bt.root)) })
 		}
 	})
 }
@@ -326,7 +334,12 @@ func readInBatches(s *cgroupScraper, tree cgroupfs.Tree, errs *scrapererror.Scra
 }
 
 func benchLeastPdata(b *testing.B, bt benchTree) {
-	shapes := scrapeShapes(b, bt)
+	benchLeastPdataOf(b, bt, containerPodConfig(bt.root))
+}
+
+// benchLeastPdataOf is benchLeastPdata of a scrape with cfg.
+func benchLeastPdataOf(b *testing.B, bt benchTree, cfg *Config) {
+	shapes := scrapeShapes(b, bt, cfg)
 	m := startMeasure(b)
 	for b.Loop() {
 		now := pcommon.NewTimestampFromTime(time.Now())
@@ -337,12 +350,10 @@ func benchLeastPdata(b *testing.B, bt benchTree) {
 	m.report(b, bt.containers)
 }
 
-// scrapeShapes runs one container and pod scrape of bt and keeps the shape of each of its
-// batches, after checking that the shape builds that batch again.
-func scrapeShapes(tb testing.TB, bt benchTree) []pdataShape {
-	s := startScraper(tb, containerPodConfig(bt.root))
-	var batches []pmetric.Metrics
-	require.NoError(tb, s.scrapeInBatches(context.Background(), batchResources, func(md pmetric.Metrics) { batches = append(batches, md) }))
+// scrapeShapes runs one scrape of bt with cfg and keeps the shape of each of its batches,
+// after checking that the shape builds that batch again.
+func scrapeShapes(tb testing.TB, bt benchTree, cfg *Config) []pdataShape {
+	batches := scrapeBatches(tb, bt, cfg)
 	shapes := make([]pdataShape, len(batches))
 	resources := 0
 	for i, md := range batches {
@@ -352,14 +363,32 @@ func scrapeShapes(tb testing.TB, bt benchTree) []pdataShape {
 		require.NoError(tb, pmetrictest.CompareMetrics(md, built,
 			pmetrictest.IgnoreTimestamp(), pmetrictest.IgnoreStartTimestamp()), "batch %d is built again as the scrape made it", i)
 	}
-	require.Equal(tb, len(bt.cgroups), resources, "one resource per pod and container")
 	return shapes
+}
+
+// scrapeBatches runs one scrape of bt with cfg and returns its batches, after checking that
+// they hold a resource per pod and container (and the node's, where cfg has node metrics).
+func scrapeBatches(tb testing.TB, bt benchTree, cfg *Config) []pmetric.Metrics {
+	s := startScraper(tb, cfg)
+	var batches []pmetric.Metrics
+	require.NoError(tb, s.scrapeInBatches(context.Background(), batchResources, func(md pmetric.Metrics) { batches = append(batches, md) }))
+	resources := 0
+	for _, md := range batches {
+		resources += md.ResourceMetrics().Len()
+	}
+	want := len(bt.cgroups)
+	if cfg.Metrics.SystemLinuxDentryCount.Enabled || cfg.Metrics.SystemMemoryLinuxSlabDentry.Enabled || cfg.Metrics.SystemMemoryPressureStallTime.Enabled {
+		want++
+	}
+	require.Equal(tb, want, resources, "one resource per pod and container, and the node's where its metrics are on")
+	return batches
 }
 
 // TestLeastPdataBuildsTheScrapeAgain checks BenchmarkLeastPdata's premise on a fixture tree:
 // the shapes it keeps build the scrape's batches again, data point for data point.
 func TestLeastPdataBuildsTheScrapeAgain(t *testing.T) {
-	shapes := scrapeShapes(t, fixtureBenchTree(t, 2*batchResources))
+	bt := fixtureBenchTree(t, 2*batchResources)
+	shapes := scrapeShapes(t, bt, containerPodConfig(bt.root))
 	require.Greater(t, len(shapes), 1, "more than one batch")
 	points := 0
 	for _, ps := range shapes {
@@ -625,4 +654,41 @@ func copyFiles(b testing.TB, src, dst string) {
 		require.NoError(b, err)
 		require.NoError(b, os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644))
 	}
+}
+
+// benchLeastExport is the least an OTLP/gRPC exporter with the DaemonSet's compression
+// (snappy) does with a scrape's batches: each marshalled into an export request's protobuf,
+// as gRPC's codec does, and compressed with snappy's framed writer, as the snappy codec
+// does. No connection, HTTP/2 framing, queue or retry is in it.
+func benchLeastExport(b *testing.B, bt benchTree, cfg *Config) {
+	batches := scrapeBatches(b, bt, cfg)
+	var out bytes.Buffer
+	w := snappy.NewBufferedWriter(&out)
+	export := func() {
+		for _, md := range batches {
+			buf, err := pmetricotlp.NewExportRequestFromMetrics(md).MarshalProto()
+			if err != nil {
+				b.Fatal(err)
+			}
+			out.Reset()
+			w.Reset(&out)
+			if _, err := w.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	export()
+	got, err := io.ReadAll(snappy.NewReader(bytes.NewReader(out.Bytes())))
+	require.NoError(b, err)
+	req := pmetricotlp.NewExportRequest()
+	require.NoError(b, req.UnmarshalProto(got))
+	require.NoError(b, pmetrictest.CompareMetrics(batches[len(batches)-1], req.Metrics()), "the last batch comes back from its compressed export request")
+	m := startMeasure(b)
+	for b.Loop() {
+		export()
+	}
+	m.report(b, bt.containers)
 }
