@@ -350,7 +350,7 @@ func TestGoMemoryLimitAndSizing(t *testing.T) {
 			"%s: limit %d ≥ GOMEMLIMIT %d + kernel %d + %d", dir, limit, request.Value(), kernel, spikes)
 	}
 	assert.GreaterOrEqual(t, baseLimit.Value(), request.Value()+files+spikes, "base")
-	assert.GreaterOrEqual(t, request.Value(), int64(57<<20), "GOMEMLIMIT above the peak RSS measured at 1,000 containers with the deployed OTLP exporter (README.md, side by side with cAdvisor: 56.2 MiB)")
+	assert.GreaterOrEqual(t, request.Value(), int64(58<<20), "GOMEMLIMIT above the peak RSS measured at 1,000 containers with the deployed OTLP exporter (README.md, side by side with cAdvisor: 57.7 MiB)")
 }
 
 func resourceQuantity(t *testing.T, s string) int64 {
