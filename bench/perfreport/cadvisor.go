@@ -105,10 +105,11 @@ func (r report) renderCAdvisor(p func(string, ...any)) {
 		if !ok || floor.median <= 0 {
 			continue
 		}
-		budget := perCycle(c.CAdvisor.CPUSeconds, c.WindowSeconds, c.Containers) / targetCAdvisorRatio
+		cadvisor := perCycle(c.CAdvisor.CPUSeconds, c.WindowSeconds, c.Containers)
+		budget := cadvisor / targetCAdvisorRatio
 		p(" At %s containers, %.0f× less than cAdvisor leaves ours %.1f µs per container per 10 s, one scrape; this run's kept-open floor alone, the 4 files of the container's and half its pod's cgroup read with no parsing and no metric built, is %.1f µs per container and scrape (the budget is %.2f× the floor).",
 			thousands(c.Containers), targetCAdvisorRatio, budget, floor.median/1000, budget/(floor.median/1000))
-		r.renderLeastBound(p, c, floor.median/1000)
+		r.renderLeastBound(p, c.Containers, cadvisor, floor.median/1000)
 	}
 	p("\n\n")
 	var sent []string
@@ -230,21 +231,20 @@ func compressionOf(runs []collectorresult.Run) string {
 	return "compressed with " + strings.Join(names, ", ") + " as configured"
 }
 
-// renderLeastBound states what the least that counts leaves ours at run c's size against
-// the sum of the floors under the receiver's defaults measured in the same benchmarks: the
-// kept-open floor (µs), the least pdata of the default config's output, the socket lookups
-// alone and the least export of that output. The sum leaves out parsing, the processor, the
+// renderLeastBound states what the least that counts leaves ours of cAdvisor's CPU (µs per
+// container per 10 s) at a run's size against the sum of the floors under the receiver's
+// defaults measured in the same benchmarks: the kept-open floor (µs), the least pdata of the
+// default config's output, the socket lookups alone and the least export of that output. The sum leaves out parsing, the processor, the
 // rest of the exporter and the collector, so no collector of these metrics costs less here.
-func (r report) renderLeastBound(p func(string, ...any), c collectorresult.Run, floor float64) {
+func (r report) renderLeastBound(p func(string, ...any), containers int, cadvisor, floor float64) {
 	var parts [3]float64
 	for i, row := range []int{leastDefRow, lookupsRow, exportRow} {
-		s, ok := r.bench.stat(fmt.Sprintf(benchRows[row].name, c.Containers), "cpu-ns/container")
+		s, ok := r.bench.stat(fmt.Sprintf(benchRows[row].name, containers), "cpu-ns/container")
 		if !ok {
 			return
 		}
 		parts[i] = s.median / 1000
 	}
-	cadvisor := perCycle(c.CAdvisor.CPUSeconds, c.WindowSeconds, c.Containers)
 	sum := floor + parts[0] + parts[1] + parts[2]
 	p(" At %.0f×, the least that counts, cAdvisor leaves ours %.1f µs; the floors under the receiver's defaults in this run's benchmarks add up to %.1f µs by themselves (the kept-open floor %.1f, the least pdata of the default config's output %.1f, the socket lookups alone %.1f, the least export of the output %.1f), with no parsing, no processor and nothing of the collector around them: at most %.1f× against this cAdvisor run for any collector that reads these files, looks these sockets up and exports these metrics over OTLP on this machine.",
 		leastCAdvisorRatio, cadvisor/leastCAdvisorRatio, sum, floor, parts[0], parts[1], parts[2], cadvisor/sum)

@@ -355,10 +355,8 @@ func benchLeastPdataOf(b *testing.B, bt benchTree, cfg *Config) {
 func scrapeShapes(tb testing.TB, bt benchTree, cfg *Config) []pdataShape {
 	batches := scrapeBatches(tb, bt, cfg)
 	shapes := make([]pdataShape, len(batches))
-	resources := 0
 	for i, md := range batches {
 		shapes[i] = shapeOf(md)
-		resources += md.ResourceMetrics().Len()
 		built := shapes[i].build(pcommon.NewTimestampFromTime(time.Now()))
 		require.NoError(tb, pmetrictest.CompareMetrics(md, built,
 			pmetrictest.IgnoreTimestamp(), pmetrictest.IgnoreStartTimestamp()), "batch %d is built again as the scrape made it", i)
