@@ -234,8 +234,9 @@ func compressionOf(runs []collectorresult.Run) string {
 // renderLeastBound states what the least that counts leaves ours of cAdvisor's CPU (µs per
 // container per 10 s) at a run's size against the sum of the floors under the receiver's
 // defaults measured in the same benchmarks: the kept-open floor (µs), the least pdata of the
-// default config's output, the socket lookups alone and the least export of that output. The sum leaves out parsing, the processor, the
-// rest of the exporter and the collector, so no collector of these metrics costs less here.
+// default config's output, the socket lookups alone and the least export of that output.
+// The sum leaves out parsing, the processor, the rest of the exporter and the collector, so
+// no collector of these metrics costs less here.
 func (r report) renderLeastBound(p func(string, ...any), containers int, cadvisor, floor float64) {
 	var parts [3]float64
 	for i, row := range []int{leastDefRow, lookupsRow, exportRow} {
